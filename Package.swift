@@ -1,0 +1,94 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "lifeboat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lifeboat", targets: ["lifeboat"]),
+        .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+    ],
+    targets: [
+        // Pure decision core: no I/O, no NIO, no Logging/Metrics, no wall clock.
+        .target(name: "LifeboatCore", swiftSettings: strict),
+        // YAML -> validated Topology/Policy; the only reader of config files and env.
+        .target(
+            name: "LifeboatConfig",
+            dependencies: ["LifeboatCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LifeboatPostgres",
+            dependencies: [
+                "LifeboatCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LifeboatEngine",
+            dependencies: [
+                "LifeboatCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LifeboatSandbox",
+            dependencies: [
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "lifeboat",
+            dependencies: [
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LifeboatTestSupport",
+            dependencies: ["LifeboatCore", "LifeboatSandbox"],
+            path: "Tests/LifeboatTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "LifeboatTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
+        .testTarget(
+            name: "LifeboatPostgresTests",
+            dependencies: ["LifeboatPostgres", "LifeboatTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LifeboatSandboxTests",
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LifeboatCLITests",
+            dependencies: ["lifeboat"],
+            swiftSettings: strict
+        ),
+    ]
+)

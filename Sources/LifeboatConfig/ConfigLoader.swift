@@ -1,0 +1,28 @@
+import Foundation
+
+public enum ConfigLoader {
+    /// Reads and validates a config file. Throws `ConfigurationError` with every problem found.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LifeboatConfiguration {
+        let (config, diagnostics) = try check(path: path, environment: environment)
+        guard let config else { throw ConfigurationError(diagnostics: diagnostics) }
+        return config
+    }
+
+    /// Reads a config file and returns the configuration (nil when it has errors) and every diagnostic.
+    public static func check(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> (LifeboatConfiguration?, [Diagnostic])
+    {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(diagnostics: [
+                Diagnostic(severity: .error, file: path, line: 0, column: 0, path: "",
+                           message: FileManager.default.fileExists(atPath: path) ? "cannot read the file (permissions?)" : "no such file"),
+            ])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(diagnostics: [
+                Diagnostic(severity: .error, file: path, line: 0, column: 0, path: "", message: "the file is not UTF-8 text"),
+            ])
+        }
+        return ConfigParser.parse(yaml: text, file: path, environment: environment)
+    }
+}

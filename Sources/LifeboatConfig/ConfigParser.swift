@@ -1,0 +1,287 @@
+import Foundation
+import LifeboatCore
+import Yams
+
+/// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
+public enum ConfigParser {
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files"]
+    static let regionKeys = ["name", "priority"]
+    static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
+    static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
+    static let serviceKeys = ["name", "nodes"]
+    static let serviceNodeKeys = ["name", "region", "health"]
+    static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
+    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay"]
+
+    /// Parses `yaml` (read from `file`, used in messages). Returns the configuration when there
+    /// are no errors, and every diagnostic (errors and warnings) either way.
+    public static func parse(yaml: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> (LifeboatConfiguration?, [Diagnostic])
+    {
+        let reader = ConfigReader(file: file)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                reader.report(.error, at: nil, "", "the file is empty; expected a mapping with keys \(topKeys.joined(separator: ", "))")
+                return (nil, reader.diagnostics)
+            }
+            root = node
+        } catch let error as YamlError {
+            let (mark, problem) = describe(error)
+            reader.report(.error, at: mark, "", "not valid YAML: \(problem)")
+            return (nil, reader.diagnostics)
+        } catch {
+            reader.report(.error, at: nil, "", "not valid YAML: \(error)")
+            return (nil, reader.diagnostics)
+        }
+        let config = parseRoot(root, reader: reader, environment: environment)
+        let hasErrors = reader.diagnostics.contains { $0.severity == .error }
+        var result = hasErrors ? nil : config
+        result?.warnings = reader.diagnostics.filter { $0.severity == .warning }
+        return (result, reader.diagnostics)
+    }
+
+    private static func parseRoot(_ root: Node, reader: ConfigReader, environment: [String: String]) -> LifeboatConfiguration? {
+        guard let top = reader.mapping(root, "", keys: topKeys) else { return nil }
+
+        if let version = top["version"], let value = reader.int(version, "version"), value != 1 {
+            reader.error(version, "version", "unsupported config version \(value); this Lifeboat reads version 1")
+        }
+        let cluster = top["cluster"].flatMap { reader.string($0, "cluster") } ?? "lifeboat"
+
+        let regions = parseRegions(top, reader: reader)
+        let db = top["database"].flatMap { parseDatabase($0, regions: regions, reader: reader, environment: environment) }
+        if top["database"] == nil { _ = reader.required(top, "database", what: "the PostgreSQL nodes to watch") }
+        let services = top["services"].map { parseServices($0, regions: regions, reader: reader) } ?? []
+        let detection = top["detection"].map { parseDetection($0, reader: reader) } ?? .default
+        let failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
+
+        for section in ["dns", "files"] {
+            guard let node = top[section] else { continue }
+            if case .mapping = node {
+                reader.warning(top.entries[section]?.key, section, "this section is accepted but not acted on by this version of Lifeboat")
+            } else if reader.describe(node) != "nothing (null)" {
+                reader.error(node, section, "expected a mapping, found \(reader.describe(node))")
+            }
+        }
+
+        // Names are unique across database and service nodes: status output and the journal use them alone.
+        var seen: [String: String] = [:]
+        for (name, path, node) in (db?.names ?? []) + services.flatMap(\.names) {
+            if let first = seen[name] {
+                reader.error(node, path, "duplicate node name '\(name)' (first defined at \(first))")
+            } else {
+                seen[name] = path
+            }
+        }
+        for region in regions where !(db?.regionsNamed.contains(region.region.name) ?? true) {
+            reader.error(region.node, region.path, "region '\(region.region.name)' has no database node; every region needs one to fail over to")
+        }
+        if let db, db.nodes.count == 1 {
+            reader.warning(top["database"], "database.nodes", "only one database node: there is nothing to fail over to")
+        }
+
+        guard let db else { return nil }
+        let topology = Topology(
+            regions: regions.map(\.region),
+            databaseNodes: db.nodes.map { DatabaseNode(name: $0.name, region: $0.region) }
+        )
+        return LifeboatConfiguration(
+            cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
+            detection: detection, failover: failover
+        )
+    }
+
+    struct ParsedRegion { var region: Region; var node: Node; var path: String }
+
+    private static func parseRegions(_ top: Fields, reader: ConfigReader) -> [ParsedRegion] {
+        guard let node = reader.required(top, "regions", what: "a list of regions with name and priority"),
+              let items = reader.sequence(node, "regions") else { return [] }
+        if items.isEmpty { reader.error(node, "regions", "expected at least one region") }
+        var regions: [ParsedRegion] = []
+        for (index, item) in items.enumerated() {
+            let path = "regions[\(index)]"
+            guard let fields = reader.mapping(item, path, keys: regionKeys) else { continue }
+            let name = reader.required(fields, "name", what: "the region's name, e.g. us-east").flatMap { reader.string($0, fields.path("name")) }
+            let priority = fields["priority"].flatMap { reader.int($0, fields.path("priority"), min: 0) } ?? (index + 1)
+            guard let name else { continue }
+            if let first = regions.first(where: { $0.region.name == name }) {
+                reader.error(item, fields.path("name"), "duplicate region name '\(name)' (first defined at \(first.path))")
+                continue
+            }
+            regions.append(ParsedRegion(region: Region(name: name, priority: priority), node: item, path: path))
+        }
+        return regions
+    }
+
+    struct ParsedDatabase {
+        var nodes: [DatabaseNodeConfig]
+        var names: [(String, String, Node)]
+        /// Regions named by a node entry, even one with other errors (so a missing host does not
+        /// also report its region as empty).
+        var regionsNamed: Set<String> = []
+    }
+
+    private static func parseDatabase(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> ParsedDatabase? {
+        guard let fields = reader.mapping(node, "database", keys: databaseKeys) else { return nil }
+        let defaultUser = fields["user"].flatMap { reader.string($0, "database.user") } ?? "postgres"
+        let defaultDB = fields["dbname"].flatMap { reader.string($0, "database.dbname") } ?? "postgres"
+        let defaultPassword = parsePassword(fields, reader: reader, environment: environment)
+        let defaultTLS = fields["sslmode"].flatMap { parseTLS($0, "database.sslmode", reader: reader) } ?? .disable
+
+        guard let nodesNode = reader.required(fields, "nodes", what: "a list of PostgreSQL nodes"),
+              let items = reader.sequence(nodesNode, "database.nodes") else { return nil }
+        var result = ParsedDatabase(nodes: [], names: [])
+        for (index, item) in items.enumerated() {
+            let path = "database.nodes[\(index)]"
+            guard let f = reader.mapping(item, path, keys: databaseNodeKeys) else { continue }
+            let name = reader.required(f, "name", what: "a unique node name").flatMap { reader.string($0, f.path("name")) }
+            let region = reader.required(f, "region", what: "one of the regions above").flatMap { checkRegion($0, f.path("region"), regions, reader) }
+            let host = reader.required(f, "host", what: "address the monitor connects to").flatMap { reader.string($0, f.path("host")) }
+            let port = f["port"].flatMap { reader.int($0, f.path("port"), min: 1, max: 65535) } ?? 5432
+            let user = f["user"].flatMap { reader.string($0, f.path("user")) } ?? defaultUser
+            let dbname = f["dbname"].flatMap { reader.string($0, f.path("dbname")) } ?? defaultDB
+            let password = parsePassword(f, reader: reader, environment: environment) ?? defaultPassword
+            let tls = f["sslmode"].flatMap { parseTLS($0, f.path("sslmode"), reader: reader) } ?? defaultTLS
+            if let name { result.names.append((name, f.path("name"), f["name"]!)) }
+            if let region { result.regionsNamed.insert(region) }
+            guard let name, let region, let host else { continue }
+            result.nodes.append(DatabaseNodeConfig(name: name, region: region, host: host, port: port, user: user,
+                                                   database: dbname, password: password, tls: tls))
+        }
+        return result
+    }
+
+    private static func parsePassword(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> SecretSource? {
+        let given = ["password_env", "password_file", "password"].filter { f[$0] != nil }
+        if given.count > 1 {
+            reader.error(f[given[1]], f.path(given[1]), "give only one of \(given.joined(separator: ", "))")
+        }
+        if let node = f["password_env"], let name = reader.string(node, f.path("password_env")) {
+            if environment[name]?.isEmpty ?? true {
+                reader.warning(node, f.path("password_env"), "environment variable \(name) is not set here; the monitor needs it at start")
+            }
+            return .environment(name)
+        }
+        if let node = f["password_file"], let path = reader.string(node, f.path("password_file")) {
+            if !FileManager.default.isReadableFile(atPath: path) {
+                reader.warning(node, f.path("password_file"), "cannot read \(path) here; the monitor needs it at start")
+            }
+            return .file(path)
+        }
+        if let node = f["password"], let value = reader.string(node, f.path("password")) {
+            reader.warning(f.entries["password"]?.key, f.path("password"), "inline password: anyone who can read this file can read it; use password_env or password_file")
+            return .inline(Secret(value))
+        }
+        return nil
+    }
+
+    private static func parseTLS(_ node: Node, _ path: String, reader: ConfigReader) -> DatabaseNodeConfig.TLSMode? {
+        guard let text = reader.string(node, path) else { return nil }
+        guard let mode = DatabaseNodeConfig.TLSMode(rawValue: text) else {
+            let all = DatabaseNodeConfig.TLSMode.allCases.map(\.rawValue)
+            reader.error(node, path, "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
+            return nil
+        }
+        return mode
+    }
+
+    private static func checkRegion(_ node: Node, _ path: String, _ regions: [ParsedRegion], _ reader: ConfigReader) -> String? {
+        guard let name = reader.string(node, path) else { return nil }
+        let names = regions.map(\.region.name)
+        guard names.contains(name) else {
+            let known = names.isEmpty ? "none are defined" : "defined: \(names.joined(separator: ", "))"
+            reader.error(node, path, "region '\(name)' is not defined under regions (\(known))\(Suggestions.hint(for: name, in: names))")
+            return nil
+        }
+        return name
+    }
+
+    struct ParsedService {
+        var config: ServiceConfig
+        var names: [(String, String, Node)]
+    }
+
+    private static func parseServices(_ node: Node, regions: [ParsedRegion], reader: ConfigReader) -> [ParsedService] {
+        guard let items = reader.sequence(node, "services") else { return [] }
+        var services: [ParsedService] = []
+        for (index, item) in items.enumerated() {
+            let path = "services[\(index)]"
+            guard let f = reader.mapping(item, path, keys: serviceKeys) else { continue }
+            let name = reader.required(f, "name", what: "the service's name").flatMap { reader.string($0, f.path("name")) }
+            var service = ParsedService(config: ServiceConfig(name: name ?? "", nodes: []), names: [])
+            if let nodesNode = reader.required(f, "nodes", what: "the service's nodes"), let nodes = reader.sequence(nodesNode, f.path("nodes")) {
+                for (n, nodeItem) in nodes.enumerated() {
+                    let nodePath = "\(path).nodes[\(n)]"
+                    guard let nf = reader.mapping(nodeItem, nodePath, keys: serviceNodeKeys) else { continue }
+                    let nodeName = reader.required(nf, "name", what: "a unique node name").flatMap { reader.string($0, nf.path("name")) }
+                    let region = reader.required(nf, "region", what: "one of the regions above").flatMap { checkRegion($0, nf.path("region"), regions, reader) }
+                    let health = reader.required(nf, "health", what: "the node's health URL, e.g. http://10.0.0.3:8080/healthz")
+                        .flatMap { parseHealthURL($0, nf.path("health"), reader: reader) }
+                    if let nodeName { service.names.append((nodeName, nf.path("name"), nf["name"]!)) }
+                    if let nodeName, let region, let health {
+                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health))
+                    }
+                }
+            }
+            if name != nil { services.append(service) }
+        }
+        return services
+    }
+
+    private static func parseHealthURL(_ node: Node, _ path: String, reader: ConfigReader) -> String? {
+        guard let text = reader.string(node, path) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https", "tcp"].contains(scheme), url.host != nil else {
+            reader.error(node, path, "expected an http://, https:// or tcp:// URL with a host, found '\(text)'")
+            return nil
+        }
+        if scheme == "tcp", url.port == nil {
+            reader.error(node, path, "a tcp:// health check needs a port, e.g. tcp://10.0.0.3:8080")
+            return nil
+        }
+        return text
+    }
+
+    private static func parseDetection(_ node: Node, reader: ConfigReader) -> DetectionSettings {
+        var settings = DetectionSettings.default
+        guard let f = reader.mapping(node, "detection", keys: detectionKeys) else { return settings }
+        if let n = f["interval"], let v = reader.duration(n, f.path("interval"), atLeast: .milliseconds(10)) { settings.interval = v }
+        if let n = f["timeout"], let v = reader.duration(n, f.path("timeout"), atLeast: .milliseconds(10)) { settings.timeout = v }
+        if let n = f["suspect_interval"], let v = reader.duration(n, f.path("suspect_interval"), atLeast: .milliseconds(10)) { settings.suspectInterval = v }
+        if let n = f["failure_threshold"], let v = reader.int(n, f.path("failure_threshold"), min: 1, max: 100) { settings.failureThreshold = v }
+        if let n = f["recovery_threshold"], let v = reader.int(n, f.path("recovery_threshold"), min: 1, max: 100) { settings.recoveryThreshold = v }
+        if settings.suspectInterval > settings.interval {
+            reader.warning(f["suspect_interval"] ?? node, f.path("suspect_interval"), "longer than interval; a failing node would be probed less often than a healthy one")
+        }
+        return settings
+    }
+
+    private static func parseFailover(_ node: Node, reader: ConfigReader) -> FailoverPolicy {
+        var policy = FailoverPolicy.default
+        guard let f = reader.mapping(node, "failover", keys: failoverKeys) else { return policy }
+        if let n = f["automatic"], let v = reader.bool(n, f.path("automatic")) { policy.automatic = v }
+        if let n = f["max_lag_bytes"], let v = reader.bytes(n, f.path("max_lag_bytes")) { policy.maxLagBytes = v }
+        if let n = f["max_lag_seconds"] {
+            // A bare number means seconds; a duration such as 30s or 1m works too.
+            if case .scalar(let s) = n, let seconds = Int(s.string) {
+                if seconds < 0 { reader.error(n, f.path("max_lag_seconds"), "must not be negative") } else { policy.maxLagSeconds = .seconds(seconds) }
+            } else if let v = reader.duration(n, f.path("max_lag_seconds")) {
+                policy.maxLagSeconds = v
+            }
+        }
+        if let n = f["cooldown"], let v = reader.duration(n, f.path("cooldown")) { policy.cooldown = v }
+        if let n = f["step_attempts"], let v = reader.int(n, f.path("step_attempts"), min: 1, max: 20) { policy.stepAttempts = v }
+        if let n = f["retry_delay"], let v = reader.duration(n, f.path("retry_delay"), atLeast: .milliseconds(10)) { policy.retryDelay = v }
+        return policy
+    }
+
+    private static func describe(_ error: YamlError) -> (Mark?, String) {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            return (mark, [context.map { "\($0.text)" }, problem].compactMap { $0 }.joined(separator: ", "))
+        default:
+            return (nil, "\(error)")
+        }
+    }
+}

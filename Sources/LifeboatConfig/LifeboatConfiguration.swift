@@ -1,0 +1,78 @@
+import LifeboatCore
+
+/// How to reach one PostgreSQL node.
+public struct DatabaseNodeConfig: Sendable, Equatable {
+    public enum TLSMode: String, Sendable, Equatable, CaseIterable {
+        case disable, prefer, require
+        case verifyFull = "verify-full"
+    }
+
+    public var name: String
+    public var region: String
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var password: SecretSource?
+    public var tls: TLSMode
+
+    public init(name: String, region: String, host: String, port: Int = 5432, user: String = "postgres",
+                database: String = "postgres", password: SecretSource? = nil, tls: TLSMode = .disable) {
+        self.name = name
+        self.region = region
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.password = password
+        self.tls = tls
+    }
+}
+
+/// An application node and the health endpoint that says it can serve.
+public struct ServiceNodeConfig: Sendable, Equatable {
+    public var name: String
+    public var region: String
+    public var health: String
+}
+
+public struct ServiceConfig: Sendable, Equatable {
+    public var name: String
+    public var nodes: [ServiceNodeConfig]
+}
+
+/// A validated config file.
+public struct LifeboatConfiguration: Sendable {
+    public var cluster: String
+    public var topology: Topology
+    public var databaseNodes: [DatabaseNodeConfig]
+    public var services: [ServiceConfig]
+    public var detection: DetectionSettings
+    public var failover: FailoverPolicy
+    /// Non-fatal findings (inline passwords, sections not acted on yet).
+    public var warnings: [Diagnostic]
+
+    public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
+                detection: DetectionSettings = .default, failover: FailoverPolicy = .default, warnings: [Diagnostic] = []) {
+        self.cluster = cluster
+        self.topology = topology
+        self.databaseNodes = databaseNodes
+        self.services = services
+        self.detection = detection
+        self.failover = failover
+        self.warnings = warnings
+    }
+
+    public func databaseNode(named name: String) -> DatabaseNodeConfig? {
+        databaseNodes.first { $0.name == name }
+    }
+
+    /// One line for `lifeboat validate`.
+    public var summary: String {
+        let serviceNodes = services.reduce(0) { $0 + $1.nodes.count }
+        return "cluster \(cluster): \(topology.regions.count) regions (\(topology.regions.sorted { $0.priority < $1.priority }.map(\.name).joined(separator: ", "))), "
+            + "\(databaseNodes.count) database nodes, \(services.count) services with \(serviceNodes) nodes; "
+            + "detection every \(DurationText.format(detection.interval)), down after \(detection.failureThreshold) failed probes; "
+            + "automatic failover \(failover.automatic ? "on" : "off")"
+    }
+}

@@ -1,0 +1,26 @@
+public enum AlertSeverity: String, Sendable, Equatable {
+    case info, warning, critical
+}
+
+/// What the engine must do. The core never does I/O itself.
+public enum FailoverAction: Sendable, Equatable {
+    /// Log and journal a state change.
+    case transition(from: StateKind, to: StateKind, reason: String)
+    /// Log and journal a decision that does not change state (a veto, a refusal, a blocker update).
+    case decision(String)
+    /// Probe these nodes after `after` instead of waiting for their interval.
+    case probe(nodes: [String], after: Duration)
+    /// Persist `epoch` in the state store, before any side effect of the failover.
+    case bumpEpoch(to: Epoch)
+    /// Make `node` refuse writes (or confirm it cannot be reached).
+    case fence(node: String, epoch: Epoch)
+    case promote(node: String, epoch: Epoch)
+    /// Wait until `node` accepts writes.
+    case waitWritable(node: String, epoch: Epoch)
+    /// Point standby `node`'s replication at `primary`.
+    case repoint(node: String, primary: String, epoch: Epoch)
+    /// Move client traffic to `region`, where `node` now is primary.
+    case switchTraffic(region: String, node: String, epoch: Epoch)
+    case scheduleTimer(TimerID, after: Duration)
+    case alert(AlertSeverity, String)
+}

@@ -1,0 +1,41 @@
+/// The workflow steps of a failover, in order. Each step's outcome comes back as an event.
+public enum FailoverStep: String, Sendable, Equatable, CaseIterable {
+    case bumpEpoch = "bump-epoch"
+    case fence
+    case promote
+    case waitWritable = "wait-writable"
+    case repoint
+    case switchTraffic = "switch-traffic"
+
+    /// The state the machine is in while this step runs.
+    public var stateKind: StateKind {
+        switch self {
+        case .bumpEpoch: return .bumpingEpoch
+        case .fence: return .fencing
+        case .promote: return .promoting
+        case .waitWritable: return .waitingWritable
+        case .repoint: return .repointing
+        case .switchTraffic: return .switchingTraffic
+        }
+    }
+}
+
+/// A failover in flight.
+public struct FailoverProgress<Instant: InstantProtocol & Sendable>: Sendable, Equatable {
+    public var oldPrimary: String
+    public var candidate: String
+    /// The epoch this failover runs under (already stored once `step` is past `.bumpEpoch`).
+    public var epoch: Epoch
+    public var step: FailoverStep
+    /// 1 for the first try of `step`.
+    public var attempt: Int
+    public var startedAt: Instant
+    /// Standbys not yet repointed at the candidate.
+    public var pendingRepoints: [String]
+    /// Standbys to repoint once the candidate accepts writes.
+    public var otherStandbys: [String]
+    /// Asked for by an operator rather than decided by the monitor.
+    public var manual: Bool
+    /// Why the failover started.
+    public var reason: String
+}

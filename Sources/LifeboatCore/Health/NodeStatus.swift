@@ -1,0 +1,72 @@
+/// What a standby's WAL receiver is doing (`pg_stat_wal_receiver`).
+public enum WALReceiverState: Sendable, Equatable {
+    /// Receiving WAL from `upstream` (host as the standby sees it).
+    case streaming(upstream: String?)
+    /// No WAL receiver, or one that is not streaming (`status` as PostgreSQL reports it, if any).
+    case notStreaming(status: String?)
+    /// The node is not a standby.
+    case notApplicable
+}
+
+/// One successful probe of a PostgreSQL node.
+public struct NodeStatus: Sendable, Equatable {
+    public var inRecovery: Bool
+    /// `pg_current_wal_lsn()` on a primary.
+    public var currentLSN: LSN?
+    /// `pg_last_wal_receive_lsn()` on a standby: WAL it holds and will replay on promotion.
+    public var receiveLSN: LSN?
+    /// `pg_last_wal_replay_lsn()` on a standby.
+    public var replayLSN: LSN?
+    /// How far replay trails (zero when everything received is replayed).
+    public var replayLag: Duration?
+    public var walReceiver: WALReceiverState
+    /// Standbys streaming from this node (`pg_stat_replication`).
+    public var connectedReplicas: Int
+    /// `default_transaction_read_only` is on: the node has been fenced.
+    public var readOnly: Bool
+
+    public init(
+        inRecovery: Bool, currentLSN: LSN? = nil, receiveLSN: LSN? = nil, replayLSN: LSN? = nil,
+        replayLag: Duration? = nil, walReceiver: WALReceiverState = .notApplicable,
+        connectedReplicas: Int = 0, readOnly: Bool = false
+    ) {
+        self.inRecovery = inRecovery
+        self.currentLSN = currentLSN
+        self.receiveLSN = receiveLSN
+        self.replayLSN = replayLSN
+        self.replayLag = replayLag
+        self.walReceiver = walReceiver
+        self.connectedReplicas = connectedReplicas
+        self.readOnly = readOnly
+    }
+
+    /// The position this node's data will reach if it is (or is promoted to) primary.
+    public var durableLSN: LSN? {
+        if !inRecovery { return currentLSN }
+        switch (receiveLSN, replayLSN) {
+        case let (r?, p?): return max(r, p)
+        case let (r?, nil): return r
+        case let (nil, p?): return p
+        case (nil, nil): return nil
+        }
+    }
+
+    /// Accepts writes: not in recovery and not fenced read-only.
+    public var isWritablePrimary: Bool { !inRecovery && !readOnly }
+
+    public var isStreaming: Bool {
+        if case .streaming = walReceiver { return true }
+        return false
+    }
+}
+
+/// The outcome of one probe.
+public enum ProbeResult: Sendable, Equatable {
+    case reachable(NodeStatus)
+    case unreachable(reason: String)
+
+    public var status: NodeStatus? {
+        if case .reachable(let status) = self { return status }
+        return nil
+    }
+}

@@ -1,0 +1,33 @@
+/// Guard rails for automatic failover.
+public struct FailoverPolicy: Sendable, Equatable {
+    /// When false, a confirmed primary failure raises an alert and waits for `lifeboat failover`.
+    public var automatic: Bool
+    /// A standby further behind the last known primary position than this is not promoted automatically.
+    public var maxLagBytes: UInt64
+    /// A standby whose replay is older than this is not promoted automatically.
+    public var maxLagSeconds: Duration
+    /// After a failover, no automatic failover for this long (prevents flapping).
+    public var cooldown: Duration
+    /// Attempts per workflow step before the failover stops in the `failed` state.
+    public var stepAttempts: Int
+    /// Delay before the first retry of a failed step; doubles each further retry.
+    public var retryDelay: Duration
+
+    public init(
+        automatic: Bool = true,
+        maxLagBytes: UInt64 = 16 * 1024 * 1024,
+        maxLagSeconds: Duration = .seconds(30),
+        cooldown: Duration = .seconds(600),
+        stepAttempts: Int = 3,
+        retryDelay: Duration = .milliseconds(200)
+    ) {
+        self.automatic = automatic
+        self.maxLagBytes = maxLagBytes
+        self.maxLagSeconds = maxLagSeconds
+        self.cooldown = cooldown
+        self.stepAttempts = stepAttempts
+        self.retryDelay = retryDelay
+    }
+
+    public static let `default` = FailoverPolicy()
+}

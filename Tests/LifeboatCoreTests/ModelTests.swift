@@ -1,0 +1,79 @@
+import LifeboatCore
+import LifeboatTestSupport
+import Testing
+
+@Suite struct LSNTests {
+    @Test func parsesAndPrintsPostgresForm() {
+        let lsn = LSN("16/B374D848")
+        #expect(lsn?.value == 0x16_B374_D848)
+        #expect(lsn?.description == "16/B374D848")
+        #expect(LSN("0/0") == LSN(0))
+    }
+
+    @Test func rejectsMalformed() {
+        #expect(LSN("16B374D848") == nil)
+        #expect(LSN("/1") == nil)
+        #expect(LSN("G/1") == nil)
+        #expect(LSN("1/100000000") == nil)
+    }
+
+    @Test func bytesAfterSaturatesAtZero() {
+        #expect(LSN(100).bytes(after: LSN(40)) == 60)
+        #expect(LSN(40).bytes(after: LSN(100)) == 0)
+    }
+}
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)), ("2s", .seconds(2)), ("1.5s", .milliseconds(1500)),
+        ("10m", .seconds(600)), ("1h", .seconds(3600)), ("1m30s", .seconds(90)), (" 3s ", .seconds(3)),
+    ])
+    func parses(text: String, expected: Duration) {
+        #expect(DurationText.parse(text) == expected)
+    }
+
+    @Test(arguments: ["5x", "", "s", "10", "-1s", "1.2.3s", "5 s"])
+    func rejects(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func formats() {
+        #expect(DurationText.format(.milliseconds(250)) == "250ms")
+        #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
+        #expect(DurationText.format(.seconds(90)) == "1m30s")
+        #expect(DurationText.format(.seconds(600)) == "10m")
+    }
+}
+
+@Suite struct NodeHealthTests {
+    let settings = DetectionSettings(failureThreshold: 3, recoveryThreshold: 2)
+
+    @Test func firstGoodProbeMakesANodeHealthy() {
+        var health = NodeHealth<Instant>()
+        #expect(health.verdict == .unknown)
+        #expect(health.record(primary(), at: Instant(offset: .zero), settings: settings) == .healthy)
+    }
+
+    @Test func failuresBelowThresholdKeepTheVerdict() {
+        var health = NodeHealth<Instant>()
+        _ = health.record(primary(), at: Instant(offset: .zero), settings: settings)
+        #expect(health.record(down, at: Instant(offset: .seconds(1)), settings: settings) == nil)
+        #expect(health.record(down, at: Instant(offset: .seconds(2)), settings: settings) == nil)
+        #expect(health.verdict == .healthy)
+        #expect(health.isSuspect)
+        #expect(health.record(down, at: Instant(offset: .seconds(3)), settings: settings) == .unhealthy)
+        #expect(!health.isSuspect)
+        #expect(health.lastStatus != nil, "the last good status is kept while the node is down")
+        #expect(health.currentStatus == nil)
+    }
+
+    @Test func recoveryNeedsTheRecoveryThreshold() {
+        var health = NodeHealth<Instant>()
+        for i in 0..<3 { _ = health.record(down, at: Instant(offset: .seconds(Int64(i))), settings: settings) }
+        #expect(health.verdict == .unhealthy)
+        #expect(health.record(primary(), at: Instant(offset: .seconds(4)), settings: settings) == nil)
+        #expect(health.record(down, at: Instant(offset: .seconds(5)), settings: settings) == nil)
+        #expect(health.record(primary(), at: Instant(offset: .seconds(6)), settings: settings) == nil)
+        #expect(health.record(primary(), at: Instant(offset: .seconds(7)), settings: settings) == .healthy)
+    }
+}
