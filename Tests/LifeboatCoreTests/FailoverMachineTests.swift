@@ -327,3 +327,23 @@ import Testing
         #expect(h.send(.operatorFailover(to: nil, by: "frank")).decisions == ["refused failover asked by frank: no primary has been identified yet"])
     }
 }
+
+@Suite struct RoleChangeTests {
+    @Test func aStaleProbeOfTheNewPrimaryDoesNotUndoTheFailover() {
+        var h = GuardRailTests().failedOverOnce(twoRegions)
+        // A probe that began before the promotion finished still says "in recovery".
+        h.probe("pg-b", standby(streaming: false))
+        #expect(h.machine.state == .monitoring(primary: "pg-b"))
+        h.probe("pg-b", primary(0x3000))
+        #expect(h.machine.state == .monitoring(primary: "pg-b"))
+    }
+
+    @Test func aPrimaryDemotedOutsideLifeboatIsRediscovered() {
+        var h = Harness()
+        h.steadyState()
+        for _ in 0..<3 { h.probe("pg-a", standby(streaming: true)) }
+        #expect(h.kind == .discovering)
+        h.probe("pg-b", primary())
+        #expect(h.machine.state == .monitoring(primary: "pg-b"))
+    }
+}

@@ -106,8 +106,10 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
                 let move = move(to: .confirming(primary: primary, since: now, veto: nil), reason: reason)
                 return [move, .probe(nodes: standbys(excluding: primary), after: .zero)] + evaluate(now: now)
             }
-            if let status = primaryHealth?.currentStatus, status.inRecovery {
-                return [move(to: .discovering, reason: "primary \(primary) reports it is in recovery; rediscovering roles")]
+            // Thresholded like failures: a probe that started before a promotion finished may
+            // still report recovery.
+            if let primaryHealth, primaryHealth.consecutiveInRecovery >= detection.failureThreshold {
+                return [move(to: .discovering, reason: "primary \(primary) reported being in recovery on \(primaryHealth.consecutiveInRecovery) consecutive probes; rediscovering roles")]
             }
             return []
         case .confirming(let primary, let since, let veto):
@@ -305,6 +307,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             retired.insert(p.oldPrimary)
             return advance(p, to: .promote, reason: "old primary \(p.oldPrimary): \(detail); promoting \(p.candidate)")
         case .promote:
+            health[p.candidate]?.roleChanged()
             return advance(p, to: .waitWritable, reason: "\(p.candidate) promoted: \(detail); waiting until it accepts writes")
         case .waitWritable:
             if p.otherStandbys.isEmpty {

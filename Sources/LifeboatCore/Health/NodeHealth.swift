@@ -16,6 +16,8 @@ public struct NodeHealth<Instant: InstantProtocol & Sendable>: Sendable {
     public private(set) var lastStatusAt: Instant?
     public private(set) var lastResult: ProbeResult?
     public private(set) var lastObservedAt: Instant?
+    /// Consecutive good probes that found the node in recovery (a standby).
+    public private(set) var consecutiveInRecovery = 0
 
     public init() {}
 
@@ -28,6 +30,7 @@ public struct NodeHealth<Instant: InstantProtocol & Sendable>: Sendable {
         case .reachable(let status):
             lastStatus = status
             lastStatusAt = now
+            consecutiveInRecovery = status.inRecovery ? consecutiveInRecovery + 1 : 0
             consecutiveSuccesses += 1
             consecutiveFailures = 0
             switch verdict {
@@ -50,6 +53,9 @@ public struct NodeHealth<Instant: InstantProtocol & Sendable>: Sendable {
         }
         return verdict == before ? nil : verdict
     }
+
+    /// The node's role just changed (it was promoted): earlier role observations no longer count.
+    public mutating func roleChanged() { consecutiveInRecovery = 0 }
 
     /// Reachable on the latest probe, with the status it reported.
     public var currentStatus: NodeStatus? { lastResult?.status }

@@ -1,0 +1,215 @@
+import LifeboatCore
+import Logging
+import ServiceLifecycle
+
+/// Runs the failover core against the real world: schedules probes, feeds results to the
+/// machine, carries out its actions through the ports and journals every decision and step.
+public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: Sendable {
+    public typealias Instant = C.Instant
+
+    public struct Settings: Sendable {
+        /// Upper bound for each workflow step (fence, promote, wait writable, repoint, traffic switch).
+        public var stepTimeout: Duration
+        /// How often the scheduler looks for due probes and timers.
+        public var tick: Duration
+
+        public init(stepTimeout: Duration = .seconds(10), tick: Duration = .milliseconds(5)) {
+            self.stepTimeout = stepTimeout
+            self.tick = tick
+        }
+    }
+
+    enum Work: Sendable {
+        case probe(String)
+        case step(FailoverAction)
+    }
+
+    public nonisolated let journal: InMemoryJournal<Instant>
+    private var machine: FailoverMachine<C>
+    private let fleet: any DatabaseFleet
+    private let epochStore: any EpochStore
+    private let traffic: any TrafficSwitch
+    private let clock: C
+    private let settings: Settings
+    private var logger: Logger
+    private var nextProbe: [String: Instant] = [:]
+    private var probing: Set<String> = []
+    private var timers: [TimerID: Instant] = [:]
+    private var workQueue: AsyncStream<Work>.Continuation?
+
+    public init(
+        topology: Topology, detection: DetectionSettings, policy: FailoverPolicy,
+        fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch = NoTrafficSwitch(),
+        clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal()
+    ) {
+        self.machine = FailoverMachine(topology: topology, detection: detection, policy: policy)
+        self.fleet = fleet
+        self.epochStore = epochStore
+        self.traffic = traffic
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+        self.journal = journal
+    }
+
+    /// Runs until cancelled (or until graceful shutdown when in a ServiceGroup).
+    public func run() async throws {
+        let epoch = try await epochStore.load()
+        machine = FailoverMachine(topology: machine.topology, detection: machine.detection, policy: machine.policy, epoch: epoch)
+        logger.info("monitor starting", metadata: ["epoch": "\(epoch)", "nodes": "\(machine.topology.databaseNodes.map(\.name).joined(separator: ","))"])
+        let (stream, continuation) = AsyncStream.makeStream(of: Work.self)
+        workQueue = continuation
+        let now = clock.now
+        for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
+
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.schedule() }
+            for await work in stream.cancelOnGracefulShutdown() {
+                group.addTask { await self.perform(work) }
+            }
+            group.cancelAll()
+        }
+        await fleet.shutdown()
+        logger.info("monitor stopped", metadata: ["state": "\(machine.state.kind.rawValue)"])
+    }
+
+    /// Feeds an operator command (pause, resume, failover, reset).
+    public func submit(_ event: FailoverEvent) {
+        journal.append(at: clock.now, epoch: machine.epoch, kind: .operatorCommand, message: "\(event)")
+        feed(event)
+    }
+
+    public var state: FailoverState<Instant> { machine.state }
+    public var epoch: Epoch { machine.epoch }
+    public var lastReason: String { machine.lastReason }
+    public var health: [String: NodeHealth<Instant>] { machine.health }
+
+    // MARK: Scheduling
+
+    private func schedule() async {
+        while !Task.isCancelled {
+            dispatchDue()
+            do { try await clock.sleep(for: settings.tick) } catch { break }
+        }
+        workQueue?.finish()
+    }
+
+    private func dispatchDue() {
+        let now = clock.now
+        for (node, due) in nextProbe where due <= now && !probing.contains(node) {
+            probing.insert(node)
+            nextProbe[node] = now.advanced(by: machine.detection.interval)
+            workQueue?.yield(.probe(node))
+        }
+        for (timer, due) in timers where due <= now {
+            timers[timer] = nil
+            feed(.timerFired(timer))
+        }
+    }
+
+    private func perform(_ work: Work) async {
+        switch work {
+        case .probe(let node):
+            let result = await fleet.probe(node, timeout: machine.detection.timeout)
+            probeFinished(node, result)
+        case .step(let action):
+            let event = await execute(action)
+            feed(event)
+        }
+    }
+
+    private func probeFinished(_ node: String, _ result: ProbeResult) {
+        probing.remove(node)
+        nextProbe[node] = clock.now.advanced(by: machine.detection.interval)
+        feed(.probed(node: node, result: result))
+    }
+
+    // MARK: Core
+
+    private func feed(_ event: FailoverEvent) {
+        let now = clock.now
+        for action in machine.handle(event, now: now) {
+            dispatch(action, now: now)
+        }
+    }
+
+    private func dispatch(_ action: FailoverAction, now: Instant) {
+        let epoch = machine.epoch
+        switch action {
+        case .transition(let from, let to, let reason):
+            logger.notice("\(reason)", metadata: ["state.from": "\(from.rawValue)", "state.to": "\(to.rawValue)", "epoch": "\(epoch)"])
+            journal.append(at: now, epoch: epoch, kind: .transition(from: from, to: to), message: reason)
+        case .decision(let text):
+            logger.info("\(text)", metadata: ["epoch": "\(epoch)"])
+            journal.append(at: now, epoch: epoch, kind: .decision, message: text)
+        case .alert(let severity, let text):
+            switch severity {
+            case .info: logger.info("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+            case .warning: logger.warning("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+            case .critical: logger.critical("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+            }
+            journal.append(at: now, epoch: epoch, kind: .alert(severity), message: text)
+        case .probe(let nodes, let after):
+            let due = now.advanced(by: after)
+            for node in nodes where nextProbe[node].map({ due < $0 }) ?? true { nextProbe[node] = due }
+        case .scheduleTimer(let id, let after):
+            timers[id] = now.advanced(by: after)
+        case .bumpEpoch, .fence, .promote, .waitWritable, .repoint, .switchTraffic:
+            let (step, node) = Self.describe(action)
+            logger.info("starting \(step.rawValue)", metadata: ["node": "\(node ?? "-")", "epoch": "\(epoch)"])
+            journal.append(at: now, epoch: epoch, kind: .stepStarted(step, node: node), message: "\(step.rawValue)\(node.map { " \($0)" } ?? "")")
+            workQueue?.yield(.step(action))
+        }
+    }
+
+    /// Carries out one workflow action and turns its outcome into the event the core expects.
+    private func execute(_ action: FailoverAction) async -> FailoverEvent {
+        let (step, node) = Self.describe(action)
+        let timeout = settings.stepTimeout
+        let result: Result<String, any Error>
+        do {
+            let detail: String
+            switch action {
+            case .bumpEpoch(let epoch):
+                try await epochStore.store(epoch)
+                detail = ""
+            case .fence(let node, let epoch):
+                detail = try await fleet.fence(node, epoch: epoch, timeout: timeout).detail
+            case .promote(let node, let epoch):
+                detail = try await fleet.promote(node, epoch: epoch, timeout: timeout)
+            case .waitWritable(let node, _):
+                detail = try await fleet.waitWritable(node, timeout: timeout)
+            case .repoint(let node, let primary, _):
+                detail = try await fleet.repoint(node, toPrimary: primary, timeout: timeout)
+            case .switchTraffic(let region, let node, let epoch):
+                detail = try await traffic.switchTraffic(toRegion: region, node: node, epoch: epoch, timeout: timeout)
+            case .transition, .decision, .probe, .scheduleTimer, .alert:
+                detail = ""
+            }
+            result = .success(detail)
+        } catch {
+            result = .failure(error)
+        }
+        let now = clock.now
+        switch result {
+        case .success(let detail):
+            journal.append(at: now, epoch: machine.epoch, kind: .stepSucceeded(step, node: node), message: detail.isEmpty ? step.rawValue : detail)
+            return .stepSucceeded(step, node: node, detail: detail)
+        case .failure(let error):
+            journal.append(at: now, epoch: machine.epoch, kind: .stepFailed(step, node: node), message: "\(error)")
+            return .stepFailed(step, node: node, error: "\(error)")
+        }
+    }
+
+    private static func describe(_ action: FailoverAction) -> (FailoverStep, String?) {
+        switch action {
+        case .bumpEpoch: return (.bumpEpoch, nil)
+        case .fence(let node, _): return (.fence, node)
+        case .promote(let node, _): return (.promote, node)
+        case .waitWritable(let node, _): return (.waitWritable, node)
+        case .repoint(let node, _, _): return (.repoint, node)
+        case .switchTraffic(_, let node, _): return (.switchTraffic, node)
+        case .transition, .decision, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
+        }
+    }
+}

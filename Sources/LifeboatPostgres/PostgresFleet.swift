@@ -1,0 +1,57 @@
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+import Logging
+
+/// The `DatabaseFleet` port over real PostgreSQL servers.
+public struct PostgresFleet: DatabaseFleet {
+    private let nodes: [String: PostgresNode]
+
+    /// Resolves every node's password now, so a missing secret fails at start, not mid-failover.
+    public init(nodes configs: [DatabaseNodeConfig], logger: Logger, environment: [String: String]? = nil) throws {
+        var nodes: [String: PostgresNode] = [:]
+        for config in configs {
+            let password: Secret?
+            do {
+                password = try environment.map { try config.password?.resolve(environment: $0) } ?? config.password?.resolve()
+            } catch {
+                throw PostgresNodeError(node: config.name, operation: "read password", reason: "\(error)")
+            }
+            nodes[config.name] = PostgresNode(config: config, password: password, logger: logger)
+        }
+        self.nodes = nodes
+    }
+
+    public func node(_ name: String) throws -> PostgresNode {
+        guard let node = nodes[name] else {
+            throw PostgresNodeError(node: name, operation: "lookup", reason: "no such database node in the config")
+        }
+        return node
+    }
+
+    public func probe(_ node: String, timeout: Duration) async -> ProbeResult {
+        guard let target = nodes[node] else { return .unreachable(reason: "no such database node in the config") }
+        return await target.probe(timeout: timeout)
+    }
+
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome {
+        try await self.node(node).fence(timeout: timeout)
+    }
+
+    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String {
+        try await self.node(node).promote(timeout: timeout)
+    }
+
+    public func waitWritable(_ node: String, timeout: Duration) async throws -> String {
+        try await self.node(node).waitWritable(timeout: timeout)
+    }
+
+    public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
+        let target = try self.node(primary).config
+        return try await self.node(node).repoint(toHost: target.host, port: target.port, timeout: timeout)
+    }
+
+    public func shutdown() async {
+        for node in nodes.values { await node.close() }
+    }
+}

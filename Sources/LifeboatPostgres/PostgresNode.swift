@@ -1,0 +1,237 @@
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// One PostgreSQL server: probes over a kept-open connection, actions over fresh ones.
+public actor PostgresNode {
+    public let config: DatabaseNodeConfig
+    private let password: String?
+    private let logger: Logger
+    private var probeConnection: PostgresConnection?
+    private var nextConnectionID = 1
+
+    public init(config: DatabaseNodeConfig, password: Secret?, logger: Logger) {
+        self.config = config
+        self.password = password?.reveal()
+        var logger = logger
+        logger[metadataKey: "node"] = "\(config.name)"
+        self.logger = logger
+    }
+
+    // MARK: Probe
+
+    static let probeSQL: PostgresQuery = """
+        SELECT pg_is_in_recovery(),
+               CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
+               pg_last_wal_receive_lsn()::text,
+               pg_last_wal_replay_lsn()::text,
+               CASE WHEN NOT pg_is_in_recovery() THEN NULL
+                    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8
+                    ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END,
+               (SELECT status FROM pg_stat_wal_receiver LIMIT 1),
+               (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1),
+               (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')::int4,
+               current_setting('default_transaction_read_only') = 'on'
+        """
+
+    /// Reachability, role, WAL positions, lag, WAL receiver state and replicas in one round trip.
+    public func probe(timeout: Duration) async -> ProbeResult {
+        do {
+            let status = try await withTimeout(timeout, onTimeout: { await self.dropProbeConnection() }) {
+                try await self.runProbe(timeout: timeout)
+            }
+            return .reachable(status)
+        } catch {
+            await dropProbeConnection()
+            return .unreachable(reason: PostgresNodeError.describe(error))
+        }
+    }
+
+    private func runProbe(timeout: Duration) async throws -> NodeStatus {
+        let connection = try await probeConnectionOpen(timeout: timeout)
+        let rows = try await connection.query(Self.probeSQL, logger: logger)
+        for try await (inRecovery, current, received, replayed, lag, receiver, sender, replicas, readOnly)
+            in rows.decode((Bool, String?, String?, String?, Double?, String?, String?, Int32, Bool).self)
+        {
+            let walReceiver: WALReceiverState = if !inRecovery {
+                .notApplicable
+            } else if receiver == "streaming" {
+                .streaming(upstream: sender)
+            } else {
+                .notStreaming(status: receiver)
+            }
+            return NodeStatus(
+                inRecovery: inRecovery, currentLSN: current.flatMap { LSN($0) }, receiveLSN: received.flatMap { LSN($0) },
+                replayLSN: replayed.flatMap { LSN($0) }, replayLag: lag.map { .milliseconds(Int64(($0 * 1000).rounded())) },
+                walReceiver: walReceiver, connectedReplicas: Int(replicas), readOnly: readOnly
+            )
+        }
+        throw PostgresNodeError(node: config.name, operation: "probe", reason: "the probe query returned no row")
+    }
+
+    private func probeConnectionOpen(timeout: Duration) async throws -> PostgresConnection {
+        if let connection = probeConnection, !connection.isClosed { return connection }
+        let connection = try await connect(timeout: timeout)
+        probeConnection = connection
+        return connection
+    }
+
+    private func dropProbeConnection() async {
+        guard let connection = probeConnection else { return }
+        probeConnection = nil
+        try? await connection.close()
+    }
+
+    // MARK: Actions
+
+    /// Makes the node refuse writes: `default_transaction_read_only` on, reloaded, and every
+    /// client session terminated so none keeps writing. Unreachable is an outcome, not an error.
+    public func fence(timeout: Duration) async throws -> FenceOutcome {
+        let connection: PostgresConnection
+        do {
+            connection = try await withTimeout(timeout) { try await self.connect(timeout: timeout) }
+        } catch {
+            return .unreachable(reason: PostgresNodeError.describe(error))
+        }
+        defer { Task { try? await connection.close() } }
+        do {
+            return try await withTimeout(timeout, onTimeout: { try? await connection.close() }) {
+                try await connection.query("ALTER SYSTEM SET default_transaction_read_only = on", logger: self.logger)
+                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                let rows = try await connection.query("""
+                    SELECT count(pg_terminate_backend(pid))::int4 FROM pg_stat_activity
+                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                    """, logger: self.logger)
+                var terminated: Int32 = 0
+                for try await count in rows.decode(Int32.self) { terminated = count }
+                return .fenced(detail: "default_transaction_read_only=on, \(terminated) client sessions terminated")
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "fence")
+        }
+    }
+
+    /// `pg_promote(wait => true)`; already out of recovery counts as done, so a retry after a
+    /// lost answer does not fail. Also lifts a read-only fence left from an earlier life as primary.
+    public func promote(timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                let waitSeconds = max(1, Int(timeout.components.seconds))
+                var detail: String
+                if try await self.single(connection, "SELECT pg_is_in_recovery()", as: Bool.self) {
+                    let promoted = try await self.single(connection, PostgresQuery(unsafeSQL: "SELECT pg_promote(wait => true, wait_seconds => \(waitSeconds))"), as: Bool.self)
+                    guard promoted else {
+                        throw PostgresNodeError(node: self.config.name, operation: "promote", reason: "pg_promote did not finish within \(waitSeconds)s")
+                    }
+                    detail = "pg_promote returned true"
+                } else {
+                    detail = "already out of recovery"
+                }
+                if try await self.single(connection, "SELECT current_setting('default_transaction_read_only') = 'on'", as: Bool.self) {
+                    try await connection.query("ALTER SYSTEM RESET default_transaction_read_only", logger: self.logger)
+                    try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                    detail += "; lifted an old read-only fence"
+                }
+                return detail
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "promote")
+        }
+    }
+
+    /// Polls until a new session is out of recovery and not read-only, then proves it with a
+    /// write (`txid_current()` assigns a transaction id, which a read-only server refuses).
+    public func waitWritable(timeout: Duration, pollEvery: Duration = .milliseconds(20)) async throws -> String {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start.advanced(by: timeout)
+        var lastError = "not tried"
+        while clock.now < deadline {
+            do {
+                let remaining = clock.now.duration(to: deadline)
+                try await withConnection(timeout: remaining) { connection in
+                    _ = try await self.single(connection, "SELECT txid_current()::text", as: String.self)
+                }
+                return "write accepted \(TimeoutError.format(start.duration(to: clock.now))) after promotion"
+            } catch {
+                lastError = PostgresNodeError.describe(error)
+            }
+            try await Task.sleep(for: pollEvery)
+        }
+        throw PostgresNodeError(node: config.name, operation: "wait-writable", reason: "not writable after \(TimeoutError.format(timeout)) (last: \(lastError))")
+    }
+
+    /// Points this standby at `primary`: its `primary_conninfo` keeps every setting (user,
+    /// password, sslmode, application_name) with host and port replaced. Reloaded, no restart.
+    public func repoint(toHost host: String, port: Int, timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                let current = try await self.single(connection, "SELECT current_setting('primary_conninfo')", as: String.self)
+                var conninfo = try ConnInfo(parsing: current)
+                conninfo["hostaddr"] = nil
+                conninfo["host"] = host
+                conninfo["port"] = String(port)
+                if conninfo["user"] == nil { conninfo["user"] = self.config.user }
+                let literal = conninfo.text.replacingAll("'", with: "''")
+                try await connection.query(PostgresQuery(unsafeSQL: "ALTER SYSTEM SET primary_conninfo = '\(literal)'"), logger: self.logger)
+                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                return "primary_conninfo now \(conninfo.redacted)"
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "repoint")
+        }
+    }
+
+    public func close() async {
+        await dropProbeConnection()
+    }
+
+    // MARK: Connections
+
+    func connect(timeout: Duration) async throws -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: config.host, port: config.port, username: config.user, password: password,
+            database: config.database, tls: try tls()
+        )
+        configuration.options.connectTimeout = .milliseconds(max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        configuration.options.additionalStartupParameters = [("application_name", "lifeboat")]
+        let id = nextConnectionID
+        nextConnectionID += 1
+        return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+    }
+
+    private func tls() throws -> PostgresConnection.Configuration.TLS {
+        switch config.tls {
+        case .disable:
+            return .disable
+        case .prefer, .require:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: tls)
+            return config.tls == .prefer ? .prefer(context) : .require(context)
+        case .verifyFull:
+            return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+    }
+
+    private func withConnection<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await withTimeout(timeout) { try await self.connect(timeout: timeout) }
+        do {
+            let result = try await withTimeout(timeout, onTimeout: { try? await connection.close() }) { try await body(connection) }
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private nonisolated func single<T: PostgresDecodable & Sendable>(_ connection: PostgresConnection, _ query: PostgresQuery, as: T.Type) async throws -> T {
+        let rows = try await connection.query(query, logger: logger)
+        for try await value in rows.decode(T.self) { return value }
+        throw PostgresNodeError(node: config.name, operation: "query", reason: "no row returned")
+    }
+}

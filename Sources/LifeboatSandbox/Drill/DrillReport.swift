@@ -1,0 +1,85 @@
+import LifeboatCore
+
+/// What a drill measured, for humans (`text`) and machines (JSON).
+public struct DrillReport: Codable, Sendable {
+    public struct Node: Codable, Sendable {
+        public var name: String
+        public var region: String
+        public var role: String
+        public var address: String
+    }
+
+    public struct Step: Codable, Sendable {
+        /// Seconds after the fault (negative: before it).
+        public var at: Double
+        public var event: String
+        public var detail: String
+    }
+
+    public struct Detection: Codable, Sendable {
+        public var interval: String
+        public var timeout: String
+        public var suspectInterval: String
+        public var failureThreshold: Int
+        public var recoveryThreshold: Int
+    }
+
+    public var kind: String
+    public var nodes: [Node]
+    public var detection: Detection
+    public var fault: String
+    public var timeline: [Step]
+    /// Fault -> first acknowledged write on the new primary.
+    public var rtoSeconds: Double?
+    /// Acknowledged writes missing on the new primary.
+    public var rpoLostWrites: Int
+    /// Fault minus the acknowledgement time of the oldest lost write (0 when none was lost).
+    public var rpoSeconds: Double
+    public var promotions: Int
+    public var newPrimary: String?
+    public var epoch: UInt64
+    public var writesBeforeFault: Int
+    public var writesAcknowledged: Int
+    public var passed: Bool
+    public var problems: [String]
+
+    public var text: String {
+        var lines: [String] = []
+        lines.append("Lifeboat \(kind)")
+        for node in nodes {
+            lines.append("  \(node.region.padding(8))  \(node.name.padding(12))  \(node.role.padding(8))  \(node.address)")
+        }
+        lines.append("Detection: probe every \(detection.interval), timeout \(detection.timeout), re-probe a failing node every \(detection.suspectInterval), down after \(detection.failureThreshold) failed probes")
+        lines.append("Workload: one writer inserting numbered rows; \(writesBeforeFault) writes acknowledged before the fault, \(writesAcknowledged) in all")
+        lines.append("")
+        lines.append("Timeline (seconds from the fault)")
+        for step in timeline {
+            let sign = step.at < 0 ? "-" : "+"
+            let stamp = sign + String(format3(abs(step.at))) + "s"
+            lines.append("  \(stamp.padding(9)) \(step.event.padding(9)) \(step.detail)")
+        }
+        lines.append("")
+        lines.append("Result")
+        if let rto = rtoSeconds {
+            lines.append("  RTO  \(format3(rto))s  (fault -> first acknowledged write on \(newPrimary ?? "the new primary"))")
+        } else {
+            lines.append("  RTO  not reached: no write was acknowledged by a new primary")
+        }
+        lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
+        lines.append("  promotions: \(promotions), epoch now \(epoch)")
+        lines.append(passed ? "  drill passed" : "  drill FAILED: \(problems.joined(separator: "; "))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+func format3(_ value: Double) -> String {
+    let scaled = Int((value * 1000).rounded())
+    let frac = String(scaled % 1000)
+    return "\(scaled / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

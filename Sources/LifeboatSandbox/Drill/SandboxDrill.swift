@@ -1,0 +1,186 @@
+import Foundation
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+import LifeboatPostgres
+import Logging
+
+/// The main job: builds two regions on this machine, runs the engine against them, kills the
+/// primary with SIGKILL while a client writes, and measures RTO and RPO.
+public struct SandboxDrill: Sendable {
+    public var detection: DetectionSettings
+    public var policy: FailoverPolicy
+    public var regions: [String]
+    /// Install PostgreSQL with apt-get when missing (needs root).
+    public var installPostgres: Bool
+    /// Give up waiting for the failover after this long.
+    public var failoverTimeout: Duration
+    public var logger: Logger
+
+    public init(detection: DetectionSettings = .default, policy: FailoverPolicy = .default, regions: [String] = ["us-east", "eu-west"],
+                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), logger: Logger) {
+        self.detection = detection
+        self.policy = policy
+        self.regions = regions
+        self.installPostgres = installPostgres
+        self.failoverTimeout = failoverTimeout
+        self.logger = logger
+    }
+
+    /// Runs one drill; the sandbox is removed afterwards, also on error or cancellation.
+    public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
+        let installation = try await PostgresInstallation.ensure(install: installPostgres, log: progress)
+        let cluster = try SandboxCluster(regions: regions, installation: installation)
+        do {
+            progress("starting PostgreSQL \(installation.version): primary \(cluster.primary.name) and \(cluster.standbys.map(\.name).joined(separator: ", ")) in \(cluster.directory)")
+            try await cluster.start()
+            let report = try await drill(cluster)
+            await Task.detached { await cluster.destroy() }.value
+            return report
+        } catch {
+            await Task.detached { await cluster.destroy() }.value
+            throw error
+        }
+    }
+
+    private func drill(_ cluster: SandboxCluster) async throws -> DrillReport {
+        let clock = ContinuousClock()
+        try await cluster.psql(cluster.primary, WorkloadWriter.createTableSQL)
+        try await cluster.waitForStreaming(timeout: .seconds(10))
+
+        let configs = cluster.nodes.map(\.config)
+        let fleet = try PostgresFleet(nodes: configs, logger: logger)
+        let engine = Engine(
+            topology: cluster.topology, detection: detection, policy: policy, fleet: fleet,
+            epochStore: InMemoryEpochStore(), clock: clock, logger: logger
+        )
+        let writer = WorkloadWriter(endpoints: configs, logger: logger)
+        let engineTask = Task { try await engine.run() }
+        let writerTask = Task { await writer.run() }
+        defer {
+            engineTask.cancel()
+            writerTask.cancel()
+        }
+
+        // Steady state: the engine watches the primary, the standby streams, writes flow.
+        let primary = cluster.primary
+        try await waitUntil(clock: clock, timeout: .seconds(20), "steady state") {
+            guard case .monitoring(primary.name) = await engine.state else { return false }
+            let health = await engine.health
+            let standbysStreaming = cluster.standbys.allSatisfy { health[$0.name]?.currentStatus?.isStreaming == true }
+            let written = await writer.acks.count
+            return standbysStreaming && written >= 50
+        }
+
+        let pid = try await cluster.kill(primary)
+        let faultAt = clock.now
+        let writesBeforeFault = await writer.acks.count
+
+        var problems: [String] = []
+        do {
+            try await waitUntil(clock: clock, timeout: failoverTimeout, "failover") {
+                switch await engine.state {
+                case .monitoring(let p) where p != primary.name:
+                    return await writer.hasAck(on: p, after: faultAt)
+                case .failed:
+                    return true
+                case .discovering, .monitoring, .confirming, .holding, .failingOver:
+                    return false
+                }
+            }
+        } catch {
+            problems.append("\(error)")
+        }
+        // Let writes flow on the new primary for a moment, then stop everything.
+        try await Task.sleep(for: .milliseconds(300))
+        await writer.stop()
+        await writerTask.value
+        engineTask.cancel()
+        _ = try? await engineTask.value
+
+        let state = await engine.state
+        let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
+        if case .failed(_, let reason) = state { problems.append("failover failed: \(reason)") }
+
+        let acks = await writer.acks
+        var lost: [WorkloadWriter.Ack] = []
+        if let newPrimary, let node = cluster.nodes.first(where: { $0.name == newPrimary }) {
+            let rows = try await cluster.psql(node, "SELECT seq FROM \(WorkloadWriter.table)")
+            let present = Set(rows.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+            lost = acks.filter { !present.contains($0.seq) }
+        }
+        let journal = engine.journal.entries
+        let promotions = journal.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }.count
+        if promotions != 1 { problems.append("expected exactly one promotion, saw \(promotions)") }
+
+        let firstNewAck = acks.first { $0.node == newPrimary && $0.at > faultAt }
+        let rto = firstNewAck.map { faultAt.duration(to: $0.at).seconds }
+        if rto == nil, problems.isEmpty { problems.append("no write was acknowledged by a new primary") }
+        let rpoSeconds = lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0
+
+        var timeline = [DrillReport.Step(at: 0, event: "fault", detail: "SIGKILL to \(primary.name)'s postmaster (pid \(pid))")]
+        timeline += journal.filter { $0.at >= faultAt }.compactMap { entry in
+            guard let (event, detail) = Self.describe(entry) else { return nil }
+            return DrillReport.Step(at: faultAt.duration(to: entry.at).seconds, event: event, detail: detail)
+        }
+        if let firstNewAck {
+            timeline.append(DrillReport.Step(at: faultAt.duration(to: firstNewAck.at).seconds, event: "write", detail: "first acknowledged write on \(firstNewAck.node) (row \(firstNewAck.seq))"))
+        }
+        timeline.sort { $0.at < $1.at }
+
+        return DrillReport(
+            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, primary killed with SIGKILL",
+            nodes: cluster.nodes.enumerated().map { index, node in
+                DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "127.0.0.1:\(node.port)")
+            },
+            detection: DrillReport.Detection(
+                interval: DurationText.format(detection.interval), timeout: DurationText.format(detection.timeout),
+                suspectInterval: DurationText.format(detection.suspectInterval),
+                failureThreshold: detection.failureThreshold, recoveryThreshold: detection.recoveryThreshold
+            ),
+            fault: "SIGKILL to \(primary.name)'s postmaster", timeline: timeline, rtoSeconds: rto,
+            rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
+            epoch: await engine.epoch.value, writesBeforeFault: writesBeforeFault, writesAcknowledged: acks.count,
+            passed: problems.isEmpty, problems: problems
+        )
+    }
+
+    /// A short tag and the journal's own sentence, for the entries an operator cares about.
+    static func describe(_ entry: JournalEntry<ContinuousClock.Instant>) -> (String, String)? {
+        switch entry.kind {
+        case .transition(let from, let to):
+            let tag: String = switch (from, to) {
+            case (.monitoring, .confirming): "detected"
+            case (_, .bumpingEpoch): "decided"
+            case (_, .holding): "held"
+            case (.bumpingEpoch, .fencing): "epoch"
+            case (.fencing, .promoting): "fenced"
+            case (.promoting, .waitingWritable): "promoted"
+            case (.waitingWritable, _): "writable"
+            case (.repointing, _): "repointed"
+            case (.switchingTraffic, .monitoring): "complete"
+            case (_, .failed): "failed"
+            default: "state"
+            }
+            return (tag, entry.message)
+        case .decision: return ("decision", entry.message)
+        case .stepFailed(let step, let node): return ("retry", "\(step.rawValue)\(node.map { " on \($0)" } ?? "") failed: \(entry.message)")
+        case .alert, .stepStarted, .stepSucceeded, .operatorCommand: return nil
+        }
+    }
+
+    private func waitUntil(clock: ContinuousClock, timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw DrillTimeout(what: what, after: timeout)
+    }
+}
+
+public struct DrillTimeout: Error, CustomStringConvertible {
+    public var what: String
+    public var after: Duration
+    public var description: String { "\(what) not reached within \(DurationText.format(after))" }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import LifeboatConfig
+import LifeboatCore
+
+/// One PostgreSQL server of the sandbox, in its own region.
+public struct SandboxNode: Sendable {
+    public var name: String
+    public var region: String
+    public var port: Int
+    public var dataDirectory: String
+    public var logFile: String
+
+    public var config: DatabaseNodeConfig {
+        DatabaseNodeConfig(name: name, region: region, host: "127.0.0.1", port: port, user: "postgres", database: "postgres")
+    }
+}
+
+/// Real local regions for drills and tests: a PostgreSQL primary and streaming standbys in a
+/// temporary directory on free loopback ports, run as an unprivileged user when we are root.
+public actor SandboxCluster {
+    public nonisolated let directory: String
+    public nonisolated let nodes: [SandboxNode]
+    public nonisolated let installation: PostgresInstallation
+    private let runner: CommandRunner
+    private var started: Set<String> = []
+    private var destroyed = false
+
+    public nonisolated var primary: SandboxNode { nodes[0] }
+    public nonisolated var standbys: [SandboxNode] { Array(nodes.dropFirst()) }
+
+    public nonisolated var topology: Topology {
+        Topology(
+            regions: nodes.enumerated().map { Region(name: $1.region, priority: $0 + 1) },
+            databaseNodes: nodes.map { DatabaseNode(name: $0.name, region: $0.region) }
+        )
+    }
+
+    /// Lays out (but does not start) a sandbox with one node per region; the first is primary.
+    public init(regions: [String] = ["us-east", "eu-west"], installation: PostgresInstallation) throws {
+        precondition(regions.count >= 1)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-sandbox-\(UUID().uuidString.prefix(8).lowercased())").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(atPath: "\(base)/sock", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        var nodes: [SandboxNode] = []
+        for region in regions {
+            nodes.append(SandboxNode(
+                name: "pg-\(region)", region: region, port: try FreePort.find(),
+                dataDirectory: "\(base)/\(region)/data", logFile: "\(base)/\(region)/postgres.log"
+            ))
+            try FileManager.default.createDirectory(atPath: "\(base)/\(region)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        }
+        self.directory = base
+        self.nodes = nodes
+        self.installation = installation
+        self.runner = CommandRunner(runAsUser: CommandRunner.isRoot ? "postgres" : nil)
+        if CommandRunner.isRoot {
+            // The server runs as postgres and needs to own its directories.
+            for path in [base, "\(base)/sock"] + regions.map({ "\(base)/\($0)" }) {
+                try Self.chown(path, to: "postgres")
+            }
+        }
+    }
+
+    /// initdb the primary, start it, clone each standby with pg_basebackup -R, start them and
+    /// wait until every standby streams.
+    public func start() async throws {
+        let primary = self.primary
+        let pg = installation
+        try await runner.run(pg.tool("initdb"), ["-D", primary.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        try append(to: "\(primary.dataDirectory)/postgresql.conf", """
+
+            # lifeboat sandbox
+            listen_addresses = '127.0.0.1'
+            port = \(primary.port)
+            unix_socket_directories = '\(directory)/sock'
+            wal_level = replica
+            max_wal_senders = 10
+            hot_standby = on
+            shared_buffers = 32MB
+            max_connections = 60
+            wal_receiver_status_interval = 1s
+            wal_receiver_timeout = 5s
+            wal_sender_timeout = 5s
+            cluster_name = '\(primary.region)'
+            """)
+        try append(to: "\(primary.dataDirectory)/pg_hba.conf", "\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
+        try await startServer(primary)
+
+        for standby in standbys {
+            try await runner.run(pg.tool("pg_basebackup"), [
+                "-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", standby.dataDirectory, "-R", "-X", "stream", "-c", "fast",
+            ])
+            try append(to: "\(standby.dataDirectory)/postgresql.conf", "\nport = \(standby.port)\ncluster_name = '\(standby.region)'\n")
+            try await startServer(standby)
+        }
+        try await waitForStreaming(timeout: .seconds(30))
+    }
+
+    private func startServer(_ node: SandboxNode) async throws {
+        do {
+            try await runner.run(installation.tool("pg_ctl"), ["-D", node.dataDirectory, "-l", node.logFile, "-w", "-t", "30", "start"], discardOutput: true)
+            started.insert(node.name)
+        } catch {
+            let log = (try? String(contentsOfFile: node.logFile, encoding: .utf8)) ?? ""
+            throw CommandError(command: "pg_ctl start (\(node.name))", status: "failed", output: log)
+        }
+    }
+
+    /// Waits until every standby reports a streaming WAL receiver.
+    public func waitForStreaming(timeout: Duration) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            let out = try await psql(primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+            if Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) == standbys.count { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw CommandError(command: "wait for streaming", status: "timed out", output: "standbys did not start streaming within \(timeout)")
+    }
+
+    /// Runs SQL with psql over the unix socket and returns the unaligned output.
+    @discardableResult
+    public func psql(_ node: SandboxNode, _ sql: String) async throws -> String {
+        try await runner.run(installation.tool("psql"), ["-X", "-q", "-A", "-t", "-h", "\(directory)/sock", "-p", String(node.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    }
+
+    /// The postmaster's pid, from `postmaster.pid`.
+    public func postmasterPID(_ node: SandboxNode) throws -> pid_t {
+        let text = try String(contentsOfFile: "\(node.dataDirectory)/postmaster.pid", encoding: .utf8)
+        guard let first = text.split(separator: "\n").first, let pid = pid_t(first) else {
+            throw CommandError(command: "read postmaster.pid", status: "unreadable", output: text)
+        }
+        return pid
+    }
+
+    /// The fault: SIGKILL to the node's postmaster, as when its machine or region dies.
+    public func kill(_ node: SandboxNode) throws -> pid_t {
+        let pid = try postmasterPID(node)
+        guard Foundation.kill(pid, SIGKILL) == 0 else {
+            throw CommandError(command: "kill -9 \(pid)", status: "failed", output: String(cString: strerror(errno)))
+        }
+        return pid
+    }
+
+    /// Stops every server and removes the directory. Safe to call more than once.
+    public func destroy() async {
+        guard !destroyed else { return }
+        destroyed = true
+        for node in nodes where started.contains(node.name) {
+            if let pid = try? postmasterPID(node), Foundation.kill(pid, 0) == 0 {
+                _ = try? await runner.run(installation.tool("pg_ctl"), ["-D", node.dataDirectory, "-m", "immediate", "-w", "-t", "10", "stop"], discardOutput: true)
+            }
+        }
+        // Backends of a SIGKILLed postmaster exit on their own once they notice; give them a moment.
+        try? await Task.sleep(for: .milliseconds(100))
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func append(to path: String, _ text: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CommandError(command: "append to \(path)", status: "failed", output: "cannot open for writing")
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
+    private static func chown(_ path: String, to user: String) throws {
+        guard let entry = getpwnam(user) else {
+            throw CommandError(command: "chown \(path)", status: "failed", output: "no OS user \(user); install postgresql first")
+        }
+        guard Foundation.chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
+            throw CommandError(command: "chown \(path)", status: "failed", output: String(cString: strerror(errno)))
+        }
+    }
+}
