@@ -71,7 +71,7 @@ let package = Package(
         ),
         .target(
             name: "LifeboatTestSupport",
-            dependencies: ["LifeboatCore", "LifeboatSandbox"],
+            dependencies: ["LifeboatCore", "LifeboatSandbox", .product(name: "Logging", package: "swift-log")],
             path: "Tests/LifeboatTestSupport",
             swiftSettings: strict
         ),
@@ -79,12 +79,12 @@ let package = Package(
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",
-            dependencies: ["LifeboatPostgres", "LifeboatTestSupport"],
+            dependencies: ["LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatTestSupport"],
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -35,10 +35,11 @@ public enum ConfigParser {
             return (nil, reader.diagnostics)
         }
         let config = parseRoot(root, reader: reader, environment: environment)
-        let hasErrors = reader.diagnostics.contains { $0.severity == .error }
+        let diagnostics = reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        let hasErrors = diagnostics.contains { $0.severity == .error }
         var result = hasErrors ? nil : config
-        result?.warnings = reader.diagnostics.filter { $0.severity == .warning }
-        return (result, reader.diagnostics)
+        result?.warnings = diagnostics.filter { $0.severity == .warning }
+        return (result, diagnostics)
     }
 
     private static func parseRoot(_ root: Node, reader: ConfigReader, environment: [String: String]) -> LifeboatConfiguration? {
@@ -77,7 +78,7 @@ public enum ConfigParser {
         for region in regions where !(db?.regionsNamed.contains(region.region.name) ?? true) {
             reader.error(region.node, region.path, "region '\(region.region.name)' has no database node; every region needs one to fail over to")
         }
-        if let db, db.nodes.count == 1 {
+        if let db, db.entries == 1 {
             reader.warning(top["database"], "database.nodes", "only one database node: there is nothing to fail over to")
         }
 
@@ -120,6 +121,8 @@ public enum ConfigParser {
         /// Regions named by a node entry, even one with other errors (so a missing host does not
         /// also report its region as empty).
         var regionsNamed: Set<String> = []
+        /// Entries in the list, parsed or not.
+        var entries = 0
     }
 
     private static func parseDatabase(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> ParsedDatabase? {
@@ -131,7 +134,7 @@ public enum ConfigParser {
 
         guard let nodesNode = reader.required(fields, "nodes", what: "a list of PostgreSQL nodes"),
               let items = reader.sequence(nodesNode, "database.nodes") else { return nil }
-        var result = ParsedDatabase(nodes: [], names: [])
+        var result = ParsedDatabase(nodes: [], names: [], entries: items.count)
         for (index, item) in items.enumerated() {
             let path = "database.nodes[\(index)]"
             guard let f = reader.mapping(item, path, keys: databaseNodeKeys) else { continue }

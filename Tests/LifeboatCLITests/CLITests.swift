@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// Runs the built `lifeboat` binary as a user would.
+struct CLI {
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lifeboat")
+    }
+
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct ValidateCommandTests {
+    @Test func validExampleExitsZeroWithASummary() throws {
+        let example = CLI.packageRoot.appendingPathComponent("examples/lifeboat.yml").path
+        let result = try CLI.run(["validate", example], environment: ["LIFEBOAT_PG_PASSWORD": "x"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("\(example): valid: cluster shop: 2 regions (us-east, eu-west), 2 database nodes"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func everyMistakeIsListedWithLineAndColumnAndExitOne() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-cli-\(UUID()).yml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+        regions:
+          - name: us-east
+          - name: eu-west
+        database:
+          password: hunter2
+          nodes:
+            - name: pg-a
+              region: us-east
+              host: 10.0.0.1
+            - name: pg-a
+              region: eu-wets
+              host: 10.0.0.2
+        detection:
+          intervall: 1s
+          timeout: 5x
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["validate", file.path])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 7, "\(lines)")
+        let path = file.path
+        #expect(lines.contains("\(path):5:3: warning: database.password: inline password: anyone who can read this file can read it; use password_env or password_file"))
+        #expect(lines.contains("\(path):11:15: error: database.nodes[1].region: region 'eu-wets' is not defined under regions (defined: us-east, eu-west); did you mean 'eu-west'?"))
+        #expect(lines.contains("\(path):10:13: error: database.nodes[1].name: duplicate node name 'pg-a' (first defined at database.nodes[0].name)"))
+        #expect(lines.contains("\(path):14:3: error: detection.intervall: unknown key 'intervall'; did you mean 'interval'?"))
+        #expect(lines.contains("\(path):15:12: error: detection.timeout: expected a duration such as 500ms, 5s, 2m or 1h, found '5x'"))
+        #expect(lines.contains("\(path):3:5: error: regions[1]: region 'eu-west' has no database node; every region needs one to fail over to"))
+        #expect(lines.last == "\(path): 5 errors, 1 warning")
+        #expect(!result.stderr.contains("hunter2"), "secrets never appear in output")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func missingFileIsAClearError() throws {
+        let result = try CLI.run(["validate", "/nonexistent/lifeboat.yml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent/lifeboat.yml:0:0: error: no such file"))
+    }
+}
+
+@Suite struct FSMCommandTests {
+    @Test func dotOutputIsAGraph() throws {
+        let result = try CLI.run(["fsm", "--dot"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("digraph lifeboat_failover {"))
+        #expect(result.stdout.contains("\"switching-traffic\" -> \"monitoring\""))
+    }
+
+    @Test func plainTableListsTransitions() throws {
+        let result = try CLI.run(["fsm"])
+        #expect(result.stdout.contains("confirming         ->  bumping-epoch      failure corroborated by the standbys; candidate chosen"))
+    }
+}
+
+@Suite struct DrillCommandTests {
+    @Test func drillWithoutSandboxExplainsItself() throws {
+        let result = try CLI.run(["drill"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("only sandbox drills exist in this version: run lifeboat drill --sandbox"))
+    }
+
+    @Test func helpDescribesTheDrill() throws {
+        let result = try CLI.run(["drill", "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("--sandbox builds two regions on this machine"))
+        #expect(result.stdout.contains("--runs <runs>"))
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import LifeboatCore
+import LifeboatEngine
+import LifeboatPostgres
+import LifeboatSandbox
+import LifeboatTestSupport
+import Testing
+
+@Suite(.serialized) struct DrillTests {
+    @Test func sandboxDrillFailsOverOnceAndMeasuresRTOAndRPO() async throws {
+        let report = try await SandboxDrill(logger: testLogger()).run()
+        #expect(report.passed, "\(report.problems)")
+        #expect(report.promotions == 1)
+        #expect(report.epoch == 1)
+        #expect(report.newPrimary == "pg-eu-west")
+        let rto = try #require(report.rtoSeconds)
+        #expect(rto > 0)
+        // Every acknowledged write after the fault went to the new primary; the lost ones (if
+        // any) were acknowledged by the old primary before the fault.
+        #expect(report.rpoLostWrites <= report.writesBeforeFault)
+        #expect(report.rpoLostWrites == 0 ? report.rpoSeconds == 0 : report.rpoSeconds > 0)
+        let events = report.timeline.map(\.event)
+        for expected in ["fault", "detected", "decided", "epoch", "fenced", "promoted", "writable", "complete", "write"] {
+            #expect(events.contains(expected), "timeline lacks \(expected): \(events)")
+        }
+        // The timeline is in order and the decision explains itself.
+        #expect(report.timeline.map(\.at) == report.timeline.map(\.at).sorted())
+        let decision = try #require(report.timeline.first { $0.event == "decided" })
+        #expect(decision.detail.contains("lost its WAL stream too"))
+        #expect(report.text.contains("RTO  "))
+        let json = try JSONEncoder().encode(report)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"rtoSeconds\""))
+    }
+}
+
+/// The engine against a real pair, with the monitor's path to the primary through a proxy that
+/// the test can cut while the primary itself stays up.
+@Suite(.serialized) struct EngineCorroborationTests {
+    @Test func aStandbyStillStreamingVetoesFailoverWhenOnlyTheMonitorsPathBreaks() async throws {
+        try await withSandboxCluster { cluster in
+            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.port)
+            var configs = cluster.nodes.map(\.config)
+            configs[0].port = proxy.port
+            let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
+            let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
+                                epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+            let task = Task { try await engine.run() }
+            defer { task.cancel() }
+            let primary = cluster.primary.name
+
+            try await waitFor("monitoring") { await engine.state == .monitoring(primary: primary) }
+            try await waitFor("standby seen streaming") { await engine.health["pg-eu-west"]?.currentStatus?.isStreaming == true }
+
+            proxy.cutPath()
+            try await waitFor("veto") {
+                engine.journal.entries.contains { $0.message.hasPrefix("failover vetoed: standby pg-eu-west still streams WAL") }
+            }
+            // Hold on for a while: nothing is promoted while the standby streams.
+            try await Task.sleep(for: .seconds(2))
+            if case .confirming = await engine.state {} else { Issue.record("expected confirming, got \(await engine.state)") }
+            #expect(await engine.epoch == .initial)
+            #expect(!engine.journal.entries.contains { if case .stepStarted = $0.kind { return true } else { return false } })
+            #expect(try await cluster.psql(cluster.standbys[0], "SELECT pg_is_in_recovery()").hasPrefix("t"))
+
+            try proxy.restorePath()
+            try await waitFor("recovered") { await engine.state == .monitoring(primary: primary) }
+            #expect(engine.journal.entries.last { if case .transition = $0.kind { return true } else { return false } }?.message
+                == "primary \(primary) answers probes again; no failover")
+        }
+    }
+
+    @Test func operatorFailoverFencesTheLivePrimaryAndPromotes() async throws {
+        try await withSandboxCluster { cluster in
+            let fleet = try PostgresFleet(nodes: cluster.nodes.map(\.config), logger: testLogger())
+            let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
+                                epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+            let task = Task { try await engine.run() }
+            defer { task.cancel() }
+            try await waitFor("monitoring") { await engine.state == .monitoring(primary: cluster.primary.name) }
+            try await waitFor("standby healthy") { await engine.health["pg-eu-west"]?.verdict == .healthy }
+
+            await engine.submit(.operatorFailover(to: "pg-eu-west", by: "test"))
+            try await waitFor("failover done") { await engine.state == .monitoring(primary: "pg-eu-west") }
+            #expect(await engine.epoch == Epoch(1))
+            // The old primary is alive but refuses writes; the new one takes them.
+            #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
+            await #expect(throws: CommandError.self) { try await cluster.psql(cluster.primary, "CREATE TABLE x (id int)") }
+            try await cluster.psql(cluster.standbys[0], "CREATE TABLE x (id int)")
+            // Watching the fenced old primary for a while never flips roles back.
+            try await Task.sleep(for: .seconds(1))
+            #expect(await engine.state == .monitoring(primary: "pg-eu-west"))
+            let promotions = engine.journal.entries.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }
+            #expect(promotions.count == 1)
+        }
+    }
+}
+
+func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out waiting for \(what)")
+    throw CancellationError()
+}
