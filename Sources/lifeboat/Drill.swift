@@ -38,8 +38,8 @@ extension Lifeboat {
         @Flag(help: "Do not install PostgreSQL when it is missing; fail with instructions instead.")
         var noInstall = false
 
-        @Option(help: "Engine log level on stderr (trace, debug, info, notice, warning, error, critical).")
-        var logLevel: Logger.Level = .error
+        @Option(help: "Show the engine's log on stderr at this level (trace, debug, info, notice, warning, error, critical). Default: no log, only the report.")
+        var logLevel: Logger.Level?
 
         func validate() throws {
             guard sandbox else {
@@ -61,8 +61,10 @@ extension Lifeboat {
                     throw ExitCode(1)
                 }
             }
-            var logger = Logger(label: "lifeboat") { StreamLogHandler.standardError(label: $0) }
-            logger.logLevel = logLevel
+            var logger = Logger(label: "lifeboat") { label in
+                logLevel == nil ? SwiftLogNoOpLogHandler() as any LogHandler : StreamLogHandler.standardError(label: label)
+            }
+            logger.logLevel = logLevel ?? .critical
             let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, logger: logger)
 
             let task = Task {
@@ -81,10 +83,11 @@ extension Lifeboat {
             let reports: [DrillReport]
             do {
                 reports = try await task.value
-            } catch is CancellationError {
-                printError("drill interrupted; sandbox removed")
-                throw ExitCode(130)
             } catch {
+                if task.isCancelled {
+                    printError("drill interrupted; PostgreSQL stopped and the sandbox removed")
+                    throw ExitCode(130)
+                }
                 printError("drill failed: \(error)")
                 throw ExitCode(1)
             }
