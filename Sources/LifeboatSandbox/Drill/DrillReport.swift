@@ -31,6 +31,8 @@ public struct DrillReport: Codable, Sendable {
     public var timeline: [Step]
     /// Fault -> first acknowledged write on the new primary.
     public var rtoSeconds: Double?
+    /// Fault -> the engine's failover complete (the new primary accepted its test write).
+    public var failoverSeconds: Double?
     /// Acknowledged writes missing on the new primary.
     public var rpoLostWrites: Int
     /// Fault minus the acknowledgement time of the oldest lost write (0 when none was lost).
@@ -64,6 +66,9 @@ public struct DrillReport: Codable, Sendable {
             lines.append("  RTO  \(format3(rto))s  (fault -> first acknowledged write on \(newPrimary ?? "the new primary"))")
         } else {
             lines.append("  RTO  not reached: no write was acknowledged by a new primary")
+        }
+        if let failover = failoverSeconds {
+            lines.append("       \(format3(failover))s  fault -> failover complete (new primary writable, as the monitor saw it)")
         }
         lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
         lines.append("  promotions: \(promotions), epoch now \(epoch)")

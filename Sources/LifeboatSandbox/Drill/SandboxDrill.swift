@@ -116,6 +116,10 @@ public struct SandboxDrill: Sendable {
         let firstNewAck = acks.first { $0.node == newPrimary && $0.at > faultAt }
         let rto = firstNewAck.map { faultAt.duration(to: $0.at).seconds }
         if rto == nil, problems.isEmpty { problems.append("no write was acknowledged by a new primary") }
+        let completed = journal.first { entry in
+            if case .transition(.switchingTraffic, .monitoring) = entry.kind { return entry.at > faultAt }
+            return false
+        }
         let rpoSeconds = lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0
 
         var timeline = [DrillReport.Step(at: 0, event: "fault", detail: "SIGKILL to \(primary.name)'s postmaster (pid \(pid))")]
@@ -139,7 +143,7 @@ public struct SandboxDrill: Sendable {
                 failureThreshold: detection.failureThreshold, recoveryThreshold: detection.recoveryThreshold
             ),
             fault: "SIGKILL to \(primary.name)'s postmaster", timeline: timeline, rtoSeconds: rto,
-            rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
+            failoverSeconds: completed.map { faultAt.duration(to: $0.at).seconds }, rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
             epoch: await engine.epoch.value, writesBeforeFault: writesBeforeFault, writesAcknowledged: acks.count,
             passed: problems.isEmpty, problems: problems
         )
