@@ -1,3 +1,5 @@
+import Foundation
+
 /// A libpq `key=value` connection string, such as a standby's `primary_conninfo`.
 /// Repointing keeps every key the operator set (user, password, sslmode, application_name)
 /// and replaces only where the primary is.
@@ -60,7 +62,7 @@ public struct ConnInfo: Equatable, Sendable {
 
     /// The string form, every value quoted.
     public var text: String {
-        pairs.map { "\($0.key)='\($0.value.replacingAll("\\", with: "\\\\").replacingAll("'", with: "\\'"))'" }.joined(separator: " ")
+        pairs.map { "\($0.key)='\($0.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'"))'" }.joined(separator: " ")
     }
 
     /// Same string with the password shown as `********`, for logs and the journal.
@@ -74,12 +76,4 @@ public struct ConnInfo: Equatable, Sendable {
 public struct ConnInfoError: Error, CustomStringConvertible {
     public var text: String
     public var description: String { "cannot parse conninfo: \(text)" }
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
 }

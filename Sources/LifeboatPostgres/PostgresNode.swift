@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatConfig
 import LifeboatCore
 import LifeboatEngine
@@ -175,7 +176,7 @@ public actor PostgresNode {
                 conninfo["host"] = host
                 conninfo["port"] = String(port)
                 if conninfo["user"] == nil { conninfo["user"] = self.config.user }
-                let literal = conninfo.text.replacingAll("'", with: "''")
+                let literal = conninfo.text.replacingOccurrences(of: "'", with: "''")
                 try await connection.query(PostgresQuery(unsafeSQL: "ALTER SYSTEM SET primary_conninfo = '\(literal)'"), logger: self.logger)
                 try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
                 return "primary_conninfo now \(conninfo.redacted)"
