@@ -181,8 +181,12 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                 detail = try await fleet.waitWritable(node, timeout: timeout)
             case .repoint(let node, let primary, _):
                 detail = try await fleet.repoint(node, toPrimary: primary, timeout: timeout)
-            case .switchTraffic(let region, let node, let epoch):
-                detail = try await traffic.switchTraffic(toRegion: region, node: node, epoch: epoch, timeout: timeout)
+            case .switchTraffic(let region, let fromRegion, let node, let epoch):
+                let journal = self.journal, clock = self.clock
+                detail = try await traffic.switchTraffic(
+                    toRegion: region, fromRegion: fromRegion, node: node, epoch: epoch, timeout: timeout,
+                    progress: { note in journal.append(at: clock.now, epoch: epoch, kind: .stepProgress(.switchTraffic), message: note) }
+                )
             case .transition, .decision, .probe, .scheduleTimer, .alert:
                 detail = ""
             }
@@ -208,7 +212,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .promote(let node, _): return (.promote, node)
         case .waitWritable(let node, _): return (.waitWritable, node)
         case .repoint(let node, _, _): return (.repoint, node)
-        case .switchTraffic(_, let node, _): return (.switchTraffic, node)
+        case .switchTraffic(_, _, let node, _): return (.switchTraffic, node)
         case .transition, .decision, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
         }
     }

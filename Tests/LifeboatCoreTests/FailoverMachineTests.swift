@@ -110,7 +110,7 @@ import Testing
         #expect(h.send(.stepSucceeded(.fence, node: "pg-a", detail: "unreachable")).sideEffects == [.promote(node: "pg-b", epoch: Epoch(1))])
         #expect(h.send(.stepSucceeded(.promote, node: "pg-b", detail: "pg_promote returned true")).sideEffects == [.waitWritable(node: "pg-b", epoch: Epoch(1))])
         #expect(h.send(.stepSucceeded(.waitWritable, node: "pg-b", detail: "write accepted")).sideEffects
-            == [.switchTraffic(region: "eu-west", node: "pg-b", epoch: Epoch(1))])
+            == [.switchTraffic(region: "eu-west", fromRegion: "us-east", node: "pg-b", epoch: Epoch(1))])
         h.advance(.milliseconds(300))
         let done = h.send(.stepSucceeded(.switchTraffic, node: "pg-b", detail: "no traffic switch configured"))
         #expect(h.machine.state == .monitoring(primary: "pg-b"))
@@ -132,7 +132,7 @@ import Testing
         let repoint = h.send(.stepSucceeded(.waitWritable, node: "pg-b", detail: ""))
         #expect(repoint.sideEffects == [.repoint(node: "pg-c", primary: "pg-b", epoch: Epoch(1))])
         let switching = h.send(.stepSucceeded(.repoint, node: "pg-c", detail: "primary_conninfo updated"))
-        #expect(switching.sideEffects == [.switchTraffic(region: "eu-west", node: "pg-b", epoch: Epoch(1))])
+        #expect(switching.sideEffects == [.switchTraffic(region: "eu-west", fromRegion: "us-east", node: "pg-b", epoch: Epoch(1))])
     }
 
     @Test func promotionFailsThenSucceedsOnRetry() {
@@ -344,6 +344,69 @@ import Testing
         for _ in 0..<3 { h.probe("pg-a", standby(streaming: true)) }
         #expect(h.kind == .discovering)
         h.probe("pg-b", primary())
+        #expect(h.machine.state == .monitoring(primary: "pg-b"))
+    }
+}
+
+@Suite struct TrafficSwitchFailureTests {
+    /// Drives pg-a -> pg-b up to the traffic switch.
+    func atTrafficSwitch() -> Harness {
+        var h = Harness()
+        h.steadyState()
+        h.primaryFails()
+        h.probe("pg-b", standby(streaming: false))
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        h.send(.stepSucceeded(.fence, node: "pg-a", detail: "unreachable"))
+        h.send(.stepSucceeded(.promote, node: "pg-b", detail: ""))
+        h.send(.stepSucceeded(.waitWritable, node: "pg-b", detail: ""))
+        return h
+    }
+
+    @Test func aFailingSwitchLeavesThePromotionStandingAndKeepsRetrying() {
+        var h = atTrafficSwitch()
+        for _ in 1..<h.machine.policy.stepAttempts {
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503"))
+            h.send(.timerFired(.retry(.switchTraffic)))
+        }
+        let last = h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503"))
+        #expect(h.kind == .trafficNotSwitched)
+        #expect(h.machine.state.primary == "pg-b", "the promotion stands")
+        #expect(last.alerts == ["promoted pg-b but traffic not switched: HTTP 503"])
+        #expect(last.contains(.scheduleTimer(.retry(.switchTraffic), after: .seconds(30))))
+        #expect(!last.sideEffects.contains { if case .promote = $0 { return true } else { return false } })
+
+        // The slow retry fails once more, then succeeds.
+        #expect(h.send(.timerFired(.retry(.switchTraffic))).sideEffects
+            == [.switchTraffic(region: "eu-west", fromRegion: "us-east", node: "pg-b", epoch: Epoch(1))])
+        #expect(h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503")).contains(.scheduleTimer(.retry(.switchTraffic), after: .seconds(30))))
+        h.send(.timerFired(.retry(.switchTraffic)))
+        let done = h.send(.stepSucceeded(.switchTraffic, node: "pg-b", detail: "app now 198.51.100.21"))
+        #expect(h.machine.state == .monitoring(primary: "pg-b"))
+        #expect(done.transitionReasons == ["traffic switched to pg-b on a later try: app now 198.51.100.21"])
+    }
+
+    @Test func theNewPrimaryIsStillWatchedWhileTrafficIsNotSwitched() {
+        var h = atTrafficSwitch()
+        for _ in 1...h.machine.policy.stepAttempts {
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "timeout"))
+            h.send(.timerFired(.retry(.switchTraffic)))
+        }
+        #expect(h.kind == .trafficNotSwitched)
+        let actions = h.primaryFails("pg-b")
+        #expect(actions.transitionReasons.first?.hasPrefix("primary pg-b failed 3 consecutive probes") == true)
+        // pg-a is retired, so nothing can corroborate or take over: hold with an alert.
+        #expect(h.kind == .holding)
+    }
+
+    @Test func anOperatorResetAfterPointingTrafficByHand() {
+        var h = atTrafficSwitch()
+        for _ in 1...h.machine.policy.stepAttempts {
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "timeout"))
+            h.send(.timerFired(.retry(.switchTraffic)))
+        }
+        h.send(.operatorReset(by: "oscar"))
+        #expect(h.kind == .discovering)
+        h.probe("pg-b", primary(0x5000))
         #expect(h.machine.state == .monitoring(primary: "pg-b"))
     }
 }

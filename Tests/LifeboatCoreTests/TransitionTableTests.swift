@@ -9,10 +9,12 @@ import Testing
         }
     }
 
-    @Test func everyWorkflowStepCanFail() {
-        for step in FailoverStep.allCases {
+    @Test func everyWorkflowStepCanFailButTheTrafficSwitchNeverUndoesThePromotion() {
+        for step in FailoverStep.allCases where step != .switchTraffic {
             #expect(TransitionTable.allows(from: step.stateKind, to: .failed))
         }
+        #expect(!TransitionTable.allows(from: .switchingTraffic, to: .failed))
+        #expect(TransitionTable.allows(from: .switchingTraffic, to: .trafficNotSwitched))
     }
 
     @Test func dotExportListsEveryTransition() {

@@ -19,8 +19,9 @@ public enum FailoverAction: Sendable, Equatable {
     case waitWritable(node: String, epoch: Epoch)
     /// Point standby `node`'s replication at `primary`.
     case repoint(node: String, primary: String, epoch: Epoch)
-    /// Move client traffic to `region`, where `node` now is primary.
-    case switchTraffic(region: String, node: String, epoch: Epoch)
+    /// Move client traffic from `fromRegion` (where we believe it points) to `region`, where
+    /// `node` now is primary.
+    case switchTraffic(region: String, fromRegion: String, node: String, epoch: Epoch)
     case scheduleTimer(TimerID, after: Duration)
     case alert(AlertSeverity, String)
 }

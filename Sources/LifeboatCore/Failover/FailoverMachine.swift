@@ -35,10 +35,16 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .stepSucceeded(let step, let node, let detail):
             return stepSucceeded(step, node: node, detail: detail, now: now)
         case .stepFailed(let step, let node, let error):
-            return stepFailed(step, node: node, error: error)
+            return stepFailed(step, node: node, error: error, now: now)
         case .timerFired(.retry(let step)):
-            guard case .failingOver(let progress) = state, progress.step == step else { return [] }
-            return actions(for: progress)
+            switch state {
+            case .failingOver(let progress) where progress.step == step:
+                return actions(for: progress)
+            case .trafficNotSwitched(let progress, _) where step == .switchTraffic:
+                return actions(for: progress)
+            case .discovering, .monitoring, .confirming, .holding, .failingOver, .failed, .trafficNotSwitched:
+                return []
+            }
         case .pause(let who):
             paused = true
             return [.decision("paused by \(who): no automatic failover until resumed")]
@@ -48,8 +54,12 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .operatorFailover(let target, let who):
             return operatorFailover(to: target, by: who, now: now)
         case .operatorReset(let who):
-            guard case .failed = state else { return [.decision("reset by \(who) ignored: nothing has failed")] }
-            return [move(to: .discovering, reason: "operator \(who) reset the failed failover; rediscovering roles")]
+            switch state {
+            case .failed, .trafficNotSwitched:
+                return [move(to: .discovering, reason: "operator \(who) reset the failover; rediscovering roles")]
+            case .discovering, .monitoring, .confirming, .holding, .failingOver:
+                return [.decision("reset by \(who) ignored: nothing has failed")]
+            }
         }
     }
 
@@ -83,7 +93,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         switch state {
         case .failingOver(let p), .failed(let p, _):
             if p.candidate == node { return [] }
-        case .discovering, .monitoring, .confirming, .holding:
+        case .discovering, .monitoring, .confirming, .holding, .trafficNotSwitched:
             break
         }
         strayFencesInFlight.insert(node)
@@ -99,19 +109,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .discovering:
             return discover()
         case .monitoring(let primary):
-            let primaryHealth = health[primary]
-            if primaryHealth?.verdict == .unhealthy {
-                let error = primaryHealth?.lastResult.flatMap(Self.errorText) ?? "no answer"
-                let reason = "primary \(primary) failed \(primaryHealth?.consecutiveFailures ?? 0) consecutive probes (\(error)); asking the standbys to corroborate"
-                let move = move(to: .confirming(primary: primary, since: now, veto: nil), reason: reason)
-                return [move, .probe(nodes: standbys(excluding: primary), after: .zero)] + evaluate(now: now)
-            }
-            // Thresholded like failures: a probe that started before a promotion finished may
-            // still report recovery.
-            if let primaryHealth, primaryHealth.consecutiveInRecovery >= detection.failureThreshold {
-                return [move(to: .discovering, reason: "primary \(primary) reported being in recovery on \(primaryHealth.consecutiveInRecovery) consecutive probes; rediscovering roles")]
-            }
-            return []
+            return watch(primary, now: now)
+        case .trafficNotSwitched(let progress, _):
+            return watch(progress.candidate, now: now)
         case .confirming(let primary, let since, let veto):
             if health[primary]?.verdict == .healthy {
                 return [move(to: .monitoring(primary: primary), reason: "primary \(primary) answers probes again; no failover")]
@@ -143,6 +143,23 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .failingOver, .failed:
             return []
         }
+    }
+
+    /// Watching a primary: down past the threshold means asking the standbys to corroborate.
+    private mutating func watch(_ primary: String, now: Instant) -> [FailoverAction] {
+        let primaryHealth = health[primary]
+        if primaryHealth?.verdict == .unhealthy {
+            let error = primaryHealth?.lastResult.flatMap(Self.errorText) ?? "no answer"
+            let reason = "primary \(primary) failed \(primaryHealth?.consecutiveFailures ?? 0) consecutive probes (\(error)); asking the standbys to corroborate"
+            let move = move(to: .confirming(primary: primary, since: now, veto: nil), reason: reason)
+            return [move, .probe(nodes: standbys(excluding: primary), after: .zero)] + evaluate(now: now)
+        }
+        // Thresholded like failures: a probe that started before a promotion finished may
+        // still report recovery.
+        if case .monitoring = state, let primaryHealth, primaryHealth.consecutiveInRecovery >= detection.failureThreshold {
+            return [move(to: .discovering, reason: "primary \(primary) reported being in recovery on \(primaryHealth.consecutiveInRecovery) consecutive probes; rediscovering roles")]
+        }
+        return []
     }
 
     private mutating func discover() -> [FailoverAction] {
@@ -233,6 +250,8 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         switch state {
         case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _):
             primary = p
+        case .trafficNotSwitched(let progress, _):
+            primary = progress.candidate
         case .discovering:
             return [.decision("refused failover asked by \(who): no primary has been identified yet")]
         case .failingOver:
@@ -288,11 +307,16 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .repoint: return p.pendingRepoints.map { .repoint(node: $0, primary: p.candidate, epoch: p.epoch) }
         case .switchTraffic:
             let region = topology.node(named: p.candidate)?.region ?? ""
-            return [.switchTraffic(region: region, node: p.candidate, epoch: p.epoch)]
+            let fromRegion = topology.node(named: p.oldPrimary)?.region ?? ""
+            return [.switchTraffic(region: region, fromRegion: fromRegion, node: p.candidate, epoch: p.epoch)]
         }
     }
 
     private mutating func stepSucceeded(_ step: FailoverStep, node: String?, detail: String, now: Instant) -> [FailoverAction] {
+        if case .trafficNotSwitched(let p, _) = state, step == .switchTraffic {
+            return [move(to: .monitoring(primary: p.candidate), reason: "traffic switched to \(p.candidate) on a later try: \(detail)"),
+                    .alert(.info, "traffic now reaches \(p.candidate): \(detail)")]
+        }
         guard case .failingOver(var p) = state, p.step == step, step != .fence || node == nil || node == p.oldPrimary else {
             if step == .fence, let node, strayFencesInFlight.remove(node) != nil {
                 return [.decision("fenced stray primary \(node): \(detail)")]
@@ -340,7 +364,11 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         return [move(to: .failingOver(p), reason: reason)] + actions(for: p)
     }
 
-    private mutating func stepFailed(_ step: FailoverStep, node: String?, error: String) -> [FailoverAction] {
+    private mutating func stepFailed(_ step: FailoverStep, node: String?, error: String, now: Instant) -> [FailoverAction] {
+        if case .trafficNotSwitched = state, step == .switchTraffic {
+            return [.decision("traffic switch failed again: \(error); next try in \(DurationText.format(policy.trafficRetryInterval))"),
+                    .scheduleTimer(.retry(.switchTraffic), after: policy.trafficRetryInterval)]
+        }
         guard case .failingOver(var p) = state, p.step == step, step != .fence || node == nil || node == p.oldPrimary else {
             if step == .fence, let node, strayFencesInFlight.remove(node) != nil {
                 return [.alert(.critical, "could not fence stray primary \(node): \(error)")]
@@ -355,6 +383,18 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return [
                 .decision("\(step.rawValue)\(on) failed (attempt \(p.attempt - 1) of \(policy.stepAttempts)): \(error); retrying in \(DurationText.format(delay))"),
                 .scheduleTimer(.retry(step), after: delay),
+            ]
+        }
+        if step == .switchTraffic {
+            // Never roll back a promotion: the new primary stands, clients are not moved yet.
+            lastFailoverAt = now
+            lastPrimaryLSN = nil
+            let reason = "\(p.candidate) is promoted and accepts writes, but the traffic switch failed \(p.attempt) times (last: \(error)); "
+                + "retrying every \(DurationText.format(policy.trafficRetryInterval)); point traffic by hand if this persists"
+            return [
+                move(to: .trafficNotSwitched(p, reason: reason), reason: reason),
+                .alert(.critical, "promoted \(p.candidate) but traffic not switched: \(error)"),
+                .scheduleTimer(.retry(.switchTraffic), after: policy.trafficRetryInterval),
             ]
         }
         let reason = "\(step.rawValue)\(on) failed \(p.attempt) times (last: \(error)); an operator must decide"

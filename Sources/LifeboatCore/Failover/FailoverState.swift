@@ -16,6 +16,10 @@ public enum FailoverState<Instant: InstantProtocol & Sendable>: Sendable, Equata
     case failingOver(FailoverProgress<Instant>)
     /// A step kept failing; an operator must look. Can transition to: discovering (operator reset).
     case failed(FailoverProgress<Instant>, reason: String)
+    /// The new primary is promoted and writable but clients were not moved: the traffic switch
+    /// kept failing. The promotion stands; the switch is retried every `trafficRetryInterval`.
+    /// Can transition to: monitoring (switch succeeded), confirming (the new primary fails too).
+    case trafficNotSwitched(FailoverProgress<Instant>, reason: String)
 
     public var kind: StateKind {
         switch self {
@@ -25,6 +29,7 @@ public enum FailoverState<Instant: InstantProtocol & Sendable>: Sendable, Equata
         case .holding: return .holding
         case .failingOver(let progress): return progress.step.stateKind
         case .failed: return .failed
+        case .trafficNotSwitched: return .trafficNotSwitched
         }
     }
 
@@ -34,6 +39,7 @@ public enum FailoverState<Instant: InstantProtocol & Sendable>: Sendable, Equata
         case .discovering: return nil
         case .monitoring(let primary), .confirming(let primary, _, _), .holding(let primary, _): return primary
         case .failingOver(let progress), .failed(let progress, _): return progress.oldPrimary
+        case .trafficNotSwitched(let progress, _): return progress.candidate
         }
     }
 }
@@ -51,4 +57,5 @@ public enum StateKind: String, Sendable, Equatable, CaseIterable {
     case repointing
     case switchingTraffic = "switching-traffic"
     case failed
+    case trafficNotSwitched = "promoted-traffic-not-switched"
 }

@@ -36,8 +36,12 @@ public enum TransitionTable {
         Transition(.promoting, .failed, "step kept failing"),
         Transition(.waitingWritable, .failed, "step kept failing"),
         Transition(.repointing, .failed, "step kept failing"),
-        Transition(.switchingTraffic, .failed, "step kept failing"),
+        Transition(.switchingTraffic, .trafficNotSwitched, "traffic switch kept failing; the promotion stands"),
+        Transition(.trafficNotSwitched, .monitoring, "traffic switch succeeded on a later try"),
+        Transition(.trafficNotSwitched, .confirming, "the new primary's probes failed past the threshold"),
         Transition(.failed, .discovering, "operator reset"),
+        Transition(.trafficNotSwitched, .discovering, "operator reset (traffic pointed by hand)"),
+        Transition(.trafficNotSwitched, .bumpingEpoch, "operator asked for a failover"),
     ]
 
     public static func allows(from: StateKind, to: StateKind) -> Bool {

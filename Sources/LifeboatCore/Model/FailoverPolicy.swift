@@ -12,6 +12,9 @@ public struct FailoverPolicy: Sendable, Equatable {
     public var stepAttempts: Int
     /// Delay before the first retry of a failed step; doubles each further retry.
     public var retryDelay: Duration
+    /// After the traffic switch exhausted its attempts, it is tried again this often until it
+    /// succeeds or an operator points traffic by hand.
+    public var trafficRetryInterval: Duration
 
     public init(
         automatic: Bool = true,
@@ -19,7 +22,8 @@ public struct FailoverPolicy: Sendable, Equatable {
         maxLagSeconds: Duration = .seconds(30),
         cooldown: Duration = .seconds(600),
         stepAttempts: Int = 3,
-        retryDelay: Duration = .milliseconds(200)
+        retryDelay: Duration = .milliseconds(200),
+        trafficRetryInterval: Duration = .seconds(30)
     ) {
         self.automatic = automatic
         self.maxLagBytes = maxLagBytes
@@ -27,6 +31,7 @@ public struct FailoverPolicy: Sendable, Equatable {
         self.cooldown = cooldown
         self.stepAttempts = stepAttempts
         self.retryDelay = retryDelay
+        self.trafficRetryInterval = trafficRetryInterval
     }
 
     public static let `default` = FailoverPolicy()

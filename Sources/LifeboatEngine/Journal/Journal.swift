@@ -8,6 +8,8 @@ public struct JournalEntry<Instant: InstantProtocol & Sendable>: Sendable {
         case decision
         case stepStarted(FailoverStep, node: String?)
         case stepSucceeded(FailoverStep, node: String?)
+        /// A milestone inside a step (for the traffic switch: record changed, answer verified).
+        case stepProgress(FailoverStep)
         case stepFailed(FailoverStep, node: String?)
         case alert(AlertSeverity)
         case operatorCommand

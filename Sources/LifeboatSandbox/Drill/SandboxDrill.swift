@@ -82,7 +82,7 @@ public struct SandboxDrill: Sendable {
                 switch await engine.state {
                 case .monitoring(let p) where p != primary.name:
                     return await writer.hasAck(on: p, after: faultAt)
-                case .failed:
+                case .failed, .trafficNotSwitched:
                     return true
                 case .discovering, .monitoring, .confirming, .holding, .failingOver:
                     return false
@@ -101,6 +101,7 @@ public struct SandboxDrill: Sendable {
         let state = await engine.state
         let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
         if case .failed(_, let reason) = state { problems.append("failover failed: \(reason)") }
+        if case .trafficNotSwitched(_, let reason) = state { problems.append("traffic not switched: \(reason)") }
 
         let acks = await writer.acks
         var lost: [WorkloadWriter.Ack] = []
@@ -169,6 +170,7 @@ public struct SandboxDrill: Sendable {
             return (tag, entry.message)
         case .decision: return ("decision", entry.message)
         case .stepFailed(let step, let node): return ("retry", "\(step.rawValue)\(node.map { " on \($0)" } ?? "") failed: \(entry.message)")
+        case .stepProgress: return ("dns", entry.message)
         case .alert, .stepStarted, .stepSucceeded, .operatorCommand: return nil
         }
     }
