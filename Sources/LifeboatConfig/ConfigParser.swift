@@ -57,7 +57,11 @@ public enum ConfigParser {
         let detection = top["detection"].map { parseDetection($0, reader: reader) } ?? .default
         let failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
 
-        for section in ["dns", "files"] {
+        let dns = top["dns"].flatMap { node -> DNSConfig? in
+            if reader.describe(node) == "nothing (null)" { return nil }
+            return parseDNS(node, regions: regions, reader: reader, environment: environment)
+        }
+        for section in ["files"] {
             guard let node = top[section] else { continue }
             if case .mapping = node {
                 reader.warning(top.entries[section]?.key, section, "this section is accepted but not acted on by this version of Lifeboat")
@@ -89,7 +93,7 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover
+            detection: detection, failover: failover, dns: dns
         )
     }
 
@@ -156,24 +160,30 @@ public enum ConfigParser {
     }
 
     private static func parsePassword(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> SecretSource? {
-        let given = ["password_env", "password_file", "password"].filter { f[$0] != nil }
+        parseSecret(f, env: "password_env", file: "password_file", inline: "password", what: "password", reader: reader, environment: environment)
+    }
+
+    /// One secret given as an environment variable, a file, or (with a warning) inline.
+    static func parseSecret(_ f: Fields, env: String, file: String, inline: String, what: String,
+                            reader: ConfigReader, environment: [String: String]) -> SecretSource? {
+        let given = [env, file, inline].filter { f[$0] != nil }
         if given.count > 1 {
             reader.error(f[given[1]], f.path(given[1]), "give only one of \(given.joined(separator: ", "))")
         }
-        if let node = f["password_env"], let name = reader.string(node, f.path("password_env")) {
+        if let node = f[env], let name = reader.string(node, f.path(env)) {
             if environment[name]?.isEmpty ?? true {
-                reader.warning(node, f.path("password_env"), "environment variable \(name) is not set here; the monitor needs it at start")
+                reader.warning(node, f.path(env), "environment variable \(name) is not set here; the monitor needs it at start")
             }
             return .environment(name)
         }
-        if let node = f["password_file"], let path = reader.string(node, f.path("password_file")) {
+        if let node = f[file], let path = reader.string(node, f.path(file)) {
             if !FileManager.default.isReadableFile(atPath: path) {
-                reader.warning(node, f.path("password_file"), "cannot read \(path) here; the monitor needs it at start")
+                reader.warning(node, f.path(file), "cannot read \(path) here; the monitor needs it at start")
             }
             return .file(path)
         }
-        if let node = f["password"], let value = reader.string(node, f.path("password")) {
-            reader.warning(f.entries["password"]?.key, f.path("password"), "inline password: anyone who can read this file can read it; use password_env or password_file")
+        if let node = f[inline], let value = reader.string(node, f.path(inline)) {
+            reader.warning(f.entries[inline]?.key, f.path(inline), "inline \(what): anyone who can read this file can read it; use \(env) or \(file)")
             return .inline(Secret(value))
         }
         return nil

@@ -49,17 +49,21 @@ public struct LifeboatConfiguration: Sendable {
     public var services: [ServiceConfig]
     public var detection: DetectionSettings
     public var failover: FailoverPolicy
+    /// Traffic switching; nil when clients find the primary themselves.
+    public var dns: DNSConfig?
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
-                detection: DetectionSettings = .default, failover: FailoverPolicy = .default, warnings: [Diagnostic] = []) {
+                detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
+                warnings: [Diagnostic] = []) {
         self.cluster = cluster
         self.topology = topology
         self.databaseNodes = databaseNodes
         self.services = services
         self.detection = detection
         self.failover = failover
+        self.dns = dns
         self.warnings = warnings
     }
 
@@ -74,5 +78,6 @@ public struct LifeboatConfiguration: Sendable {
             + "\(databaseNodes.count) database nodes, \(services.count) services with \(serviceNodes) nodes; "
             + "detection every \(DurationText.format(detection.interval)), down after \(detection.failureThreshold) failed probes; "
             + "automatic failover \(failover.automatic ? "on" : "off")"
+            + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? "; no traffic switch")
     }
 }

@@ -135,13 +135,13 @@ database:
     }
 
     @Test func sizesDurationsAndPlaceholders() throws {
-        let yaml = valid + "\nfailover:\n  max_lag_bytes: 512kB\n  max_lag_seconds: 1m\n  retry_delay: 50ms\ndns:\n  provider: linode\nfiles: {}\n"
+        let yaml = valid + "\nfailover:\n  max_lag_bytes: 512kB\n  max_lag_seconds: 1m\n  retry_delay: 50ms\nfiles: {}\n"
         let (config, diagnostics) = parse(yaml)
         let c = try #require(config)
         #expect(c.failover.maxLagBytes == 512_000)
         #expect(c.failover.maxLagSeconds == .seconds(60))
         #expect(c.failover.retryDelay == .milliseconds(50))
-        #expect(diagnostics.map(\.path) == ["dns", "files"])
+        #expect(diagnostics.map(\.path) == ["files"])
         #expect(diagnostics.allSatisfy { $0.severity == .warning })
     }
 

@@ -1,3 +1,4 @@
+import LifeboatCore
 import LifeboatDNS
 import Testing
 

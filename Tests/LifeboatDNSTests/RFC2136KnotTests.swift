@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 import LifeboatDNS
 import LifeboatTestSupport
 import Testing

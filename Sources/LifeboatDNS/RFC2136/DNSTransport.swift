@@ -1,3 +1,4 @@
+import LifeboatCore
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import LifeboatCore
 import Foundation
 
 /// What went wrong with a DNS UPDATE, in the operator's words.

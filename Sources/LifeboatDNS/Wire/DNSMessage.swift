@@ -1,3 +1,4 @@
+import LifeboatCore
 /// A DNS message (RFC 1035 §4), also used for UPDATE (RFC 2136 §2: the sections are zone,
 /// prerequisite, update and additional).
 public struct DNSMessage: Sendable, Equatable {

@@ -1,0 +1,89 @@
+import LifeboatCore
+
+/// The `dns:` section: which record moves with the primary, and how.
+public struct DNSConfig: Sendable, Equatable {
+    public enum Provider: Sendable, Equatable {
+        case rfc2136(RFC2136Settings)
+        case linode(LinodeSettings)
+
+        public var name: String {
+            switch self {
+            case .rfc2136: return "rfc2136"
+            case .linode: return "linode"
+            }
+        }
+    }
+
+    public struct RFC2136Settings: Sendable, Equatable {
+        /// The primary authoritative server that takes updates, `host:port`.
+        public var server: HostPort
+        public var keyName: String
+        public var keySecret: SecretSource
+
+        public init(server: HostPort, keyName: String, keySecret: SecretSource) {
+            self.server = server
+            self.keyName = keyName
+            self.keySecret = keySecret
+        }
+    }
+
+    public struct LinodeSettings: Sendable, Equatable {
+        public var token: SecretSource
+        /// `https://api.linode.com/v4` unless testing against a local stand-in.
+        public var apiURL: String
+
+        public init(token: SecretSource, apiURL: String = "https://api.linode.com/v4") {
+            self.token = token
+            self.apiURL = apiURL
+        }
+    }
+
+    public var provider: Provider
+    /// The zone (Linode: the Domain), without trailing dot.
+    public var zone: String
+    /// The record's fully-qualified name, without trailing dot.
+    public var record: String
+    public var ttl: Int
+    /// What the record holds when each region is primary.
+    public var targets: [String: [IPv4]]
+    /// Authoritative servers asked after a switch until they answer the new targets.
+    public var verifyServers: [HostPort]
+    public var verifyTimeout: Duration
+
+    /// Linode DNS Manager's accepted `ttl_sec` values (Linode API v4, DomainRecord.ttl_sec);
+    /// anything else is rounded to the nearest of them.
+    public static let linodeTTLs = [300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1_209_600, 2_419_200]
+
+    /// The TTL Linode would store for `ttl`.
+    public static func linodeRounded(_ ttl: Int) -> Int {
+        linodeTTLs.min { abs($0 - ttl) < abs($1 - ttl) } ?? 300
+    }
+
+    /// The record's name relative to the zone (`app`), or empty for the zone apex.
+    public var relativeName: String {
+        record == zone ? "" : String(record.dropLast(zone.count + 1))
+    }
+}
+
+/// `host:port` with an IPv4 host (`localhost` allowed).
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(parsing text: String, defaultPort: Int) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count) else { return nil }
+        let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        guard IPv4(host) != nil else { return nil }
+        let port = parts.count == 2 ? Int(parts[1]) : defaultPort
+        guard let port, (1...65535).contains(port) else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { "\(host):\(port)" }
+}

@@ -1,0 +1,146 @@
+import LifeboatCore
+import Yams
+
+extension ConfigParser {
+    static let dnsKeys = ["provider", "zone", "record", "ttl", "targets", "verify", "rfc2136", "linode"]
+    static let verifyKeys = ["servers", "timeout"]
+    static let rfc2136Keys = ["server", "key_name", "key_secret_env", "key_secret_file", "key_secret"]
+    static let linodeKeys = ["token_env", "token_file", "token", "api_url"]
+
+    static func parseDNS(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> DNSConfig? {
+        guard let f = reader.mapping(node, "dns", keys: dnsKeys) else { return nil }
+        let providers = ["rfc2136", "linode"]
+        let providerName = reader.required(f, "provider", what: "rfc2136 or linode").flatMap { n -> String? in
+            guard let text = reader.string(n, "dns.provider") else { return nil }
+            guard providers.contains(text) else {
+                reader.error(n, "dns.provider", "expected rfc2136 or linode, found '\(text)'\(Suggestions.hint(for: text, in: providers))")
+                return nil
+            }
+            return text
+        }
+        var zone = reader.required(f, "zone", what: "the DNS zone (Linode: the Domain), e.g. example.com").flatMap { reader.string($0, "dns.zone") }
+        if let z = zone, z.hasSuffix(".") { zone = String(z.dropLast()) }
+        if let z = zone, let n = f["zone"], !isHostname(z) {
+            reader.error(n, "dns.zone", "'\(z)' is not a valid DNS name")
+            zone = nil
+        }
+        var record: String?
+        if let n = reader.required(f, "record", what: "the record to move, e.g. app (relative to the zone) or app.example.com"),
+           let text = reader.string(n, "dns.record"), let zone {
+            var name = text.hasSuffix(".") ? String(text.dropLast()) : text
+            if !(name == zone || name.hasSuffix("." + zone)) { name = text == "@" ? zone : "\(name).\(zone)" }
+            if isHostname(name) { record = name } else { reader.error(n, "dns.record", "'\(text)' is not a valid DNS name") }
+        }
+
+        let ttlNode = f["ttl"]
+        var ttl = ttlNode.flatMap { reader.int($0, "dns.ttl", min: 0, max: 2_147_483_647) } ?? (providerName == "linode" ? 300 : 30)
+        if providerName == "linode", let ttlNode, !DNSConfig.linodeTTLs.contains(ttl) {
+            let rounded = DNSConfig.linodeRounded(ttl)
+            reader.error(ttlNode, "dns.ttl", "Linode accepts TTLs of \(DNSConfig.linodeTTLs.map(String.init).joined(separator: ", ")) seconds; \(ttl) would silently become \(rounded). Write ttl: \(rounded)")
+            ttl = rounded
+        }
+
+        var targets: [String: [IPv4]] = [:]
+        if let n = reader.required(f, "targets", what: "the address(es) the record holds when each region is primary"),
+           let tf = reader.mapping(n, "dns.targets", keys: regions.map(\.region.name)) {
+            for region in regions {
+                guard let value = tf[region.region.name] else {
+                    reader.error(n, "dns.targets.\(region.region.name)", "missing: the address the record should hold when \(region.region.name) is primary")
+                    continue
+                }
+                let path = "dns.targets.\(region.region.name)"
+                let items: [Node] = if case .sequence(let seq) = value { Array(seq) } else { [value] }
+                var addresses: [IPv4] = []
+                for item in items {
+                    guard let text = reader.string(item, path) else { continue }
+                    guard let ip = IPv4(text) else {
+                        reader.error(item, path, "expected an IPv4 address such as 192.0.2.10, found '\(text)'")
+                        continue
+                    }
+                    addresses.append(ip)
+                }
+                if !addresses.isEmpty { targets[region.region.name] = addresses.sorted() }
+            }
+        }
+
+        var provider: DNSConfig.Provider?
+        switch providerName {
+        case "rfc2136":
+            provider = parseRFC2136(f, reader: reader, environment: environment).map { .rfc2136($0) }
+            if f["linode"] != nil { reader.error(f.entries["linode"]?.key, "dns.linode", "provider is rfc2136; remove the linode section or change the provider") }
+        case "linode":
+            provider = parseLinode(f, reader: reader, environment: environment).map { .linode($0) }
+            if f["rfc2136"] != nil { reader.error(f.entries["rfc2136"]?.key, "dns.rfc2136", "provider is linode; remove the rfc2136 section or change the provider") }
+        default:
+            break
+        }
+
+        var verifyServers: [HostPort] = []
+        var verifyTimeout = Duration.seconds(10)
+        if let v = f["verify"], let vf = reader.mapping(v, "dns.verify", keys: verifyKeys) {
+            if let s = vf["servers"], let items = reader.sequence(s, "dns.verify.servers") {
+                for (i, item) in items.enumerated() {
+                    guard let text = reader.string(item, "dns.verify.servers[\(i)]") else { continue }
+                    guard let server = HostPort(parsing: text, defaultPort: 53) else {
+                        reader.error(item, "dns.verify.servers[\(i)]", "expected an IPv4 address with an optional port, such as 192.0.2.53 or 192.0.2.53:5353, found '\(text)'")
+                        continue
+                    }
+                    verifyServers.append(server)
+                }
+            }
+            if let t = vf["timeout"], let d = reader.duration(t, "dns.verify.timeout", atLeast: .milliseconds(100)) { verifyTimeout = d }
+        } else if case .rfc2136(let settings)? = provider {
+            verifyServers = [settings.server]
+        }
+
+        guard let provider, let zone, let record else { return nil }
+        return DNSConfig(provider: provider, zone: zone, record: record, ttl: ttl, targets: targets,
+                         verifyServers: verifyServers, verifyTimeout: verifyTimeout)
+    }
+
+    private static func parseRFC2136(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> DNSConfig.RFC2136Settings? {
+        guard let n = reader.required(f, "rfc2136", what: "server, key_name and key_secret_env or key_secret_file"),
+              let rf = reader.mapping(n, "dns.rfc2136", keys: rfc2136Keys) else { return nil }
+        let server = reader.required(rf, "server", what: "the primary server taking updates, e.g. 192.0.2.53:53").flatMap { s -> HostPort? in
+            guard let text = reader.string(s, "dns.rfc2136.server") else { return nil }
+            guard let hp = HostPort(parsing: text, defaultPort: 53) else {
+                reader.error(s, "dns.rfc2136.server", "expected an IPv4 address with an optional port, such as 192.0.2.53:53, found '\(text)'")
+                return nil
+            }
+            return hp
+        }
+        let keyName = reader.required(rf, "key_name", what: "the TSIG key's name as the server knows it").flatMap { reader.string($0, "dns.rfc2136.key_name") }
+        let secret = parseSecret(rf, env: "key_secret_env", file: "key_secret_file", inline: "key_secret", what: "TSIG secret", reader: reader, environment: environment)
+        if secret == nil, rf["key_secret_env"] == nil, rf["key_secret_file"] == nil, rf["key_secret"] == nil {
+            reader.error(n, "dns.rfc2136.key_secret_env", "missing: give key_secret_env or key_secret_file (the TSIG secret, base64)")
+        }
+        guard let server, let keyName, let secret else { return nil }
+        return DNSConfig.RFC2136Settings(server: server, keyName: keyName, keySecret: secret)
+    }
+
+    private static func parseLinode(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> DNSConfig.LinodeSettings? {
+        guard let n = reader.required(f, "linode", what: "token_env or token_file") ,
+              let lf = reader.mapping(n, "dns.linode", keys: linodeKeys) else { return nil }
+        let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
+        if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
+            reader.error(n, "dns.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the domains:read_write scope)")
+        }
+        var apiURL = "https://api.linode.com/v4"
+        if let u = lf["api_url"], let text = reader.string(u, "dns.linode.api_url") {
+            if text.hasPrefix("https://") || text.hasPrefix("http://127.0.0.1") || text.hasPrefix("http://localhost") {
+                apiURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+            } else {
+                reader.error(u, "dns.linode.api_url", "expected an https:// URL (plain http only to localhost), found '\(text)'")
+            }
+        }
+        guard let token else { return nil }
+        return DNSConfig.LinodeSettings(token: token, apiURL: apiURL)
+    }
+
+    static func isHostname(_ name: String) -> Bool {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        return !labels.isEmpty && name.utf8.count <= 253 && labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "*" }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import LifeboatConfig
+import LifeboatCore
+import Testing
+
+private let base = """
+regions:
+  - name: us-east
+  - name: eu-west
+database:
+  nodes:
+    - name: pg-a
+      region: us-east
+      host: 127.0.0.1
+    - name: pg-b
+      region: eu-west
+      host: 127.0.0.2
+
+"""
+
+private func parse(_ dns: String, env: [String: String] = ["TSIG": "c2VjcmV0", "LINODE_TOKEN": "t"]) -> (LifeboatConfiguration?, [Diagnostic]) {
+    ConfigParser.parse(yaml: base + dns, file: "dns.yml", environment: env)
+}
+
+@Suite struct DNSConfigTests {
+    @Test func rfc2136SectionParses() throws {
+        let (config, diagnostics) = parse("""
+            dns:
+              provider: rfc2136
+              zone: example.com.
+              record: app
+              ttl: 30
+              targets:
+                us-east: 192.0.2.10
+                eu-west: [198.51.100.21, 198.51.100.20]
+              rfc2136:
+                server: 192.0.2.53:5353
+                key_name: lifeboat
+                key_secret_env: TSIG
+            """)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let dns = try #require(config?.dns)
+        #expect(dns.zone == "example.com")
+        #expect(dns.record == "app.example.com")
+        #expect(dns.relativeName == "app")
+        #expect(dns.ttl == 30)
+        #expect(dns.targets["eu-west"] == [IPv4("198.51.100.20")!, IPv4("198.51.100.21")!])
+        #expect(dns.provider == .rfc2136(.init(server: HostPort(host: "192.0.2.53", port: 5353), keyName: "lifeboat", keySecret: .environment("TSIG"))))
+        #expect(dns.verifyServers == [HostPort(host: "192.0.2.53", port: 5353)], "the update server is verified by default")
+        #expect(config?.summary.hasSuffix("traffic: app.example.com via rfc2136, TTL 30s") == true)
+    }
+
+    @Test func aTTLLinodeWouldRoundIsAnErrorThatSaysWhatItWouldBecome() {
+        let (config, diagnostics) = parse("""
+            dns:
+              provider: linode
+              zone: example.com
+              record: app
+              ttl: 60
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              linode:
+                token_env: LINODE_TOKEN
+            """)
+        #expect(config == nil)
+        #expect(diagnostics.map(\.description) == [
+            "dns.yml:16:8: error: dns.ttl: Linode accepts TTLs of 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200 seconds; 60 would silently become 300. Write ttl: 300",
+        ])
+    }
+
+    @Test func targetsMustCoverEveryRegionWithAddresses() {
+        let (_, diagnostics) = parse("""
+            dns:
+              provider: rfc2136
+              zone: example.com
+              record: app.example.com
+              targets:
+                us-east: 192.0.2.300
+                eu-wset: 198.51.100.21
+              rfc2136: {server: 192.0.2.53, key_name: k, key_secret_env: TSIG}
+            """)
+        #expect(diagnostics.map(\.message) == [
+            "missing: the address the record should hold when eu-west is primary",
+            "expected an IPv4 address such as 192.0.2.10, found '192.0.2.300'",
+            "unknown key 'eu-wset'; did you mean 'eu-west'?",
+        ])
+    }
+
+    @Test func providerSettingsAreRequired() {
+        let (_, diagnostics) = parse("""
+            dns:
+              provider: route66
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+            """)
+        #expect(diagnostics.map(\.message) == ["expected rfc2136 or linode, found 'route66'"])
+        let (_, missing) = parse("""
+            dns:
+              provider: linode
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              linode: {}
+            """)
+        #expect(missing.map(\.message) == ["missing: give token_env or token_file (a Linode personal access token with the domains:read_write scope)"])
+    }
+
+    @Test func anInlineTokenWarnsAndIsRedacted() throws {
+        let (config, diagnostics) = parse("""
+            dns:
+              provider: linode
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              linode: {token: abc123secret}
+            """)
+        #expect(diagnostics.map(\.message) == ["inline Linode API token: anyone who can read this file can read it; use token_env or token_file"])
+        let dns = try #require(config?.dns)
+        #expect(!"\(dns)".contains("abc123secret"))
+        #expect(dns.ttl == 300, "Linode's shortest accepted TTL is the default")
+    }
+
+    @Test func linodeRounding() {
+        #expect(DNSConfig.linodeRounded(30) == 300)
+        #expect(DNSConfig.linodeRounded(2000) == 3600)
+        #expect(DNSConfig.linodeRounded(3600) == 3600)
+    }
+}
