@@ -45,7 +45,7 @@ let package = Package(
         // DNS wire format, TSIG and the RFC 2136 UPDATE client.
         .target(
             name: "LifeboatDNS",
-            dependencies: ["LifeboatCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LifeboatCore", "LifeboatConfig", "LifeboatEngine", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(
@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "LifeboatSandbox",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -83,7 +83,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "LifeboatTestSupport"], swiftSettings: strict),
-        .testTarget(name: "LifeboatDNSTests", dependencies: ["LifeboatDNS", "LifeboatTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LifeboatDNSTests", dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatTestSupport"], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",

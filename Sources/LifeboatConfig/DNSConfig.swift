@@ -50,6 +50,17 @@ public struct DNSConfig: Sendable, Equatable {
     public var verifyServers: [HostPort]
     public var verifyTimeout: Duration
 
+    public init(provider: Provider, zone: String, record: String, ttl: Int, targets: [String: [IPv4]],
+                verifyServers: [HostPort], verifyTimeout: Duration = .seconds(10)) {
+        self.provider = provider
+        self.zone = zone
+        self.record = record
+        self.ttl = ttl
+        self.targets = targets
+        self.verifyServers = verifyServers
+        self.verifyTimeout = verifyTimeout
+    }
+
     /// Linode DNS Manager's accepted `ttl_sec` values (Linode API v4, DomainRecord.ttl_sec);
     /// anything else is rounded to the nearest of them.
     public static let linodeTTLs = [300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1_209_600, 2_419_200]

@@ -1,0 +1,114 @@
+import LifeboatCore
+import LifeboatEngine
+
+public enum DNSSwitchError: Error, Equatable, CustomStringConvertible {
+    case noTargets(region: String)
+    /// The record holds neither the old primary region's targets nor the new one's.
+    case unexpectedTargets(record: String, found: [String], expected: [String])
+    case notVerified(record: String, servers: [String], after: Duration)
+
+    public var description: String {
+        switch self {
+        case .noTargets(let region):
+            return "no DNS target is configured for region \(region)"
+        case .unexpectedTargets(let record, let found, let expected):
+            return "\(record) points at \(found.joined(separator: ", ")), not at \(expected.joined(separator: ", ")) as Lifeboat believes; "
+                + "someone else changed it, so it is left alone (point it by hand: lifeboat dns point --to REGION)"
+        case .notVerified(let record, let servers, let after):
+            return "\(record) was changed but \(servers.joined(separator: ", ")) did not answer the new targets within \(DurationText.format(after))"
+        }
+    }
+}
+
+/// Moves traffic by pointing a DNS record at the new primary region, with compare-and-swap
+/// against the region it believes the record points at, then verifies that the zone's
+/// authoritative servers answer the new targets.
+public struct DNSTrafficSwitch: TrafficSwitch {
+    public var provider: any DNSProvider
+    public var targets: [String: [IPv4]]
+    public var ttl: Int
+    public var verifiers: [any DNSAnswerSource]
+    public var verifyTimeout: Duration
+    public var pollInterval: Duration
+
+    public init(provider: any DNSProvider, targets: [String: [IPv4]], ttl: Int, verifiers: [any DNSAnswerSource],
+                verifyTimeout: Duration = .seconds(10), pollInterval: Duration = .milliseconds(50)) {
+        self.provider = provider
+        self.targets = targets.mapValues { $0.sorted() }
+        self.ttl = ttl
+        self.verifiers = verifiers
+        self.verifyTimeout = verifyTimeout
+        self.pollInterval = pollInterval
+    }
+
+    public func switchTraffic(
+        toRegion region: String, fromRegion: String, node: String, epoch: Epoch, timeout: Duration,
+        progress: @escaping @Sendable (String) -> Void
+    ) async throws -> String {
+        let change = try await point(to: region, from: fromRegion, dryRun: false)
+        progress(change.summary)
+        let verified = try await verify(change.targets)
+        progress(verified)
+        let exposure = change.oldTTL.map { "; resolvers may keep the old answer for up to \($0)s (its TTL)" } ?? ""
+        return "\(change.summary); \(verified)\(exposure)"
+    }
+
+    public struct Change: Sendable, Equatable {
+        public var record: String
+        public var before: [IPv4]
+        public var targets: [IPv4]
+        public var oldTTL: Int?
+        public var appliedTTL: Int?
+        public var changed: Bool
+        public var dryRun: Bool
+
+        public var summary: String {
+            let list = { (ips: [IPv4]) in ips.map(\.description).joined(separator: ", ") }
+            if !changed { return "\(record) already points at \(list(targets))" }
+            if dryRun { return "would point \(record) from \(list(before)) to \(list(targets)) with TTL \(appliedTTL ?? 0)s" }
+            return "DNS switched: \(record) from \(list(before)) to \(list(targets)), TTL \(appliedTTL ?? 0)s"
+        }
+    }
+
+    /// Points the record at `region`'s targets if it holds `fromRegion`'s (or `fromRegion` is nil:
+    /// whatever it holds, for an operator's explicit command). Idempotent.
+    public func point(to region: String, from fromRegion: String?, dryRun: Bool) async throws -> Change {
+        guard let desired = targets[region], !desired.isEmpty else { throw DNSSwitchError.noTargets(region: region) }
+        let (current, currentTTL) = try await provider.currentTargets()
+        var change = Change(record: provider.record, before: current, targets: desired, oldTTL: currentTTL, appliedTTL: ttl, changed: false, dryRun: dryRun)
+        if current == desired { return change }
+        if let fromRegion {
+            let believed = targets[fromRegion] ?? []
+            guard current == believed else {
+                throw DNSSwitchError.unexpectedTargets(record: provider.record, found: current.map(\.description), expected: believed.map(\.description))
+            }
+        }
+        change.changed = true
+        if dryRun { return change }
+        change.appliedTTL = try await provider.replaceTargets(expected: current, with: desired, ttl: ttl)
+        return change
+    }
+
+    /// Asks every authoritative server until all answer `targets`; returns what it saw and how long it took.
+    public func verify(_ desired: [IPv4]) async throws -> String {
+        guard !verifiers.isEmpty else { return "not verified: no authoritative servers configured (dns.verify.servers)" }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var pending = verifiers.map(\.name)
+        while true {
+            var still: [String] = []
+            for verifier in verifiers where pending.contains(verifier.name) {
+                let answer = (try? await verifier.answer())?.sorted()
+                if answer != desired { still.append(verifier.name) }
+            }
+            pending = still
+            if pending.isEmpty {
+                return "DNS verified: \(verifiers.count) authoritative server\(verifiers.count == 1 ? "" : "s") answer the new targets after \(DurationText.format(start.duration(to: clock.now)))"
+            }
+            guard start.duration(to: clock.now) < verifyTimeout else {
+                throw DNSSwitchError.notVerified(record: provider.record, servers: pending, after: verifyTimeout)
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+
+/// Builds the traffic switch a config's `dns:` section describes, resolving its secrets now.
+public enum TrafficSwitchFactory {
+    public static func make(_ dns: DNSConfig, environment: [String: String]? = nil) throws -> DNSTrafficSwitch {
+        let zone = try DNSName(dns.zone)
+        let record = try DNSName(dns.record)
+        let provider: any DNSProvider
+        switch dns.provider {
+        case .rfc2136(let settings):
+            let secret = try environment.map { try settings.keySecret.resolve(environment: $0) } ?? settings.keySecret.resolve()
+            let key = try TSIGKey(name: settings.keyName, secretBase64: secret.reveal())
+            let client = RFC2136Client(server: DNSServer(host: settings.server.host, port: settings.server.port), zone: zone, key: key)
+            provider = RFC2136Provider(client: client, record: record)
+        case .linode:
+            throw DNSSwitchConfigError(message: "the Linode provider is not built yet in this version; use provider: rfc2136")
+        }
+        let verifiers = dns.verifyServers.map {
+            AuthoritativeServer(server: DNSServer(host: $0.host, port: $0.port), zone: zone, record: record) as any DNSAnswerSource
+        }
+        return DNSTrafficSwitch(provider: provider, targets: dns.targets, ttl: dns.ttl, verifiers: verifiers, verifyTimeout: dns.verifyTimeout)
+    }
+}
+
+public struct DNSSwitchConfigError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
