@@ -83,7 +83,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "LifeboatTestSupport"], swiftSettings: strict),
-        .testTarget(name: "LifeboatDNSTests", dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LifeboatDNSTests", dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport"], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",

@@ -3,6 +3,7 @@ import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
 import LifeboatEngine
+import LifeboatSandbox
 import LifeboatTestSupport
 import Synchronization
 import Testing
@@ -33,7 +34,7 @@ import Testing
         let seen = notes.withLock { $0 }
         #expect(seen.count == 2)
         #expect(seen[0] == "DNS switched: app.lifeboat.test. from 127.0.0.10 to 127.0.0.20, 127.0.0.21, TTL 30s")
-        #expect(seen[1].hasPrefix("DNS verified: 1 authoritative server answer the new targets after"))
+        #expect(seen[1].hasPrefix("DNS verified: 1 authoritative server answers the new targets after"))
         #expect(detail.hasSuffix("resolvers may keep the old answer for up to 60s (its TTL)"))
         #expect(try knot.kdig("app.lifeboat.test", "A").split(separator: "\n").sorted() == ["127.0.0.20", "127.0.0.21"])
 

@@ -1,6 +1,7 @@
 import Foundation
 import LifeboatCore
 import LifeboatDNS
+import LifeboatSandbox
 import LifeboatTestSupport
 import Testing
 

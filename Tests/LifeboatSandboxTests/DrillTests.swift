@@ -20,7 +20,7 @@ import Testing
         #expect(report.rpoLostWrites <= report.writesBeforeFault)
         #expect(report.rpoLostWrites == 0 ? report.rpoSeconds == 0 : report.rpoSeconds > 0)
         let events = report.timeline.map(\.event)
-        for expected in ["fault", "detected", "decided", "epoch", "fenced", "promoted", "writable", "complete", "write"] {
+        for expected in ["fault", "detected", "decided", "epoch", "fenced", "promoted", "writable", "dns", "complete", "write"] {
             #expect(events.contains(expected), "timeline lacks \(expected): \(events)")
         }
         // The timeline is in order and the decision explains itself.
@@ -28,6 +28,11 @@ import Testing
         let decision = try #require(report.timeline.first { $0.event == "decided" })
         #expect(decision.detail.contains("lost its WAL stream too"))
         #expect(report.text.contains("RTO  "))
+        // Clients found the new primary through the real DNS server.
+        let dnsNotes = report.timeline.filter { $0.event == "dns" }.map(\.detail)
+        #expect(dnsNotes.first == "DNS switched: app.lifeboat.sandbox. from 127.0.1.1 to 127.0.2.1, TTL 0s")
+        #expect(dnsNotes.last?.hasPrefix("DNS verified: 1 authoritative server answers the new targets") == true)
+        #expect(report.trafficSwitchSeconds != nil)
         let json = try JSONEncoder().encode(report)
         #expect(String(decoding: json, as: UTF8.self).contains("\"rtoSeconds\""))
     }
@@ -38,8 +43,9 @@ import Testing
 @Suite(.serialized) struct EngineCorroborationTests {
     @Test func aStandbyStillStreamingVetoesFailoverWhenOnlyTheMonitorsPathBreaks() async throws {
         try await withSandboxCluster { cluster in
-            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.port)
+            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.address, port: cluster.primary.port)
             var configs = cluster.nodes.map(\.config)
+            configs[0].host = "127.0.0.1"
             configs[0].port = proxy.port
             let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
             let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,

@@ -8,14 +8,16 @@ import Glibc
 public final class TCPProxy: @unchecked Sendable {
     public let port: Int
     private let target: Int
+    private let targetHost: String
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var connections: [Int32] = []
     private var cut = false
 
-    public init(port: Int, forwardingTo target: Int) throws {
+    public init(port: Int, forwardingTo targetHost: String = "127.0.0.1", port target: Int) throws {
         self.port = port
         self.target = target
+        self.targetHost = targetHost
         try listen()
     }
 
@@ -61,7 +63,7 @@ public final class TCPProxy: @unchecked Sendable {
             let client = accept(fd, nil, nil)
             guard client >= 0 else { return }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.address(target)
+            var address = Self.address(target, host: targetHost)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
@@ -96,11 +98,11 @@ public final class TCPProxy: @unchecked Sendable {
         shutdown(source, Int32(SHUT_RDWR))
     }
 
-    private static func address(_ port: Int) -> sockaddr_in {
+    private static func address(_ port: Int, host: String = "127.0.0.1") -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         return address
     }
 

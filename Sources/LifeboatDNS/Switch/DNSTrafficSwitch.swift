@@ -103,7 +103,7 @@ public struct DNSTrafficSwitch: TrafficSwitch {
             }
             pending = still
             if pending.isEmpty {
-                return "DNS verified: \(verifiers.count) authoritative server\(verifiers.count == 1 ? "" : "s") answer the new targets after \(DurationText.format(start.duration(to: clock.now)))"
+                return "DNS verified: \(verifiers.count) authoritative server\(verifiers.count == 1 ? " answers" : "s answer") the new targets after \(DurationText.format(start.duration(to: clock.now)))"
             }
             guard start.duration(to: clock.now) < verifyTimeout else {
                 throw DNSSwitchError.notVerified(record: provider.record, servers: pending, after: verifyTimeout)

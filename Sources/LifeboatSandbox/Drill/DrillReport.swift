@@ -33,6 +33,8 @@ public struct DrillReport: Codable, Sendable {
     public var rtoSeconds: Double?
     /// Fault -> the engine's failover complete (the new primary accepted its test write).
     public var failoverSeconds: Double?
+    /// The traffic switch step: DNS record changed and verified on the authoritative server.
+    public var trafficSwitchSeconds: Double?
     /// Acknowledged writes missing on the new primary.
     public var rpoLostWrites: Int
     /// Fault minus the acknowledgement time of the oldest lost write (0 when none was lost).
@@ -69,6 +71,9 @@ public struct DrillReport: Codable, Sendable {
         }
         if let failover = failoverSeconds {
             lines.append("       \(format3(failover))s  fault -> failover complete (new primary writable, as the monitor saw it)")
+        }
+        if let traffic = trafficSwitchSeconds {
+            lines.append("       \(format3(traffic))s  DNS switch + verification")
         }
         lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
         lines.append("  promotions: \(promotions), epoch now \(epoch)")

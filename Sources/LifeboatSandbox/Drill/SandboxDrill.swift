@@ -1,6 +1,7 @@
 import Foundation
 import LifeboatConfig
 import LifeboatCore
+import LifeboatDNS
 import LifeboatEngine
 import LifeboatPostgres
 import Logging
@@ -15,10 +16,17 @@ public struct SandboxDrill: Sendable {
     public var installPostgres: Bool
     /// Give up waiting for the failover after this long.
     public var failoverTimeout: Duration
+    /// Run a real authoritative DNS server (Knot) and have the client find the primary through
+    /// `app.lifeboat.sandbox`; the failover then includes the traffic switch and its verification.
+    public var useDNS: Bool
+
+    public static let zone = "lifeboat.sandbox"
+    public static let recordName = "app.lifeboat.sandbox"
     public var logger: Logger
 
     public init(detection: DetectionSettings = .default, policy: FailoverPolicy = .default, regions: [String] = ["us-east", "eu-west"],
-                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), logger: Logger) {
+                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true, logger: Logger) {
+        self.useDNS = useDNS
         self.detection = detection
         self.policy = policy
         self.regions = regions
@@ -30,31 +38,58 @@ public struct SandboxDrill: Sendable {
     /// Runs one drill; the sandbox is removed afterwards, also on error or cancellation.
     public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
         let installation = try await PostgresInstallation.ensure(install: installPostgres, log: progress)
+        if useDNS { try await KnotServer.ensureInstalled(install: installPostgres, log: progress) }
         let cluster = try SandboxCluster(regions: regions, installation: installation)
+        var knot: KnotServer?
         do {
             progress("starting PostgreSQL \(installation.version): primary \(cluster.primary.name) and \(cluster.standbys.map(\.name).joined(separator: ", ")) in \(cluster.directory)")
             try await cluster.start()
-            let report = try await drill(cluster)
+            if useDNS {
+                // TTL 0: the client re-resolves on every reconnect, so client-side caching is
+                // excluded from the measurement (and stated in the report).
+                let server = try KnotServer(zone: Self.zone, records: ["app 0 IN A \(cluster.primary.address)"])
+                knot = server
+                progress("starting Knot DNS for \(Self.zone) on 127.0.0.1:\(server.port): \(Self.recordName) -> \(cluster.primary.address)")
+                try await server.waitUntilServing()
+            }
+            let report = try await drill(cluster, knot: knot)
+            knot?.stop()
             await Task.detached { await cluster.destroy() }.value
             return report
         } catch {
+            knot?.stop()
             await Task.detached { await cluster.destroy() }.value
             throw error
         }
     }
 
-    private func drill(_ cluster: SandboxCluster) async throws -> DrillReport {
+    private func drill(_ cluster: SandboxCluster, knot: KnotServer?) async throws -> DrillReport {
         let clock = ContinuousClock()
         try await cluster.psql(cluster.primary, WorkloadWriter.createTableSQL)
         try await cluster.waitForStreaming(timeout: .seconds(10))
 
         let configs = cluster.nodes.map(\.config)
         let fleet = try PostgresFleet(nodes: configs, logger: logger)
+        var traffic: any TrafficSwitch = NoTrafficSwitch()
+        var target = WorkloadWriter.Target.anyWritable(configs)
+        if let knot {
+            let zone = try DNSName(Self.zone), record = try DNSName(Self.recordName)
+            let server = DNSServer(host: "127.0.0.1", port: knot.port)
+            let client = RFC2136Client(server: server, zone: zone, key: try TSIGKey(name: knot.keyName, secretBase64: knot.keySecret))
+            traffic = DNSTrafficSwitch(
+                provider: RFC2136Provider(client: client, record: record),
+                targets: Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.region, [IPv4($0.address)!]) }),
+                ttl: 0, verifiers: [AuthoritativeServer(server: server, zone: zone, record: record)]
+            )
+            target = .dns(name: record, server: server, zone: zone, port: cluster.primary.port)
+        }
         let engine = Engine(
             topology: cluster.topology, detection: detection, policy: policy, fleet: fleet,
-            epochStore: InMemoryEpochStore(), clock: clock, logger: logger
+            epochStore: InMemoryEpochStore(), traffic: traffic, clock: clock, logger: logger
         )
-        let writer = WorkloadWriter(endpoints: configs, logger: logger)
+        let writer = WorkloadWriter(target: target, logger: logger)
+        // The writer names where it wrote by node name or, through DNS, by address.
+        let names = Dictionary(uniqueKeysWithValues: cluster.nodes.flatMap { [($0.name, $0.name), ($0.address, $0.name)] })
         let engineTask = Task { try await engine.run() }
         let writerTask = Task { await writer.run() }
         defer {
@@ -81,7 +116,8 @@ public struct SandboxDrill: Sendable {
             try await waitUntil(clock: clock, timeout: failoverTimeout, "failover") {
                 switch await engine.state {
                 case .monitoring(let p) where p != primary.name:
-                    return await writer.hasAck(on: p, after: faultAt)
+                    let address = cluster.nodes.first { $0.name == p }?.address ?? p
+                    return await writer.hasAck(on: [p, address], after: faultAt)
                 case .failed, .trafficNotSwitched:
                     return true
                 case .discovering, .monitoring, .confirming, .holding, .failingOver:
@@ -103,7 +139,11 @@ public struct SandboxDrill: Sendable {
         if case .failed(_, let reason) = state { problems.append("failover failed: \(reason)") }
         if case .trafficNotSwitched(_, let reason) = state { problems.append("traffic not switched: \(reason)") }
 
-        let acks = await writer.acks
+        let acks = await writer.acks.map { ack in
+            var named = ack
+            named.node = names[ack.node] ?? ack.node
+            return named
+        }
         var lost: [WorkloadWriter.Ack] = []
         if let newPrimary, let node = cluster.nodes.first(where: { $0.name == newPrimary }) {
             let rows = try await cluster.psql(node, "SELECT seq FROM \(WorkloadWriter.table)")
@@ -121,6 +161,9 @@ public struct SandboxDrill: Sendable {
             if case .transition(.switchingTraffic, .monitoring) = entry.kind { return entry.at > faultAt }
             return false
         }
+        let switchStarted = journal.first { if case .stepStarted(.switchTraffic, _) = $0.kind { return $0.at > faultAt } else { return false } }
+        let switchDone = journal.first { if case .stepSucceeded(.switchTraffic, _) = $0.kind { return $0.at > faultAt } else { return false } }
+        let trafficSeconds: Double? = if let switchStarted, let switchDone { switchStarted.at.duration(to: switchDone.at).seconds } else { nil }
         let rpoSeconds = lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0
 
         var timeline = [DrillReport.Step(at: 0, event: "fault", detail: "SIGKILL to \(primary.name)'s postmaster (pid \(pid))")]
@@ -134,9 +177,10 @@ public struct SandboxDrill: Sendable {
         timeline.sort { $0.at < $1.at }
 
         return DrillReport(
-            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, primary killed with SIGKILL",
+            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, primary killed with SIGKILL"
+                + (knot.map { _ in ", clients find the primary through \(Self.recordName) (Knot DNS, TTL 0: client caching excluded)" } ?? ""),
             nodes: cluster.nodes.enumerated().map { index, node in
-                DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "127.0.0.1:\(node.port)")
+                DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "\(node.address):\(node.port)")
             },
             detection: DrillReport.Detection(
                 interval: DurationText.format(detection.interval), timeout: DurationText.format(detection.timeout),
@@ -144,7 +188,7 @@ public struct SandboxDrill: Sendable {
                 failureThreshold: detection.failureThreshold, recoveryThreshold: detection.recoveryThreshold
             ),
             fault: "SIGKILL to \(primary.name)'s postmaster", timeline: timeline, rtoSeconds: rto,
-            failoverSeconds: completed.map { faultAt.duration(to: $0.at).seconds }, rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
+            failoverSeconds: completed.map { faultAt.duration(to: $0.at).seconds }, trafficSwitchSeconds: trafficSeconds, rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
             epoch: await engine.epoch.value, writesBeforeFault: writesBeforeFault, writesAcknowledged: acks.count,
             passed: problems.isEmpty, problems: problems
         )

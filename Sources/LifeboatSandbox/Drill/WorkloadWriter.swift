@@ -1,12 +1,21 @@
 import LifeboatConfig
+import LifeboatCore
+import LifeboatDNS
 import LifeboatPostgres
 import Logging
 import PostgresNIO
 
-/// A client that inserts numbered rows and logs every acknowledged write, like an application
-/// with a multi-host connection string (`target_session_attrs=read-write`): when its server goes
-/// away it tries every region until one accepts writes.
+/// A client that inserts numbered rows and logs every acknowledged write. It finds its server
+/// either through DNS, as applications do (the name is resolved on every reconnect, honouring
+/// the record's TTL), or like a multi-host connection string (`target_session_attrs=read-write`):
+/// trying every region until one accepts writes.
 public actor WorkloadWriter {
+    public enum Target: Sendable {
+        case anyWritable([DatabaseNodeConfig])
+        /// Resolve `name` at `server`, connect to the address on `port`.
+        case dns(name: DNSName, server: DNSServer, zone: DNSName, port: Int)
+    }
+
     public struct Ack: Sendable {
         public var seq: Int
         public var at: ContinuousClock.Instant
@@ -16,7 +25,8 @@ public actor WorkloadWriter {
     public static let table = "lifeboat_drill"
     public static let createTableSQL = "CREATE TABLE IF NOT EXISTS lifeboat_drill (seq bigint PRIMARY KEY, node text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())"
 
-    private let endpoints: [DatabaseNodeConfig]
+    private let target: Target
+    private var cached: (addresses: [IPv4], until: ContinuousClock.Instant)?
     private let pause: Duration
     /// Like an application's statement timeout: a write that hangs (its server vanished without
     /// closing the socket) is abandoned and the writer reconnects.
@@ -28,8 +38,8 @@ public actor WorkloadWriter {
     private var nextSeq = 1
     private var stopped = false
 
-    public init(endpoints: [DatabaseNodeConfig], pause: Duration = .milliseconds(10), writeTimeout: Duration = .seconds(1), logger: Logger) {
-        self.endpoints = endpoints
+    public init(target: Target, pause: Duration = .milliseconds(10), writeTimeout: Duration = .seconds(1), logger: Logger) {
+        self.target = target
         self.pause = pause
         self.writeTimeout = writeTimeout
         self.logger = logger
@@ -37,8 +47,9 @@ public actor WorkloadWriter {
 
     public func stop() { stopped = true }
 
-    public func hasAck(on node: String, after instant: ContinuousClock.Instant) -> Bool {
-        acks.last.map { $0.node == node && $0.at > instant } ?? false
+    /// The latest write went to one of `nodes` (names or addresses) after `instant`.
+    public func hasAck(on nodes: [String], after instant: ContinuousClock.Instant) -> Bool {
+        acks.last.map { nodes.contains($0.node) && $0.at > instant } ?? false
     }
 
     /// Writes until `stop()`.
@@ -75,9 +86,25 @@ public actor WorkloadWriter {
         if let (conn, _) = connection { try? await conn.close() }
     }
 
+    /// Where to try: the resolved addresses, or every node.
+    private func endpoints() async -> [DatabaseNodeConfig] {
+        switch target {
+        case .anyWritable(let nodes):
+            return nodes
+        case .dns(let name, let server, let zone, let port):
+            if let cached, clock.now < cached.until {
+                return cached.addresses.map { DatabaseNodeConfig(name: $0.description, region: "", host: $0.description, port: port) }
+            }
+            let resolver = RFC2136Client(server: server, zone: zone, key: nil, timeout: .milliseconds(500))
+            guard let (addresses, ttl) = try? await resolver.addresses(of: name) else { return [] }
+            cached = (addresses, clock.now.advanced(by: .seconds(Int64(ttl ?? 0))))
+            return addresses.map { DatabaseNodeConfig(name: $0.description, region: "", host: $0.description, port: port) }
+        }
+    }
+
     /// The first endpoint that accepts a session that can write.
     private func connectToWritable(id: inout Int) async -> (PostgresConnection, String)? {
-        for endpoint in endpoints {
+        for endpoint in await endpoints() {
             id += 1
             var configuration = PostgresConnection.Configuration(
                 host: endpoint.host, port: endpoint.port, username: endpoint.user, password: nil, database: endpoint.database, tls: .disable

@@ -6,13 +6,18 @@ import LifeboatCore
 public struct SandboxNode: Sendable {
     public var name: String
     public var region: String
+    /// The region's own loopback address (127.0.N.1): DNS can tell the regions apart.
+    public var address: String
+    /// The same port in every region, as in a real deployment.
     public var port: Int
     public var dataDirectory: String
     public var logFile: String
 
     public var config: DatabaseNodeConfig {
-        DatabaseNodeConfig(name: name, region: region, host: "127.0.0.1", port: port, user: "postgres", database: "postgres")
+        DatabaseNodeConfig(name: name, region: region, host: address, port: port, user: "postgres", database: "postgres")
     }
+
+    var socketDirectory: String { URL(fileURLWithPath: dataDirectory).deletingLastPathComponent().appendingPathComponent("sock").path }
 }
 
 /// Real local regions for drills and tests: a PostgreSQL primary and streaming standbys in a
@@ -40,14 +45,17 @@ public actor SandboxCluster {
         precondition(regions.count >= 1)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-sandbox-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        try FileManager.default.createDirectory(atPath: "\(base)/sock", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let addresses = regions.indices.map { "127.0.\($0 + 1).1" }
+        let port = try FreePort.find(bindableOn: addresses)
         var nodes: [SandboxNode] = []
-        for region in regions {
+        for (index, region) in regions.enumerated() {
             nodes.append(SandboxNode(
-                name: "pg-\(region)", region: region, port: try FreePort.find(),
+                name: "pg-\(region)", region: region, address: addresses[index], port: port,
                 dataDirectory: "\(base)/\(region)/data", logFile: "\(base)/\(region)/postgres.log"
             ))
-            try FileManager.default.createDirectory(atPath: "\(base)/\(region)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            for dir in ["\(base)/\(region)", "\(base)/\(region)/sock"] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
         }
         self.directory = base
         self.nodes = nodes
@@ -55,7 +63,7 @@ public actor SandboxCluster {
         self.runner = CommandRunner(runAsUser: CommandRunner.isRoot ? "postgres" : nil)
         if CommandRunner.isRoot {
             // The server runs as postgres and needs to own its directories.
-            for path in [base, "\(base)/sock"] + regions.map({ "\(base)/\($0)" }) {
+            for path in [base] + regions.flatMap({ ["\(base)/\($0)", "\(base)/\($0)/sock"] }) {
                 try Self.chown(path, to: "postgres")
             }
         }
@@ -70,9 +78,9 @@ public actor SandboxCluster {
         try append(to: "\(primary.dataDirectory)/postgresql.conf", """
 
             # lifeboat sandbox
-            listen_addresses = '127.0.0.1'
+            listen_addresses = '\(primary.address)'
             port = \(primary.port)
-            unix_socket_directories = '\(directory)/sock'
+            unix_socket_directories = '\(primary.socketDirectory)'
             wal_level = replica
             max_wal_senders = 10
             hot_standby = on
@@ -83,14 +91,14 @@ public actor SandboxCluster {
             wal_sender_timeout = 5s
             cluster_name = '\(primary.region)'
             """)
-        try append(to: "\(primary.dataDirectory)/pg_hba.conf", "\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
+        try append(to: "\(primary.dataDirectory)/pg_hba.conf", "\nhost replication postgres 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 trust\n")
         try await startServer(primary)
 
         for standby in standbys {
             try await runner.run(pg.tool("pg_basebackup"), [
-                "-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", standby.dataDirectory, "-R", "-X", "stream", "-c", "fast",
+                "-h", primary.address, "-p", String(primary.port), "-U", "postgres", "-D", standby.dataDirectory, "-R", "-X", "stream", "-c", "fast",
             ])
-            try append(to: "\(standby.dataDirectory)/postgresql.conf", "\nport = \(standby.port)\ncluster_name = '\(standby.region)'\n")
+            try append(to: "\(standby.dataDirectory)/postgresql.conf", "\nlisten_addresses = '\(standby.address)'\nunix_socket_directories = '\(standby.socketDirectory)'\ncluster_name = '\(standby.region)'\n")
             try await startServer(standby)
         }
         try await waitForStreaming(timeout: .seconds(30))
@@ -121,7 +129,7 @@ public actor SandboxCluster {
     /// Runs SQL with psql over the unix socket and returns the unaligned output.
     @discardableResult
     public func psql(_ node: SandboxNode, _ sql: String) async throws -> String {
-        try await runner.run(installation.tool("psql"), ["-X", "-q", "-A", "-t", "-h", "\(directory)/sock", "-p", String(node.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        try await runner.run(installation.tool("psql"), ["-X", "-q", "-A", "-t", "-h", node.socketDirectory, "-p", String(node.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
     }
 
     /// The postmaster's pid, from `postmaster.pid`.

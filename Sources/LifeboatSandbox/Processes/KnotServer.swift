@@ -1,5 +1,4 @@
 import Foundation
-import LifeboatSandbox
 
 /// A real authoritative DNS server (Knot) on a loopback port, serving one zone that accepts
 /// TSIG-signed RFC 2136 updates. Started per test, stopped by `stop()`.
@@ -18,14 +17,26 @@ public final class KnotServer: @unchecked Sendable {
         public var description: String { "knotd not found: install Debian's knot package (apt-get install -y knot knot-dnsutils); scripts/test does" }
     }
 
+    /// Installs Debian's knot and knot-dnsutils with apt-get when missing and allowed (root).
+    public static func ensureInstalled(install: Bool, log: @Sendable (String) -> Void) async throws {
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/knotd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/kdig") { return }
+        guard install, CommandRunner.isRoot else {
+            throw PostgresInstallation.NotInstalled(reason: "Knot DNS not found. Install it with: sudo apt-get install -y knot knot-dnsutils")
+        }
+        log("Knot DNS not found; installing Debian's knot and knot-dnsutils packages (apt-get)…")
+        let runner = CommandRunner()
+        try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], asUser: false)
+        try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "knot", "knot-dnsutils"], asUser: false)
+    }
+
     /// `records` are zone-file lines added after the SOA/NS, e.g. `app IN A 127.0.0.10`.
-    public init(zone: String = "lifeboat.test", records: [String] = ["app 60 IN A 127.0.0.10"]) throws {
+    public init(zone: String = "lifeboat.test", records: [String] = ["app 60 IN A 127.0.0.10"], port: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/knotd") else { throw Missing() }
         self.zone = zone
         self.keyName = "lifeboat-key"
         self.keySecret = Self.randomSecret()
         self.readOnlyKeySecret = Self.randomSecret()
-        self.port = try FreePort.find()
+        self.port = try port ?? FreePort.find()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-knot-\(UUID().uuidString.prefix(8))").path
         self.directory = dir
         for sub in ["zones", "run", "storage"] {
@@ -44,7 +55,7 @@ public final class KnotServer: @unchecked Sendable {
         let config = """
             server:
                 rundir: "\(dir)/run"
-                listen: 127.0.0.1@\(port)
+                listen: 127.0.0.1@\(self.port)
             key:
               - id: \(keyName)
                 algorithm: hmac-sha256
