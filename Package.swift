@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat"],
+            dependencies: ["lifeboat", "LifeboatSandbox"],
             swiftSettings: strict
         ),
     ]
