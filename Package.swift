@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Pure decision core: no I/O, no NIO, no Logging/Metrics, no wall clock.
@@ -45,7 +47,13 @@ let package = Package(
         // DNS wire format, TSIG and the RFC 2136 UPDATE client.
         .target(
             name: "LifeboatDNS",
-            dependencies: ["LifeboatCore", "LifeboatConfig", "LifeboatEngine", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "LifeboatCore", "LifeboatConfig", "LifeboatEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -78,12 +86,21 @@ let package = Package(
         ),
         .target(
             name: "LifeboatTestSupport",
-            dependencies: ["LifeboatCore", "LifeboatSandbox", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LifeboatCore", "LifeboatSandbox", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/LifeboatTestSupport",
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "LifeboatTestSupport"], swiftSettings: strict),
-        .testTarget(name: "LifeboatDNSTests", dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "LifeboatDNSTests",
+            dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",

@@ -14,8 +14,10 @@ public enum TrafficSwitchFactory {
             let key = try TSIGKey(name: settings.keyName, secretBase64: secret.reveal())
             let client = RFC2136Client(server: DNSServer(host: settings.server.host, port: settings.server.port), zone: zone, key: key)
             provider = RFC2136Provider(client: client, record: record)
-        case .linode:
-            throw DNSSwitchConfigError(message: "the Linode provider is not built yet in this version; use provider: rfc2136")
+        case .linode(let settings):
+            let token = try environment.map { try settings.token.resolve(environment: $0) } ?? settings.token.resolve()
+            let client = LinodeDomainsClient(baseURL: settings.apiURL, token: token)
+            provider = LinodeProvider(client: client, zone: dns.zone, relativeName: dns.relativeName)
         }
         let verifiers = dns.verifyServers.map {
             AuthoritativeServer(server: DNSServer(host: $0.host, port: $0.port), zone: zone, record: record) as any DNSAnswerSource

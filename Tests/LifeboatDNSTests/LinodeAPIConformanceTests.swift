@@ -1,0 +1,113 @@
+import Foundation
+import LifeboatConfig
+import LifeboatCore
+import LifeboatDNS
+import LifeboatEngine
+import LifeboatTestSupport
+import Testing
+import Yams
+
+/// Every request the Linode provider sends, checked against Linode's published OpenAPI document
+/// (v4.176.0 extract in Fixtures/): path, method, query parameters, body fields and their types.
+@Suite struct LinodeAPIConformanceTests {
+    static func document() throws -> [String: Any] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/linode-api-v4.176.0-subset.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return try #require(try Yams.load(yaml: text) as? [String: Any])
+    }
+
+    /// Follows a local `$ref` such as `#/components/schemas/DomainRecord/properties/target`.
+    static func resolve(_ value: Any?, in doc: [String: Any]) -> [String: Any]? {
+        guard var object = value as? [String: Any] else { return nil }
+        while let ref = object["$ref"] as? String {
+            var node: Any? = doc
+            for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
+            guard let next = node as? [String: Any] else { return nil }
+            object = next
+        }
+        return object
+    }
+
+    static func template(matching path: String, in paths: [String: Any]) -> String? {
+        let parts = path.split(separator: "/")
+        return paths.keys.first { key in
+            let keyParts = key.split(separator: "/")
+            return keyParts.count == parts.count && zip(keyParts, parts).allSatisfy { k, p in k.hasPrefix("{") || k == p }
+        }
+    }
+
+    @Test func everyRequestFollowsThePublishedDocument() async throws {
+        let doc = try Self.document()
+        let paths = try #require(doc["paths"] as? [String: Any])
+        let servers = try #require(doc["servers"] as? [[String: Any]])
+        #expect(servers.contains { $0["url"] as? String == "https://api.linode.com/v4" })
+
+        // Exercise the provider: lookups with pagination and X-Filter, a switch, a retry.
+        let fake = try await FakeLinodeAPI(token: "conformance-token")
+        defer { Task { await fake.stop() } }
+        let domain = fake.addDomain("example.com")
+        for i in 0..<30 { fake.addRecord(domain: domain, name: "h\(i)", target: "203.0.113.\(i)") }
+        fake.addRecord(domain: domain, name: "app", target: "192.0.2.10")
+        fake.inject(.status(429, retryAfter: 0))
+        let client = LinodeDomainsClient(baseURL: fake.baseURL, token: Secret(fake.token), baseDelay: .milliseconds(10), pageSize: 25)
+        let provider = LinodeProvider(client: client, zone: "example.com", relativeName: "app")
+        let traffic = DNSTrafficSwitch(provider: provider, targets: ["a": [IPv4("192.0.2.10")!], "b": [IPv4("198.51.100.21")!]], ttl: 3600, verifiers: [])
+        _ = try await traffic.switchTraffic(toRegion: "b", fromRegion: "a", node: "n", epoch: Epoch(1), timeout: .seconds(5), progress: { _ in })
+
+        let requests = fake.requests
+        #expect(requests.count >= 6)
+        for request in requests {
+            #expect(request.path.hasPrefix("/v4/"), "served under the v4 base URL: \(request.path)")
+            let path = String(request.path.dropFirst(3))
+            guard let template = Self.template(matching: path, in: paths), let item = paths[template] as? [String: Any],
+                  let operation = item[request.method.lowercased()] as? [String: Any] else {
+                Issue.record("\(request.method) \(path) is not in Linode's document")
+                continue
+            }
+            #expect(request.headers["authorization"] == "Bearer conformance-token", "personalAccessToken is a Bearer token")
+            let parameters = ((operation["parameters"] as? [Any] ?? []) + (item["parameters"] as? [Any] ?? [])).compactMap { Self.resolve($0, in: doc) }
+            for (name, value) in request.query {
+                guard let parameter = parameters.first(where: { $0["name"] as? String == name && $0["in"] as? String == "query" }) else {
+                    Issue.record("query parameter \(name) is not documented for \(request.method) \(template)")
+                    continue
+                }
+                let schema = parameter["schema"] as? [String: Any] ?? [:]
+                let number = try #require(Int(value), "\(name) must be an integer")
+                if let minimum = schema["minimum"] as? Int { #expect(number >= minimum, "\(name)=\(number) below \(minimum)") }
+                if let maximum = schema["maximum"] as? Int { #expect(number <= maximum, "\(name)=\(number) above \(maximum)") }
+            }
+            if let filter = request.headers["x-filter"] {
+                // Filters may only name fields marked x-linode-filterable on the listed object.
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(filter.utf8)) as? [String: Any])
+                let schemas = (doc["components"] as? [String: Any])?["schemas"] as? [String: Any]
+                let listed = template == "/domains" ? "Domain" : "DomainRecord"
+                let properties = ((schemas?[listed] as? [String: Any])?["properties"] as? [String: Any]) ?? [:]
+                for key in object.keys {
+                    #expect((properties[key] as? [String: Any])?["x-linode-filterable"] as? Bool == true, "X-Filter on \(key) of \(listed)")
+                }
+            }
+            if let body = request.body {
+                let schema = try #require(Self.resolve(((operation["requestBody"] as? [String: Any])?["content"] as? [String: Any])
+                    .flatMap { ($0["application/json"] as? [String: Any])?["schema"] }, in: doc))
+                let properties = try #require(schema["properties"] as? [String: Any])
+                let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+                for (key, value) in object {
+                    guard let property = Self.resolve(properties[key], in: doc) else {
+                        Issue.record("body field \(key) is not in \(request.method) \(template)'s request schema")
+                        continue
+                    }
+                    switch property["type"] as? String {
+                    case "integer": #expect(value is Int, "\(key) must be an integer")
+                    case "string": #expect(value is String, "\(key) must be a string")
+                    default: break
+                    }
+                    if key == "ttl_sec", let ttl = value as? Int {
+                        #expect([300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1_209_600, 2_419_200].contains(ttl),
+                                "ttl_sec \(ttl) is not a value Linode accepts")
+                    }
+                }
+            }
+        }
+        #expect(requests.contains { $0.method == "PUT" })
+    }
+}
