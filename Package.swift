@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

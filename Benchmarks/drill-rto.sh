@@ -19,10 +19,16 @@ print(f"detection: interval {d['interval']}, timeout {d['timeout']}, suspect int
       f"failure threshold {d['failure_threshold']}, recovery threshold {d['recovery_threshold']}")
 for i, r in enumerate(runs, 1):
     rto = r.get("rto_seconds")
-    print(f"drill {i}: RTO {rto:.3f}s  RPO {r['rpo_lost_writes']} writes ({r['rpo_seconds']:.3f}s)  promotions {r['promotions']}  {'passed' if r['passed'] else 'FAILED'}"
+    print(f"drill {i}: RTO {rto:.3f}s  DNS {(r.get('traffic_switch_seconds') or 0) * 1000:.1f}ms  RPO {r['rpo_lost_writes']} writes ({r['rpo_seconds']:.3f}s)  promotions {r['promotions']}  {'passed' if r['passed'] else 'FAILED'}"
           if rto is not None else f"drill {i}: no RTO ({'; '.join(r['problems'])})")
 rtos = [r["rto_seconds"] for r in runs if r.get("rto_seconds") is not None]
 if rtos:
     print(f"median RTO over {len(rtos)} drills: {statistics.median(rtos):.3f}s")
+done = [r["failover_seconds"] for r in runs if r.get("failover_seconds") is not None]
+if done:
+    print(f"median fault -> failover complete: {statistics.median(done):.3f}s")
+dns = [r["traffic_switch_seconds"] for r in runs if r.get("traffic_switch_seconds") is not None]
+if dns:
+    print(f"median DNS switch + verification: {statistics.median(dns) * 1000:.1f}ms")
 PY
 exit "${status:-0}"

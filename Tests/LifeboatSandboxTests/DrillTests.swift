@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatCore
+import LifeboatDNS
 import LifeboatEngine
 import LifeboatPostgres
 import LifeboatSandbox
@@ -109,4 +110,46 @@ func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () a
     }
     Issue.record("timed out waiting for \(what)")
     throw CancellationError()
+}
+
+/// A failover whose traffic switch keeps failing (the DNS server rejects the TSIG key): the
+/// promotion stands, the state says so, and an alert is raised.
+@Suite(.serialized) struct TrafficNotSwitchedTests {
+    @Test func aRejectedDNSUpdateLeavesThePromotionStanding() async throws {
+        try await withSandboxCluster { cluster in
+            let knot = try KnotServer(zone: "lifeboat.sandbox", records: ["app 0 IN A \(cluster.primary.address)"])
+            defer { knot.stop() }
+            try await knot.waitUntilServing()
+            let zone = try DNSName("lifeboat.sandbox"), record = try DNSName("app.lifeboat.sandbox")
+            let server = DNSServer(host: "127.0.0.1", port: knot.port)
+            let wrongKey = try TSIGKey(name: knot.keyName, secretBase64: Data(repeating: 9, count: 32).base64EncodedString())
+            let traffic = DNSTrafficSwitch(
+                provider: RFC2136Provider(client: RFC2136Client(server: server, zone: zone, key: wrongKey), record: record),
+                targets: Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.region, [IPv4($0.address)!]) }),
+                ttl: 0, verifiers: [AuthoritativeServer(server: server, zone: zone, record: record)]
+            )
+            let fleet = try PostgresFleet(nodes: cluster.nodes.map(\.config), logger: testLogger())
+            let engine = Engine(topology: cluster.topology, detection: .default,
+                                policy: FailoverPolicy(stepAttempts: 2, retryDelay: .milliseconds(50)), fleet: fleet,
+                                epochStore: InMemoryEpochStore(), traffic: traffic, clock: ContinuousClock(), logger: testLogger())
+            let task = Task { try await engine.run() }
+            defer { task.cancel() }
+            try await waitFor("monitoring") { await engine.state == .monitoring(primary: cluster.primary.name) }
+            try await waitFor("standby streaming") { await engine.health["pg-eu-west"]?.currentStatus?.isStreaming == true }
+
+            _ = try await cluster.kill(cluster.primary)
+            try await waitFor("traffic not switched") {
+                if case .trafficNotSwitched = await engine.state { return true } else { return false }
+            }
+            #expect(await engine.state.primary == "pg-eu-west")
+            #expect(await engine.epoch == Epoch(1))
+            let alerts = engine.journal.entries.filter { if case .alert(.critical) = $0.kind { return true } else { return false } }.map(\.message)
+            #expect(alerts.contains { $0.hasPrefix("promoted pg-eu-west but traffic not switched: BADSIG") }, "\(alerts)")
+            // The new primary takes writes; the record still points at the dead region.
+            try await cluster.psql(cluster.standbys[0], "CREATE TABLE after_failover (id int)")
+            #expect(try knot.kdig("app.lifeboat.sandbox", "A") == cluster.primary.address)
+            let promotions = engine.journal.entries.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }
+            #expect(promotions.count == 1)
+        }
+    }
 }
