@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatCore
 import LifeboatTestSupport
 import Testing
@@ -408,5 +409,59 @@ import Testing
         #expect(h.kind == .discovering)
         h.probe("pg-b", primary(0x5000))
         #expect(h.machine.state == .monitoring(primary: "pg-b"))
+    }
+}
+
+@Suite struct SnapshotTests {
+    @Test func aFailoverInterruptedAtEveryStepResumesWithTheSameStep() throws {
+        let steps: [(FailoverStep, [FailoverEvent])] = [
+            (.bumpEpoch, []),
+            (.fence, [.stepSucceeded(.bumpEpoch, node: nil, detail: "")]),
+            (.promote, [.stepSucceeded(.bumpEpoch, node: nil, detail: ""), .stepSucceeded(.fence, node: "pg-a", detail: "x")]),
+            (.waitWritable, [.stepSucceeded(.bumpEpoch, node: nil, detail: ""), .stepSucceeded(.fence, node: "pg-a", detail: "x"),
+                             .stepSucceeded(.promote, node: "pg-b", detail: "")]),
+            (.switchTraffic, [.stepSucceeded(.bumpEpoch, node: nil, detail: ""), .stepSucceeded(.fence, node: "pg-a", detail: "x"),
+                              .stepSucceeded(.promote, node: "pg-b", detail: ""), .stepSucceeded(.waitWritable, node: "pg-b", detail: "")]),
+        ]
+        for (step, events) in steps {
+            var h = Harness()
+            h.steadyState()
+            h.primaryFails()
+            h.probe("pg-b", standby(streaming: false))
+            for event in events { h.send(event) }
+            h.advance(.seconds(2))
+            let snapshot = h.machine.snapshot(now: h.now)
+            // Round trip through JSON, as the store keeps it.
+            let decoded = try JSONDecoder().decode(MachineSnapshot.self, from: JSONEncoder().encode(snapshot))
+            #expect(decoded == snapshot)
+            let later = Instant(offset: .seconds(1000))
+            let restored = FailoverMachine<ManualClock>(restoring: decoded.aged(by: .seconds(5)), topology: twoRegions,
+                                                        detection: .default, policy: .default, now: later)
+            #expect(restored.state.kind == step.stateKind, "\(step)")
+            guard case .failingOver(let p) = restored.state else { Issue.record("not failing over"); continue }
+            #expect(p.startedAt.duration(to: later) == .milliseconds(2000 + 5000))
+            let resume = restored.resumeActions()
+            #expect(resume.sideEffects == h.machine.actions(for: p), "\(step) re-issued")
+            #expect(resume.decisions.first?.hasPrefix("resuming after a restart at step \(step.rawValue)") == true)
+            #expect(restored.epoch == h.machine.epoch)
+        }
+    }
+
+    @Test func cooldownAndRetiredNodesSurviveARestart() {
+        var h = GuardRailTests().failedOverOnce()
+        h.advance(.seconds(60))
+        let snapshot = h.machine.snapshot(now: h.now)
+        #expect(snapshot.phase == .watching(primary: "pg-b"))
+        #expect(snapshot.lastFailoverAgo == 60_000)
+        var restored = Harness(threeRegions)
+        restored.machine = FailoverMachine(restoring: snapshot.aged(by: .seconds(30)), topology: threeRegions, detection: .default,
+                                           policy: .default, now: restored.now)
+        #expect(restored.machine.retired == ["pg-a"])
+        #expect(restored.machine.resumeActions().isEmpty)
+        restored.probe("pg-b", primary(0x3000))
+        restored.probe("pg-c", standby(0x3000, streaming: true))
+        restored.primaryFails("pg-b")
+        restored.probe("pg-c", standby(0x3000, streaming: false))
+        #expect(restored.kind == .holding, "still in cooldown after the restart")
     }
 }

@@ -298,7 +298,8 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
 
     // MARK: - Workflow
 
-    func actions(for p: FailoverProgress<Instant>) -> [FailoverAction] {
+    /// The side effects of the step `p` stands at.
+    public func actions(for p: FailoverProgress<Instant>) -> [FailoverAction] {
         switch p.step {
         case .bumpEpoch: return [.bumpEpoch(to: p.epoch)]
         case .fence: return [.fence(node: p.oldPrimary, epoch: p.epoch)]

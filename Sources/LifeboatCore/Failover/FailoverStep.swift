@@ -1,5 +1,5 @@
 /// The workflow steps of a failover, in order. Each step's outcome comes back as an event.
-public enum FailoverStep: String, Sendable, Equatable, CaseIterable {
+public enum FailoverStep: String, Sendable, Equatable, CaseIterable, Codable {
     case bumpEpoch = "bump-epoch"
     case fence
     case promote

@@ -1,0 +1,108 @@
+/// What a monitor must remember across a restart: where the failover workflow stands, the
+/// epoch, and the guard rails' memory. Instants are stored as ages so any clock can restore them.
+public struct MachineSnapshot: Codable, Sendable, Equatable {
+    public struct Progress: Codable, Sendable, Equatable {
+        public var oldPrimary: String
+        public var candidate: String
+        public var epoch: UInt64
+        public var step: FailoverStep
+        public var attempt: Int
+        public var pendingRepoints: [String]
+        public var otherStandbys: [String]
+        public var manual: Bool
+        public var reason: String
+        public var startedAgo: Int64
+    }
+
+    public enum Phase: Codable, Sendable, Equatable {
+        case discovering
+        case watching(primary: String)
+        case failingOver(Progress)
+        case failed(Progress, reason: String)
+        case trafficNotSwitched(Progress, reason: String)
+    }
+
+    public var phase: Phase
+    public var epoch: UInt64
+    public var paused: Bool
+    public var retired: [String]
+    /// Milliseconds since the last failover finished, when one has.
+    public var lastFailoverAgo: Int64?
+    public var lastReason: String
+
+    /// Adds `gap` (time the monitor was down) to every age.
+    public func aged(by gap: Duration) -> MachineSnapshot {
+        var copy = self
+        let ms = gap.milliseconds
+        copy.lastFailoverAgo = lastFailoverAgo.map { $0 + ms }
+        func age(_ p: Progress) -> Progress { var p = p; p.startedAgo += ms; return p }
+        switch phase {
+        case .discovering, .watching: break
+        case .failingOver(let p): copy.phase = .failingOver(age(p))
+        case .failed(let p, let r): copy.phase = .failed(age(p), reason: r)
+        case .trafficNotSwitched(let p, let r): copy.phase = .trafficNotSwitched(age(p), reason: r)
+        }
+        return copy
+    }
+}
+
+extension FailoverMachine {
+    public func snapshot(now: Instant) -> MachineSnapshot {
+        func progress(_ p: FailoverProgress<Instant>) -> MachineSnapshot.Progress {
+            MachineSnapshot.Progress(
+                oldPrimary: p.oldPrimary, candidate: p.candidate, epoch: p.epoch.value, step: p.step, attempt: p.attempt,
+                pendingRepoints: p.pendingRepoints, otherStandbys: p.otherStandbys, manual: p.manual, reason: p.reason,
+                startedAgo: p.startedAt.duration(to: now).milliseconds
+            )
+        }
+        let phase: MachineSnapshot.Phase = switch state {
+        case .discovering: .discovering
+        // Confirming and holding depend on fresh observations: after a restart they are re-derived.
+        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): .watching(primary: p)
+        case .failingOver(let p): .failingOver(progress(p))
+        case .failed(let p, let reason): .failed(progress(p), reason: reason)
+        case .trafficNotSwitched(let p, let reason): .trafficNotSwitched(progress(p), reason: reason)
+        }
+        return MachineSnapshot(
+            phase: phase, epoch: epoch.value, paused: paused, retired: retired.sorted(),
+            lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason
+        )
+    }
+
+    /// A machine as it was when `snapshot` was taken, `snapshot`'s ages measured back from `now`.
+    public init(restoring snapshot: MachineSnapshot, topology: Topology, detection: DetectionSettings, policy: FailoverPolicy, now: Instant) {
+        self.init(topology: topology, detection: detection, policy: policy, epoch: Epoch(snapshot.epoch))
+        func progress(_ p: MachineSnapshot.Progress) -> FailoverProgress<Instant> {
+            FailoverProgress(
+                oldPrimary: p.oldPrimary, candidate: p.candidate, epoch: Epoch(p.epoch), step: p.step, attempt: p.attempt,
+                startedAt: now.advanced(by: .milliseconds(-p.startedAgo)), pendingRepoints: p.pendingRepoints,
+                otherStandbys: p.otherStandbys, manual: p.manual, reason: p.reason
+            )
+        }
+        switch snapshot.phase {
+        case .discovering: state = .discovering
+        case .watching(let primary): state = .monitoring(primary: primary)
+        case .failingOver(let p): state = .failingOver(progress(p))
+        case .failed(let p, let reason): state = .failed(progress(p), reason: reason)
+        case .trafficNotSwitched(let p, let reason): state = .trafficNotSwitched(progress(p), reason: reason)
+        }
+        paused = snapshot.paused
+        retired = Set(snapshot.retired)
+        lastFailoverAt = snapshot.lastFailoverAgo.map { now.advanced(by: .milliseconds(-$0)) }
+        lastReason = snapshot.lastReason
+    }
+
+    /// What to do after a restart: re-issue the step the workflow stood at (every step is
+    /// idempotent), or re-arm the traffic-switch retry.
+    public func resumeActions() -> [FailoverAction] {
+        switch state {
+        case .failingOver(let p):
+            return [.decision("resuming after a restart at step \(p.step.rawValue) of the failover \(p.oldPrimary) -> \(p.candidate) (epoch \(p.epoch))")]
+                + actions(for: p)
+        case .trafficNotSwitched:
+            return [.scheduleTimer(.retry(.switchTraffic), after: .zero)]
+        case .discovering, .monitoring, .confirming, .holding, .failed:
+            return []
+        }
+    }
+}
