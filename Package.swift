@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Pure decision core: no I/O, no NIO, no Logging/Metrics, no wall clock.
@@ -65,6 +66,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The embedded state store (SQLite via GRDB): epoch, machine snapshot, journal.
+        .target(
+            name: "LifeboatStore",
+            dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .target(
             name: "LifeboatSandbox",
             dependencies: [
@@ -78,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +109,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
+        .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatEngine"], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",

@@ -13,9 +13,14 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         /// How often the scheduler looks for due probes and timers.
         public var tick: Duration
 
-        public init(stepTimeout: Duration = .seconds(10), tick: Duration = .milliseconds(5)) {
+        /// Called after each workflow step succeeded and was journaled (tests use it to crash the
+        /// monitor at a chosen step).
+        public var afterStep: (@Sendable (FailoverStep) -> Void)?
+
+        public init(stepTimeout: Duration = .seconds(10), tick: Duration = .milliseconds(5), afterStep: (@Sendable (FailoverStep) -> Void)? = nil) {
             self.stepTimeout = stepTimeout
             self.tick = tick
+            self.afterStep = afterStep
         }
     }
 
@@ -29,6 +34,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private let fleet: any DatabaseFleet
     private let epochStore: any EpochStore
     private let traffic: any TrafficSwitch
+    private let stateStore: (any StateStore)?
     private let clock: C
     private let settings: Settings
     private var logger: Logger
@@ -40,8 +46,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public init(
         topology: Topology, detection: DetectionSettings, policy: FailoverPolicy,
         fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch = NoTrafficSwitch(),
-        clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal()
+        clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal(),
+        stateStore: (any StateStore)? = nil
     ) {
+        self.stateStore = stateStore
         self.machine = FailoverMachine(topology: topology, detection: detection, policy: policy)
         self.fleet = fleet
         self.epochStore = epochStore
@@ -56,9 +64,18 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public func run() async throws {
         let epoch = try await epochStore.load()
         machine = FailoverMachine(topology: machine.topology, detection: machine.detection, policy: machine.policy, epoch: epoch)
-        logger.info("monitor starting", metadata: ["epoch": "\(epoch)", "nodes": "\(machine.topology.databaseNodes.map(\.name).joined(separator: ","))"])
+        var resume: [FailoverAction] = []
+        if let saved = try stateStore?.loadSnapshot() {
+            machine = FailoverMachine(restoring: saved.snapshot.aged(by: saved.age), topology: machine.topology,
+                                      detection: machine.detection, policy: machine.policy, now: clock.now)
+            resume = machine.resumeActions()
+            logger.notice("monitor restarting", metadata: ["state": "\(machine.state.kind.rawValue)", "epoch": "\(machine.epoch)"])
+        }
+        logger.info("monitor starting", metadata: ["epoch": "\(machine.epoch)", "nodes": "\(machine.topology.databaseNodes.map(\.name).joined(separator: ","))"])
         let (stream, continuation) = AsyncStream.makeStream(of: Work.self)
         workQueue = continuation
+        let resumedAt = clock.now
+        for action in resume { dispatch(action, now: resumedAt) }
         let now = clock.now
         for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
 
@@ -128,8 +145,24 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
 
     private func feed(_ event: FailoverEvent) {
         let now = clock.now
-        for action in machine.handle(event, now: now) {
+        let actions = machine.handle(event, now: now)
+        if let stateStore, actions.contains(where: Self.changesState) {
+            // Saved before any side effect runs: a restart re-issues the step in flight.
+            do {
+                try stateStore.saveSnapshot(machine.snapshot(now: now))
+            } catch {
+                logger.critical("cannot save the monitor's state: \(error)")
+            }
+        }
+        for action in actions {
             dispatch(action, now: now)
+        }
+    }
+
+    private static func changesState(_ action: FailoverAction) -> Bool {
+        switch action {
+        case .transition, .decision, .bumpEpoch, .fence, .promote, .waitWritable, .repoint, .switchTraffic, .scheduleTimer, .alert: return true
+        case .probe: return false
         }
     }
 
@@ -198,6 +231,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         switch result {
         case .success(let detail):
             journal.append(at: now, epoch: machine.epoch, kind: .stepSucceeded(step, node: node), message: detail.isEmpty ? step.rawValue : detail)
+            settings.afterStep?(step)
             return .stepSucceeded(step, node: node, detail: detail)
         case .failure(let error):
             journal.append(at: now, epoch: machine.epoch, kind: .stepFailed(step, node: node), message: "\(error)")

@@ -30,6 +30,15 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
     public var lastFailoverAgo: Int64?
     public var lastReason: String
 
+    public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String) {
+        self.phase = phase
+        self.epoch = epoch
+        self.paused = paused
+        self.retired = retired
+        self.lastFailoverAgo = lastFailoverAgo
+        self.lastReason = lastReason
+    }
+
     /// Adds `gap` (time the monitor was down) to every age.
     public func aged(by gap: Duration) -> MachineSnapshot {
         var copy = self

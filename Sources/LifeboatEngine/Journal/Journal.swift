@@ -26,13 +26,18 @@ public struct JournalEntry<Instant: InstantProtocol & Sendable>: Sendable {
 /// the monitor daemon.
 public final class InMemoryJournal<Instant: InstantProtocol & Sendable>: Sendable {
     private let storage = Mutex<[JournalEntry<Instant>]>([])
+    /// Also writes each entry here (the persistent journal), when set.
+    private let sink: (@Sendable (Epoch, JournalEntry<Instant>.Kind, String) -> Void)?
 
-    public init() {}
+    public init(sink: (@Sendable (Epoch, JournalEntry<Instant>.Kind, String) -> Void)? = nil) {
+        self.sink = sink
+    }
 
     public func append(at: Instant, epoch: Epoch, kind: JournalEntry<Instant>.Kind, message: String) {
         storage.withLock { entries in
             entries.append(JournalEntry(sequence: entries.count + 1, at: at, epoch: epoch, kind: kind, message: message))
         }
+        sink?(epoch, kind, message)
     }
 
     public var entries: [JournalEntry<Instant>] { storage.withLock { $0 } }
