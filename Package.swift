@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat", "LifeboatSandbox"],
+            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatTestSupport"],
             swiftSettings: strict
         ),
     ]

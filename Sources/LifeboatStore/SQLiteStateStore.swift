@@ -12,8 +12,24 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
 
     public static let schemaVersion = 1
 
-    public init(path: String) throws {
+    /// Opens (creating and migrating when needed) the state file the monitor owns. With
+    /// `readOnly`, the file must exist and is never created or migrated (tools reading a live
+    /// monitor's journal).
+    public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw StateStoreError(path: path, reason: "no such file") }
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(5)
+            do {
+                queue = try DatabaseQueue(path: path, configuration: configuration)
+                try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM lifeboat_journal") }
+            } catch {
+                throw StateStoreError(path: path, reason: "not a Lifeboat state file, not initialised yet, or corrupt (\(Self.describe(error)))")
+            }
+            return
+        }
         let existed = FileManager.default.fileExists(atPath: path)
         if !existed {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -23,7 +39,10 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
             }
         }
         do {
-            queue = try DatabaseQueue(path: path)
+            var configuration = Configuration()
+            // The CLI and tests read the file while the monitor writes it.
+            configuration.busyMode = .timeout(5)
+            queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
         } catch {
             throw StateStoreError(path: path, reason: "not a Lifeboat state file or corrupt (\(Self.describe(error))); move it aside to start afresh, losing the journal")

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import LifeboatConfig
+import LifeboatCore
+import LifeboatDNS
+import LifeboatEngine
+import LifeboatPostgres
+import LifeboatStore
+import Logging
+import ServiceLifecycle
+
+extension Lifeboat {
+    struct Monitor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Watch the regions and fail over when the primary is lost (the long-running daemon).",
+            discussion: """
+                Probes every database node, decides with the failover state machine, and carries out \
+                failovers (fence, promote, repoint, switch DNS). Every decision and step is journaled in \
+                the state file, which also holds the fencing epoch and where a failover stands: a monitor \
+                killed mid-failover finishes it on restart without a second promotion or epoch bump. \
+                Stops cleanly on SIGTERM or SIGINT. Logs go to stderr.
+                """
+        )
+
+        @Option(name: [.short, .long], help: "The config file.")
+        var config: String = "/etc/lifeboat/lifeboat.yml"
+
+        @Option(help: "The state file (SQLite), created with owner-only permissions.")
+        var state: String = "/var/lib/lifeboat/state.db"
+
+        @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+        var logLevel: Logger.Level = .info
+
+        func run() async throws {
+            let loaded: LifeboatConfiguration
+            do {
+                loaded = try ConfigLoader.load(path: config)
+            } catch let error as ConfigurationError {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+            let level = logLevel
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "lifeboat.monitor")
+            for warning in loaded.warnings { logger.warning("\(warning.description)") }
+
+            let fleet: PostgresFleet
+            let traffic: any TrafficSwitch
+            let store: SQLiteStateStore
+            do {
+                fleet = try PostgresFleet(nodes: loaded.databaseNodes, logger: logger)
+                traffic = try loaded.dns.map { try TrafficSwitchFactory.make($0) } ?? NoTrafficSwitch()
+                store = try SQLiteStateStore(path: state)
+            } catch {
+                printError("lifeboat monitor: \(error)")
+                throw ExitCode(1)
+            }
+            let journal = InMemoryJournal<ContinuousClock.Instant>(sink: { epoch, kind, message in
+                let stored = kind.stored
+                do {
+                    try store.record(epoch: epoch, kind: stored.kind, step: stored.step, node: stored.node, message: message)
+                } catch {
+                    logger.critical("cannot write the journal: \(error)")
+                }
+            })
+            let engine = Engine(
+                topology: loaded.topology, detection: loaded.detection, policy: loaded.failover, fleet: fleet,
+                epochStore: store, traffic: traffic, clock: ContinuousClock(),
+                settings: Engine.Settings(afterStep: Self.crashHookForTests()), logger: logger, journal: journal, stateStore: store
+            )
+            let group = ServiceGroup(
+                configuration: .init(services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            )
+            try await group.run()
+        }
+
+        /// `LIFEBOAT_TEST_CRASH_AFTER_STEP=promote` makes the process exit (status 70) right after
+        /// that workflow step succeeded: the crash-resume tests kill the monitor at every step this way.
+        static func crashHookForTests() -> (@Sendable (FailoverStep) -> Void)? {
+            guard let name = ProcessInfo.processInfo.environment["LIFEBOAT_TEST_CRASH_AFTER_STEP"],
+                  let step = FailoverStep(rawValue: name) else { return nil }
+            return { finished in
+                if finished == step { _exit(70) }
+            }
+        }
+    }
+}
