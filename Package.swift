@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Pure decision core: no I/O, no NIO, no Logging/Metrics, no wall clock.
@@ -72,6 +73,12 @@ let package = Package(
             dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // The monitor's HTTP API: status, events, operator commands.
+        .target(
+            name: "LifeboatHTTP",
+            dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
         .target(
             name: "LifeboatSandbox",
             dependencies: [
@@ -85,8 +92,11 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -107,6 +117,12 @@ let package = Package(
             name: "LifeboatDNSTests",
             dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LifeboatHTTPTests",
+            dependencies: ["LifeboatHTTP", "LifeboatEngine", "LifeboatTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatEngine"], swiftSettings: strict),

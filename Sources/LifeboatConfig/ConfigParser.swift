@@ -4,7 +4,8 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "api"]
+    static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let regionKeys = ["name", "priority"]
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
     static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
@@ -61,6 +62,15 @@ public enum ConfigParser {
             if reader.describe(node) == "nothing (null)" { return nil }
             return parseDNS(node, regions: regions, reader: reader, environment: environment)
         }
+        var api = APIConfig()
+        if let node = top["api"], let f = reader.mapping(node, "api", keys: apiKeys) {
+            if let l = f["listen"], let text = reader.string(l, "api.listen") {
+                if let hp = HostPort(parsing: text, defaultPort: 8547) { api.listen = hp } else {
+                    reader.error(l, "api.listen", "expected an IPv4 address and port such as 127.0.0.1:8547, found '\(text)'")
+                }
+            }
+            api.token = parseSecret(f, env: "token_env", file: "token_file", inline: "token", what: "API token", reader: reader, environment: environment)
+        }
         for section in ["files"] {
             guard let node = top[section] else { continue }
             if case .mapping = node {
@@ -93,7 +103,7 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover, dns: dns
+            detection: detection, failover: failover, dns: dns, api: api
         )
     }
 

@@ -51,12 +51,15 @@ public struct LifeboatConfiguration: Sendable {
     public var failover: FailoverPolicy
     /// Traffic switching; nil when clients find the primary themselves.
     public var dns: DNSConfig?
+    /// The monitor's HTTP API.
+    public var api: APIConfig
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
-                warnings: [Diagnostic] = []) {
+                api: APIConfig = APIConfig(), warnings: [Diagnostic] = []) {
+        self.api = api
         self.cluster = cluster
         self.topology = topology
         self.databaseNodes = databaseNodes
@@ -79,5 +82,17 @@ public struct LifeboatConfiguration: Sendable {
             + "detection every \(DurationText.format(detection.interval)), down after \(detection.failureThreshold) failed probes; "
             + "automatic failover \(failover.automatic ? "on" : "off")"
             + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? "; no traffic switch")
+    }
+}
+
+/// The `api:` section: where the monitor's HTTP API listens and the token mutating calls need.
+public struct APIConfig: Sendable, Equatable {
+    public var listen = HostPort(host: "127.0.0.1", port: 8547)
+    /// Without a token, mutating calls are refused (401) and reading works.
+    public var token: SecretSource?
+
+    public init(listen: HostPort = HostPort(host: "127.0.0.1", port: 8547), token: SecretSource? = nil) {
+        self.listen = listen
+        self.token = token
     }
 }

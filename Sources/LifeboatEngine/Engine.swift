@@ -100,6 +100,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var epoch: Epoch { machine.epoch }
     public var lastReason: String { machine.lastReason }
     public var health: [String: NodeHealth<Instant>] { machine.health }
+    public var paused: Bool { machine.paused }
+    public var topology: Topology { machine.topology }
+    public func plan(to target: String?) -> FailoverPlan { machine.failoverPlan(to: target) }
 
     // MARK: Scheduling
 

@@ -3,7 +3,9 @@ import Foundation
 import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
+import Hummingbird
 import LifeboatEngine
+import LifeboatHTTP
 import LifeboatPostgres
 import LifeboatStore
 import Logging
@@ -51,7 +53,9 @@ extension Lifeboat {
             let fleet: PostgresFleet
             let traffic: any TrafficSwitch
             let store: SQLiteStateStore
+            let token: String
             do {
+                token = try loaded.api.token?.resolve().reveal() ?? ""
                 fleet = try PostgresFleet(nodes: loaded.databaseNodes, logger: logger)
                 traffic = try loaded.dns.map { try TrafficSwitchFactory.make($0) } ?? NoTrafficSwitch()
                 store = try SQLiteStateStore(path: state)
@@ -72,8 +76,15 @@ extension Lifeboat {
                 epochStore: store, traffic: traffic, clock: ContinuousClock(),
                 settings: Engine.Settings(afterStep: Self.crashHookForTests()), logger: logger, journal: journal, stateStore: store
             )
+            if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
+            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store), token: token)
+            let api = Application(
+                router: router,
+                configuration: .init(address: .hostname(loaded.api.listen.host, port: loaded.api.listen.port), serverName: "lifeboat"),
+                logger: logger
+            )
             let group = ServiceGroup(
-                configuration: .init(services: [.init(service: engine)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                configuration: .init(services: [.init(service: engine), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
             try await group.run()
         }

@@ -27,6 +27,8 @@ import Testing
               nodes:
                 - {name: \(cluster.nodes[0].name), region: \(cluster.nodes[0].region), host: \(cluster.nodes[0].address), port: \(cluster.nodes[0].port)}
                 - {name: \(cluster.nodes[1].name), region: \(cluster.nodes[1].region), host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
+            api:
+              listen: 127.0.0.1:\(try FreePort.find())
             dns:
               provider: rfc2136
               zone: lifeboat.sandbox

@@ -1,0 +1,155 @@
+import LifeboatCore
+
+/// `GET /v1/status` (docs/api.yaml, schema Status). Snake-case keys on the wire.
+public struct StatusView: Codable, Sendable, Equatable {
+
+    public init(cluster: String, state: String, primary: String?, epoch: UInt64, paused: Bool, lastDecision: String, nodes: [Node]) {
+        self.cluster = cluster
+        self.state = state
+        self.primary = primary
+        self.epoch = epoch
+        self.paused = paused
+        self.lastDecision = lastDecision
+        self.nodes = nodes
+    }
+    public struct Node: Codable, Sendable, Equatable {
+
+        public init(name: String, region: String, role: String, health: String, reachable: Bool, lsn: String?, lagBytes: UInt64?, lagSeconds: Double?, walReceiver: String?, lastError: String?) {
+            self.name = name
+            self.region = region
+            self.role = role
+            self.health = health
+            self.reachable = reachable
+            self.lsn = lsn
+            self.lagBytes = lagBytes
+            self.lagSeconds = lagSeconds
+            self.walReceiver = walReceiver
+            self.lastError = lastError
+        }
+        public var name: String
+        public var region: String
+        public var role: String
+        public var health: String
+        public var reachable: Bool
+        public var lsn: String?
+        public var lagBytes: UInt64?
+        public var lagSeconds: Double?
+        public var walReceiver: String?
+        public var lastError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, region, role, health, reachable, lsn
+            case lagBytes = "lag_bytes", lagSeconds = "lag_seconds", walReceiver = "wal_receiver", lastError = "last_error"
+        }
+    }
+
+    public var cluster: String
+    public var state: String
+    public var primary: String?
+    public var epoch: UInt64
+    public var paused: Bool
+    public var lastDecision: String
+    public var nodes: [Node]
+
+    enum CodingKeys: String, CodingKey {
+        case cluster, state, primary, epoch, paused, nodes
+        case lastDecision = "last_decision"
+    }
+}
+
+/// One journal line (`GET /v1/events`).
+public struct EventView: Codable, Sendable, Equatable {
+
+    public init(seq: Int64, at: String, epoch: UInt64, kind: String, step: String?, node: String?, message: String) {
+        self.seq = seq
+        self.at = at
+        self.epoch = epoch
+        self.kind = kind
+        self.step = step
+        self.node = node
+        self.message = message
+    }
+    public var seq: Int64
+    public var at: String
+    public var epoch: UInt64
+    public var kind: String
+    public var step: String?
+    public var node: String?
+    public var message: String
+}
+
+public struct EventsView: Codable, Sendable, Equatable {
+
+    public init(events: [EventView]) {
+        self.events = events
+    }
+    public var events: [EventView]
+}
+
+/// `POST /v1/failover` body.
+public struct FailoverRequest: Codable, Sendable {
+    public var to: String?
+    public var dryRun: Bool?
+    public var by: String?
+
+    public init(to: String? = nil, dryRun: Bool? = nil, by: String? = nil) {
+        self.to = to
+        self.dryRun = dryRun
+        self.by = by
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case to, by
+        case dryRun = "dry_run"
+    }
+}
+
+/// `POST /v1/pause` and `/v1/resume` body (optional).
+public struct OperatorRequest: Codable, Sendable {
+    public var by: String?
+
+    public init(by: String? = nil) { self.by = by }
+}
+
+/// What a failover did or would do.
+public struct PlanView: Codable, Sendable, Equatable {
+
+    public init(accepted: Bool, dryRun: Bool, from: String?, to: String?, refusal: String?, steps: [String], lossBytes: UInt64?) {
+        self.accepted = accepted
+        self.dryRun = dryRun
+        self.from = from
+        self.to = to
+        self.refusal = refusal
+        self.steps = steps
+        self.lossBytes = lossBytes
+    }
+    public var accepted: Bool
+    public var dryRun: Bool
+    public var from: String?
+    public var to: String?
+    public var refusal: String?
+    public var steps: [String]
+    public var lossBytes: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case accepted, from, to, refusal, steps
+        case dryRun = "dry_run", lossBytes = "loss_bytes"
+    }
+}
+
+public struct MessageView: Codable, Sendable, Equatable {
+
+    public init(message: String) {
+        self.message = message
+    }
+    public var message: String
+}
+
+/// What the API needs from a running monitor.
+public protocol MonitorControl: Sendable {
+    func status() async -> StatusView
+    func events(since: Int64, limit: Int) async throws -> [EventView]
+    func plan(to: String?) async -> FailoverPlan
+    /// Feeds an operator command to the engine; `by` is journaled.
+    func submit(_ event: FailoverEvent) async
+}

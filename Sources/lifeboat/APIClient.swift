@@ -1,0 +1,65 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import LifeboatHTTP
+import NIOCore
+
+/// Options shared by the commands that talk to a running monitor.
+struct APIOptions: ParsableArguments {
+    @Option(help: "The monitor's API (api.listen in its config).")
+    var api: String = "http://127.0.0.1:8547"
+
+    @Option(help: "A file holding the API token (else the LIFEBOAT_API_TOKEN environment variable).")
+    var tokenFile: String?
+
+    func token() throws -> String? {
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the token file \(tokenFile)")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return ProcessInfo.processInfo.environment["LIFEBOAT_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Sends one request; returns the status and body, or exits with a clear message.
+    func call(_ method: String, _ path: String, body: (any Encodable)? = nil, authenticated: Bool = false) async throws -> (Int, Data) {
+        var request = HTTPClientRequest(url: api.hasSuffix("/") ? String(api.dropLast()) + path : api + path)
+        request.method = .init(rawValue: method)
+        if authenticated {
+            guard let token = try token() else {
+                printError("this command needs the API token: --token-file FILE or LIFEBOAT_API_TOKEN")
+                throw ExitCode(2)
+            }
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 8 << 20)
+            let status = Int(response.status.code)
+            if status == 401 {
+                printError("the monitor refused the API token (401): check --token-file / LIFEBOAT_API_TOKEN against api.token_file")
+                throw ExitCode(1)
+            }
+            return (status, Data(bytes.readableBytesView))
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("cannot reach the monitor at \(api): \(error). Is `lifeboat monitor` running, and is --api right?")
+            throw ExitCode(1)
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            printError("the monitor's answer was not understood: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import LifeboatHTTP
+
+extension Lifeboat {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the cluster as the monitor sees it: nodes, roles, health, lag, state, epoch, last decision."
+        )
+
+        @OptionGroup var options: APIOptions
+
+        @Flag(help: "Print the monitor's answer as JSON.")
+        var json = false
+
+        func run() async throws {
+            let (status, data) = try await options.call("GET", "/v1/status")
+            guard status == 200 else {
+                printError("the monitor answered \(status)")
+                throw ExitCode(1)
+            }
+            if json {
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            let view = try options.decode(StatusView.self, data)
+            print(Self.table(view))
+        }
+
+        static func table(_ view: StatusView) -> String {
+            let header = ["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver"]
+            let rows = view.nodes.map { node -> [String] in
+                let lag: String = switch (node.lagBytes, node.lagSeconds) {
+                case let (bytes?, seconds?): "\(bytes) B / \(String(format: "%.1f", seconds)) s"
+                case let (bytes?, nil): "\(bytes) B"
+                default: node.role == "standby" ? "?" : ""
+                }
+                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", lag, node.walReceiver ?? ""]
+            }
+            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+            func line(_ cells: [String]) -> String {
+                "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
+            }
+            let rule = "+" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "+") + "+"
+            var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)", rule, line(header), rule]
+            out += rows.map(line)
+            out.append(rule)
+            out.append("Last decision: \(view.lastDecision)")
+            return out.joined(separator: "\n")
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the monitor's journal: every decision, step and operator command, with its reason.")
+
+        @OptionGroup var options: APIOptions
+
+        @Option(help: "Only events after this sequence number.")
+        var since: Int64 = 0
+
+        @Option(help: "At most this many events.")
+        var limit = 200
+
+        func run() async throws {
+            let (status, data) = try await options.call("GET", "/v1/events?since=\(since)&limit=\(limit)")
+            guard status == 200 else {
+                printError("the monitor answered \(status)")
+                throw ExitCode(1)
+            }
+            for event in try options.decode(EventsView.self, data).events {
+                let what = [event.step, event.node].compactMap { $0 }.joined(separator: " ")
+                print("\(event.seq)  \(event.at)  epoch \(event.epoch)  \(event.kind)\(what.isEmpty ? "" : " (\(what))")  \(event.message)")
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop automatic failover (maintenance); the monitor keeps watching and alerting.")
+        @OptionGroup var options: APIOptions
+        @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
+
+        func run() async throws {
+            let (status, data) = try await options.call("POST", "/v1/pause", body: OperatorRequest(by: by), authenticated: true)
+            print(try options.decode(MessageView.self, data).message)
+            if status >= 300 { throw ExitCode(1) }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow automatic failover again.")
+        @OptionGroup var options: APIOptions
+        @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
+
+        func run() async throws {
+            let (status, data) = try await options.call("POST", "/v1/resume", body: OperatorRequest(by: by), authenticated: true)
+            print(try options.decode(MessageView.self, data).message)
+            if status >= 300 { throw ExitCode(1) }
+        }
+    }
+
+    struct Failover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Promote a standby now (unplanned: does not wait for it to catch up).",
+            discussion: "Prints the plan step by step and what it would lose (the candidate's lag). With --dry-run nothing changes."
+        )
+        @OptionGroup var options: APIOptions
+        @Option(help: "The standby to promote (default: the best one).") var to: String?
+        @Flag(help: "Show the plan without acting.") var dryRun = false
+        @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
+
+        func run() async throws {
+            let (status, data) = try await options.call("POST", "/v1/failover", body: FailoverRequest(to: to, dryRun: dryRun, by: by), authenticated: true)
+            let plan = try options.decode(PlanView.self, data)
+            if let refusal = plan.refusal {
+                printError("no failover: \(refusal)")
+                throw ExitCode(1)
+            }
+            print(plan.dryRun ? "Plan (dry run, nothing changed): \(plan.from ?? "?") -> \(plan.to ?? "?")" : "Failover started: \(plan.from ?? "?") -> \(plan.to ?? "?")")
+            for (i, step) in plan.steps.enumerated() { print("  \(i + 1). \(step)") }
+            print("  would lose: " + (plan.lossBytes.map { $0 == 0 ? "nothing known (0 bytes behind)" : "up to \($0) bytes of WAL" } ?? "unknown (no position known)"))
+            if !plan.dryRun { print("Follow it with: lifeboat events --api \(options.api)") }
+            if status >= 300 { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import LifeboatSandbox
+import LifeboatStore
+import LifeboatTestSupport
+import Testing
+
+/// The operator commands against a running `lifeboat monitor` watching a real PostgreSQL pair.
+@Suite(.serialized) struct OperatorCommandTests {
+    @Test func statusPauseResumeEventsAndFailoverThroughTheAPI() async throws {
+        try await withSandboxCluster { cluster in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-ops-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let token = "tok-\(UUID().uuidString)"
+            let tokenFile = dir.appendingPathComponent("api-token").path
+            try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let port = try FreePort.find()
+            let api = "http://127.0.0.1:\(port)"
+            let config = dir.appendingPathComponent("lifeboat.yml").path
+            let state = dir.appendingPathComponent("state.db").path
+            try """
+            cluster: shop
+            regions:
+              - name: \(cluster.nodes[0].region)
+              - name: \(cluster.nodes[1].region)
+            database:
+              nodes:
+                - {name: \(cluster.nodes[0].name), region: \(cluster.nodes[0].region), host: \(cluster.nodes[0].address), port: \(cluster.nodes[0].port)}
+                - {name: \(cluster.nodes[1].name), region: \(cluster.nodes[1].region), host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
+            api:
+              listen: 127.0.0.1:\(port)
+              token_file: \(tokenFile)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let log = dir.appendingPathComponent("monitor.log").path
+            let monitor = try MonitorCrashResumeTests.start(["monitor", "--config", config, "--state", state], env: [:], log: log)
+            defer { if monitor.isRunning { monitor.terminate(); monitor.waitUntilExit() } }
+
+            try await waitFor("monitoring with a streaming standby") {
+                let r = try CLI.run(["status", "--api", api, "--json"])
+                return r.status == 0 && r.stdout.contains("\"state\":\"monitoring\"") && r.stdout.contains("\"wal_receiver\":\"streaming\"")
+            }
+            let table = try CLI.run(["status", "--api", api])
+            #expect(table.status == 0)
+            #expect(table.stdout.hasPrefix("Cluster: shop   State: monitoring   Epoch: 0"))
+            #expect(table.stdout.contains("| us-east | pg-us-east | primary |"))
+            #expect(table.stdout.contains("| eu-west | pg-eu-west | standby | healthy |"))
+            #expect(table.stdout.contains("Last decision: pg-us-east is the primary"))
+
+            // Mutating calls need the token.
+            let anonymous = try CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": ""])
+            #expect(anonymous.status == 2)
+            #expect(anonymous.stderr.contains("this command needs the API token"))
+            let wrong = try CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": "nope"])
+            #expect(wrong.status == 1)
+            #expect(wrong.stderr.contains("the monitor refused the API token (401)"))
+
+            let pause = try CLI.run(["pause", "--api", api, "--token-file", tokenFile, "--by", "alice"])
+            #expect(pause.stdout == "paused by alice: no automatic failover until resumed\n")
+            #expect(try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring (paused)"))
+            let resume = try CLI.run(["resume", "--api", api], environment: ["LIFEBOAT_API_TOKEN": token])
+            #expect(resume.stdout == "resumed by \(ProcessInfo.processInfo.environment["USER"] ?? "operator")\n")
+
+            let plan = try CLI.run(["failover", "--api", api, "--dry-run", "--token-file", tokenFile])
+            #expect(plan.status == 0, "\(plan.stderr)")
+            #expect(plan.stdout.hasPrefix("Plan (dry run, nothing changed): pg-us-east -> pg-eu-west\n  1. bump the epoch to 1\n"))
+            #expect(plan.stdout.contains("would lose: "))
+            let refused = try CLI.run(["failover", "--api", api, "--to", "pg-nowhere", "--token-file", tokenFile])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("no failover: pg-nowhere is not a standby of pg-us-east"))
+
+            let failover = try CLI.run(["failover", "--api", api, "--to", "pg-eu-west", "--token-file", tokenFile, "--by", "bob"])
+            #expect(failover.status == 0, "\(failover.stderr)")
+            #expect(failover.stdout.hasPrefix("Failover started: pg-us-east -> pg-eu-west"))
+            try await waitFor("failover complete") {
+                try CLI.run(["status", "--api", api, "--json"]).stdout.contains("\"primary\":\"pg-eu-west\",\"state\":\"monitoring\"")
+                    || CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
+            }
+            let events = try CLI.run(["events", "--api", api]).stdout
+            #expect(events.contains("operator asked for failover") || events.contains("operator bob asked for failover to pg-eu-west"))
+            #expect(events.contains("paused by alice"))
+
+            monitor.terminate()
+            monitor.waitUntilExit()
+            #expect(monitor.terminationStatus == 0)
+            // The token never appears in the log, the journal or any answer.
+            let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            let journal = try SQLiteStateStore(path: state, readOnly: true).journal(limit: 100_000).map(\.message).joined(separator: "\n")
+            #expect(!logged.contains(token) && !journal.contains(token) && !events.contains(token) && !table.stdout.contains(token))
+        }
+    }
+}
