@@ -139,7 +139,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatTestSupport"],
+            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatTestSupport", .product(name: "Yams", package: "Yams"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
     ]
