@@ -42,14 +42,19 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private var probing: Set<String> = []
     private var timers: [TimerID: Instant] = [:]
     private var workQueue: AsyncStream<Work>.Continuation?
+    private let metrics: EngineMetrics
+    /// Wall-clock seconds of the last successful DNS switch, for the metric; set by the shell.
+    private let wallClock: @Sendable () -> Double
 
     public init(
         topology: Topology, detection: DetectionSettings, policy: FailoverPolicy,
         fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch = NoTrafficSwitch(),
         clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal(),
-        stateStore: (any StateStore)? = nil
+        stateStore: (any StateStore)? = nil, wallClock: @escaping @Sendable () -> Double = { 0 }
     ) {
         self.stateStore = stateStore
+        self.metrics = EngineMetrics(topology: topology)
+        self.wallClock = wallClock
         self.machine = FailoverMachine(topology: topology, detection: detection, policy: policy)
         self.fleet = fleet
         self.epochStore = epochStore
@@ -75,6 +80,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let (stream, continuation) = AsyncStream.makeStream(of: Work.self)
         workQueue = continuation
         let resumedAt = clock.now
+        metrics.state(machine.state.kind, epoch: machine.epoch, paused: machine.paused)
         for action in resume { dispatch(action, now: resumedAt) }
         let now = clock.now
         for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
@@ -130,7 +136,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private func perform(_ work: Work) async {
         switch work {
         case .probe(let node):
+            let started = clock.now
             let result = await fleet.probe(node, timeout: machine.detection.timeout)
+            let primaryLSN = machine.state.primary.flatMap { machine.health[$0]?.lastStatus?.currentLSN }
+            metrics.probed(node, result, took: started.duration(to: clock.now), primaryLSN: primaryLSN)
             probeFinished(node, result)
         case .step(let action):
             let event = await execute(action)
@@ -173,9 +182,17 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let epoch = machine.epoch
         switch action {
         case .transition(let from, let to, let reason):
+            metrics.state(to, epoch: epoch, paused: machine.paused)
+            switch (from, to) {
+            case (.switchingTraffic, .monitoring): metrics.failover(outcome: "complete")
+            case (_, .failed): metrics.failover(outcome: "failed")
+            case (_, .trafficNotSwitched): metrics.failover(outcome: "traffic_not_switched")
+            default: break
+            }
             logger.notice("\(reason)", metadata: ["state.from": "\(from.rawValue)", "state.to": "\(to.rawValue)", "epoch": "\(epoch)"])
             journal.append(at: now, epoch: epoch, kind: .transition(from: from, to: to), message: reason)
         case .decision(let text):
+            metrics.state(machine.state.kind, epoch: epoch, paused: machine.paused)
             logger.info("\(text)", metadata: ["epoch": "\(epoch)"])
             journal.append(at: now, epoch: epoch, kind: .decision, message: text)
         case .alert(let severity, let text):
@@ -233,6 +250,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let now = clock.now
         switch result {
         case .success(let detail):
+            if step == .switchTraffic, detail.contains("DNS switched") { metrics.lastDNSSwitch.record(wallClock()) }
             journal.append(at: now, epoch: machine.epoch, kind: .stepSucceeded(step, node: node), message: detail.isEmpty ? step.rawValue : detail)
             settings.afterStep?(step)
             return .stepSucceeded(step, node: node, detail: detail)

@@ -8,9 +8,16 @@ extension PlanView: ResponseEncodable {}
 extension MessageView: ResponseEncodable {}
 
 /// The monitor's API routes (docs/api.yaml). Mutating routes need `Authorization: Bearer TOKEN`.
-public func buildRouter(control: any MonitorControl, token: String) -> Router<BasicRequestContext> {
+public func buildRouter(control: any MonitorControl, token: String, metrics: (@Sendable () -> String)? = nil) -> Router<BasicRequestContext> {
     let router = Router()
     router.get("/healthz") { _, _ in MessageView(message: "ok") }
+    if let metrics {
+        // Prometheus text exposition format 0.0.4.
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics())))
+        }
+    }
     router.get("/v1/status") { _, _ in await control.status() }
     router.get("/v1/events") { request, _ -> EventsView in
         let since = request.uri.queryParameters.get("since", as: Int64.self) ?? 0

@@ -9,6 +9,8 @@ import LifeboatHTTP
 import LifeboatPostgres
 import LifeboatStore
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 extension Lifeboat {
@@ -48,6 +50,8 @@ extension Lifeboat {
                 return handler
             }
             let logger = Logger(label: "lifeboat.monitor")
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
 
             let fleet: PostgresFleet
@@ -74,10 +78,15 @@ extension Lifeboat {
             let engine = Engine(
                 topology: loaded.topology, detection: loaded.detection, policy: loaded.failover, fleet: fleet,
                 epochStore: store, traffic: traffic, clock: ContinuousClock(),
-                settings: Engine.Settings(afterStep: Self.crashHookForTests()), logger: logger, journal: journal, stateStore: store
+                settings: Engine.Settings(afterStep: Self.crashHookForTests()), logger: logger, journal: journal, stateStore: store,
+                wallClock: { Date().timeIntervalSince1970 }
             )
             if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
-            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store), token: token)
+            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store), token: token, metrics: {
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return EngineMetrics.annotate(String(decoding: buffer, as: UTF8.self))
+            })
             let api = Application(
                 router: router,
                 configuration: .init(address: .hostname(loaded.api.listen.host, port: loaded.api.listen.port), serverName: "lifeboat"),

@@ -36,6 +36,7 @@ import Yams
             var covered: Set<String> = []
             let calls: [(String, String, String?, String?, Int)] = [
                 ("GET", "/healthz", nil, nil, 200),
+                ("GET", "/metrics", nil, nil, 200),
                 ("GET", "/v1/status", nil, nil, 200),
                 ("GET", "/v1/events", nil, nil, 200),
                 ("POST", "/v1/pause", nil, #"{"by":"conformance"}"#, 401),
@@ -52,6 +53,12 @@ import Yams
                 let operation = try #require(paths[path]?[method.lowercased()] as? [String: Any], "\(method) \(path) is documented")
                 let responses = try #require(operation["responses"] as? [String: Any])
                 let documented = try #require(responses[String(status)] as? [String: Any], "\(method) \(path) answered an undocumented \(status)")
+                if path == "/metrics" {
+                    #expect((documented["content"] as? [String: Any])?["text/plain"] != nil)
+                    try Self.promtoolAccepts(text)
+                    covered.insert("\(method) \(path)")
+                    continue
+                }
                 let schema = ((documented["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"]
                 let json = try JSONSerialization.jsonObject(with: Data(text.utf8))
                 Self.check(json, against: schema, doc: doc, at: "\(method) \(path) \(status)")
@@ -61,6 +68,28 @@ import Yams
                 for method in item.keys { #expect(covered.contains("\(method.uppercased()) \(path)"), "\(method) \(path) not exercised") }
             }
         }
+    }
+
+    /// `promtool check metrics` (Debian's prometheus package) reads the exposition on stdin.
+    static func promtoolAccepts(_ text: String) throws {
+        #expect(text.contains("lifeboat_node_up{"), "\(text)")
+        #expect(text.contains("lifeboat_state{state=\"monitoring\"} 1"))
+        #expect(text.contains("lifeboat_failovers_total{outcome=\"complete\"} 0"))
+        #expect(text.contains("lifeboat_probe_duration_seconds_bucket{"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        process.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "promtool: \(said)")
+        #expect(said.isEmpty, "promtool found problems: \(said)")
     }
 
     static func call(_ base: String, _ method: String, _ path: String, token: String? = nil, body: String? = nil) async throws -> (Int, String) {

@@ -1,0 +1,97 @@
+import LifeboatCore
+import Metrics
+
+/// The monitor's metrics, created once with fixed, bounded dimensions (node, region, state,
+/// outcome): never per-request values.
+public struct EngineMetrics: Sendable {
+    /// HELP text for each metric. swift-metrics has no place for it, so the exposition is
+    /// annotated with these (`annotate(_:)`), which Prometheus' lint (`promtool check metrics`) wants.
+    public static let help: [String: String] = [
+        "lifeboat_node_up": "1 when the node answered its latest probe",
+        "lifeboat_node_primary": "1 when the node accepts writes (not in recovery, not fenced)",
+        "lifeboat_replication_lag_bytes": "bytes of WAL the node lacks compared with the primary's last known position",
+        "lifeboat_replication_lag_seconds": "how far the node's replay trails, in seconds",
+        "lifeboat_probe_duration_seconds": "time one probe of the node took",
+        "lifeboat_state": "1 for the failover state machine's current state",
+        "lifeboat_epoch": "the current fencing epoch",
+        "lifeboat_paused": "1 when automatic failover is paused",
+        "lifeboat_failovers_total": "failovers by outcome",
+        "lifeboat_last_dns_switch_timestamp_seconds": "Unix time of the last successful DNS switch (0: none)",
+    ]
+
+    /// Adds `# HELP` lines before each of our metrics' `# TYPE` line.
+    public static func annotate(_ exposition: String) -> String {
+        var out: [Substring] = []
+        for line in exposition.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.split(separator: " ").dropFirst(2).first, let text = help[String(name)] {
+                out.append("# HELP \(name) \(text)")
+            }
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
+    }
+
+    struct NodeMetrics: Sendable {
+        let up: Gauge
+        let primary: Gauge
+        let lagBytes: Gauge
+        let lagSeconds: Gauge
+        let probeDuration: Metrics.Timer
+    }
+
+    let nodes: [String: NodeMetrics]
+    let states: [StateKind: Gauge]
+    let epoch: Gauge
+    let paused: Gauge
+    let failovers: [String: Counter]
+    let lastDNSSwitch: Gauge
+
+    static let outcomes = ["complete", "failed", "traffic_not_switched"]
+
+    init(topology: Topology) {
+        var nodes: [String: NodeMetrics] = [:]
+        for node in topology.databaseNodes {
+            let dims = [("node", node.name), ("region", node.region)]
+            nodes[node.name] = NodeMetrics(
+                up: Gauge(label: "lifeboat_node_up", dimensions: dims),
+                primary: Gauge(label: "lifeboat_node_primary", dimensions: dims),
+                lagBytes: Gauge(label: "lifeboat_replication_lag_bytes", dimensions: dims),
+                lagSeconds: Gauge(label: "lifeboat_replication_lag_seconds", dimensions: dims),
+                probeDuration: Metrics.Timer(label: "lifeboat_probe_duration_seconds", dimensions: dims, preferredDisplayUnit: .seconds)
+            )
+        }
+        self.nodes = nodes
+        states = Dictionary(uniqueKeysWithValues: StateKind.allCases.map { ($0, Gauge(label: "lifeboat_state", dimensions: [("state", $0.rawValue)])) })
+        epoch = Gauge(label: "lifeboat_epoch")
+        paused = Gauge(label: "lifeboat_paused")
+        failovers = Dictionary(uniqueKeysWithValues: Self.outcomes.map { ($0, Counter(label: "lifeboat_failovers_total", dimensions: [("outcome", $0)])) })
+        lastDNSSwitch = Gauge(label: "lifeboat_last_dns_switch_timestamp_seconds")
+        for outcome in Self.outcomes { failovers[outcome]?.increment(by: 0) }
+    }
+
+    func probed(_ node: String, _ result: ProbeResult, took: Duration, primaryLSN: LSN?) {
+        guard let m = nodes[node] else { return }
+        m.probeDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+        guard let status = result.status else {
+            m.up.record(0)
+            return
+        }
+        m.up.record(1)
+        m.primary.record(status.isWritablePrimary ? 1 : 0)
+        if status.inRecovery {
+            if let lsn = status.durableLSN, let primaryLSN { m.lagBytes.record(Double(primaryLSN.bytes(after: lsn))) }
+            m.lagSeconds.record(status.replayLag?.seconds ?? 0)
+        } else {
+            m.lagBytes.record(0)
+            m.lagSeconds.record(0)
+        }
+    }
+
+    func state(_ kind: StateKind, epoch value: Epoch, paused isPaused: Bool) {
+        for (state, gauge) in states { gauge.record(state == kind ? 1 : 0) }
+        epoch.record(Double(value.value))
+        paused.record(isPaused ? 1 : 0)
+    }
+
+    func failover(outcome: String) { failovers[outcome]?.increment() }
+}
