@@ -76,6 +76,17 @@ let package = Package(
             dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Notifications: Slack, PagerDuty Events API v2, signed JSON webhooks.
+        .target(
+            name: "LifeboatNotify",
+            dependencies: [
+                "LifeboatCore", "LifeboatEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The monitor's HTTP API: status, events, operator commands.
         .target(
             name: "LifeboatHTTP",
@@ -95,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,6 +141,11 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "LifeboatNotifyTests",
+            dependencies: ["LifeboatNotify", "LifeboatEngine", "LifeboatTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatEngine"], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
@@ -139,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

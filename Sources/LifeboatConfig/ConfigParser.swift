@@ -4,8 +4,9 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "api"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "api", "notify"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
+    static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
     static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
@@ -71,6 +72,27 @@ public enum ConfigParser {
             }
             api.token = parseSecret(f, env: "token_env", file: "token_file", inline: "token", what: "API token", reader: reader, environment: environment)
         }
+        var notify = NotifyConfig()
+        if let node = top["notify"], let f = reader.mapping(node, "notify", keys: notifyKeys) {
+            if let n = f["slack"], let sf = reader.mapping(n, "notify.slack", keys: ["webhook_url_env", "webhook_url_file", "webhook_url"]) {
+                notify.slackWebhook = parseSecret(sf, env: "webhook_url_env", file: "webhook_url_file", inline: "webhook_url", what: "Slack webhook URL", reader: reader, environment: environment)
+                if notify.slackWebhook == nil { reader.error(n, "notify.slack.webhook_url_env", "missing: give webhook_url_env or webhook_url_file") }
+            }
+            if let n = f["pagerduty"], let pf = reader.mapping(n, "notify.pagerduty", keys: ["routing_key_env", "routing_key_file", "routing_key", "url"]) {
+                notify.pagerDutyKey = parseSecret(pf, env: "routing_key_env", file: "routing_key_file", inline: "routing_key", what: "PagerDuty routing key", reader: reader, environment: environment)
+                if notify.pagerDutyKey == nil { reader.error(n, "notify.pagerduty.routing_key_env", "missing: give routing_key_env or routing_key_file (an Events API v2 integration key)") }
+                if let u = pf["url"], let text = reader.string(u, "notify.pagerduty.url") { notify.pagerDutyURL = text }
+            }
+            if let n = f["webhook"], let wf = reader.mapping(n, "notify.webhook", keys: ["url", "secret_env", "secret_file", "secret"]) {
+                if let u = reader.required(wf, "url", what: "where to POST, https://…"), let text = reader.string(u, "notify.webhook.url") {
+                    if URL(string: text)?.scheme.map({ ["http", "https"].contains($0) }) == true { notify.webhookURL = text } else {
+                        reader.error(u, "notify.webhook.url", "expected an http:// or https:// URL, found '\(text)'")
+                    }
+                }
+                notify.webhookSecret = parseSecret(wf, env: "secret_env", file: "secret_file", inline: "secret", what: "webhook signing secret", reader: reader, environment: environment)
+                if notify.webhookSecret == nil { reader.error(n, "notify.webhook.secret_env", "missing: give secret_env or secret_file (the HMAC-SHA256 signing secret)") }
+            }
+        }
         for section in ["files"] {
             guard let node = top[section] else { continue }
             if case .mapping = node {
@@ -103,7 +125,7 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover, dns: dns, api: api
+            detection: detection, failover: failover, dns: dns, api: api, notify: notify
         )
     }
 

@@ -53,13 +53,16 @@ public struct LifeboatConfiguration: Sendable {
     public var dns: DNSConfig?
     /// The monitor's HTTP API.
     public var api: APIConfig
+    /// Who is told about failovers.
+    public var notify: NotifyConfig
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
-                api: APIConfig = APIConfig(), warnings: [Diagnostic] = []) {
+                api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), warnings: [Diagnostic] = []) {
         self.api = api
+        self.notify = notify
         self.cluster = cluster
         self.topology = topology
         self.databaseNodes = databaseNodes
@@ -95,4 +98,15 @@ public struct APIConfig: Sendable, Equatable {
         self.listen = listen
         self.token = token
     }
+}
+
+/// The `notify:` section. Webhook URLs and keys are secrets: given by env or file.
+public struct NotifyConfig: Sendable, Equatable {
+    public var slackWebhook: SecretSource?
+    public var pagerDutyKey: SecretSource?
+    public var pagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+    public var webhookURL: String?
+    public var webhookSecret: SecretSource?
+
+    public init() {}
 }

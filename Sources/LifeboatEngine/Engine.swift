@@ -43,6 +43,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private var timers: [TimerID: Instant] = [:]
     private var workQueue: AsyncStream<Work>.Continuation?
     private let metrics: EngineMetrics
+    private let notifiers: [any Notifier]
+    private let cluster: String
+    private var notifications: AsyncStream<Notice>.Continuation?
     /// Wall-clock seconds of the last successful DNS switch, for the metric; set by the shell.
     private let wallClock: @Sendable () -> Double
 
@@ -50,10 +53,13 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         topology: Topology, detection: DetectionSettings, policy: FailoverPolicy,
         fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch = NoTrafficSwitch(),
         clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal(),
-        stateStore: (any StateStore)? = nil, wallClock: @escaping @Sendable () -> Double = { 0 }
+        stateStore: (any StateStore)? = nil, wallClock: @escaping @Sendable () -> Double = { 0 },
+        notifiers: [any Notifier] = [], cluster: String = "lifeboat"
     ) {
+        self.notifiers = notifiers
+        self.cluster = cluster
         self.stateStore = stateStore
-        self.metrics = EngineMetrics(topology: topology)
+        self.metrics = EngineMetrics(topology: topology, channels: notifiers.map(\.channel))
         self.wallClock = wallClock
         self.machine = FailoverMachine(topology: topology, detection: detection, policy: policy)
         self.fleet = fleet
@@ -85,11 +91,15 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let now = clock.now
         for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
 
+        let (notificationStream, notificationQueue) = AsyncStream.makeStream(of: Notice.self)
+        notifications = notificationQueue
         await withDiscardingTaskGroup { group in
             group.addTask { await self.schedule() }
+            group.addTask { await self.deliver(notificationStream) }
             for await work in stream.cancelOnGracefulShutdown() {
                 group.addTask { await self.perform(work) }
             }
+            notificationQueue.finish()
             group.cancelAll()
         }
         await fleet.shutdown()
@@ -157,7 +167,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
 
     private func feed(_ event: FailoverEvent) {
         let now = clock.now
+        let failoverKey = Self.failoverKey(machine.state)
         let actions = machine.handle(event, now: now)
+        notify(actions, failoverKey: failoverKey ?? Self.failoverKey(machine.state))
         if let stateStore, actions.contains(where: Self.changesState) {
             // Saved before any side effect runs: a restart re-issues the step in flight.
             do {
@@ -169,6 +181,50 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         for action in actions {
             dispatch(action, now: now)
         }
+    }
+
+    /// Tells people about the batch's alerts. A failover's start triggers and its completion
+    /// resolves one incident, keyed by the failover's epoch. Never waits for delivery.
+    private func notify(_ actions: [FailoverAction], failoverKey: String?) {
+        guard !notifiers.isEmpty else { return }
+        let completed = actions.contains { if case .transition(.switchingTraffic, .monitoring, _) = $0 { return true } else { return false } }
+        let trafficResumed = actions.contains { if case .transition(.trafficNotSwitched, .monitoring, _) = $0 { return true } else { return false } }
+        for case .alert(let severity, let text) in actions {
+            let key = "lifeboat/\(cluster)/" + (failoverKey ?? "alert")
+            let action: Notice.Action = (completed || trafficResumed) ? .resolve : .trigger
+            notifications?.yield(Notice(severity: severity, summary: text, dedupKey: key, action: action, epoch: machine.epoch))
+        }
+    }
+
+    private static func failoverKey(_ state: FailoverState<Instant>) -> String? {
+        switch state {
+        case .failingOver(let p), .failed(let p, _), .trafficNotSwitched(let p, _): return "failover-epoch-\(p.epoch)"
+        case .holding: return "failover-blocked"
+        case .discovering, .monitoring, .confirming: return nil
+        }
+    }
+
+    /// Delivers each notification on every channel in its own task: a receiver that fails or
+    /// hangs delays nothing else; failures are logged and counted.
+    private nonisolated func deliver(_ stream: AsyncStream<Notice>) async {
+        await withDiscardingTaskGroup { group in
+            for await notification in stream {
+                for notifier in notifiers {
+                    group.addTask {
+                        do {
+                            try await notifier.send(notification)
+                        } catch {
+                            await self.notificationFailed(notifier.channel, error)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func notificationFailed(_ channel: String, _ error: any Error) {
+        metrics.notificationFailed(channel)
+        logger.error("notification not delivered: \(error)", metadata: ["notify.channel": "\(channel)"])
     }
 
     private static func changesState(_ action: FailoverAction) -> Bool {

@@ -17,6 +17,7 @@ public struct EngineMetrics: Sendable {
         "lifeboat_paused": "1 when automatic failover is paused",
         "lifeboat_failovers_total": "failovers by outcome",
         "lifeboat_last_dns_switch_timestamp_seconds": "Unix time of the last successful DNS switch (0: none)",
+        "lifeboat_notifications_failed_total": "notifications that could not be delivered, by channel",
     ]
 
     /// Adds `# HELP` lines before each of our metrics' `# TYPE` line.
@@ -45,10 +46,14 @@ public struct EngineMetrics: Sendable {
     let paused: Gauge
     let failovers: [String: Counter]
     let lastDNSSwitch: Gauge
+    let notificationFailures: [String: Counter]
 
     static let outcomes = ["complete", "failed", "traffic_not_switched"]
 
-    init(topology: Topology) {
+    init(topology: Topology, channels: [String] = []) {
+        notificationFailures = Dictionary(uniqueKeysWithValues: channels.map {
+            ($0, Counter(label: "lifeboat_notifications_failed_total", dimensions: [("channel", $0)]))
+        })
         var nodes: [String: NodeMetrics] = [:]
         for node in topology.databaseNodes {
             let dims = [("node", node.name), ("region", node.region)]
@@ -94,4 +99,6 @@ public struct EngineMetrics: Sendable {
     }
 
     func failover(outcome: String) { failovers[outcome]?.increment() }
+
+    func notificationFailed(_ channel: String) { notificationFailures[channel]?.increment() }
 }

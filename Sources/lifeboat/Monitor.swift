@@ -6,6 +6,7 @@ import LifeboatDNS
 import Hummingbird
 import LifeboatEngine
 import LifeboatHTTP
+import LifeboatNotify
 import LifeboatPostgres
 import LifeboatStore
 import Logging
@@ -58,7 +59,17 @@ extension Lifeboat {
             let traffic: any TrafficSwitch
             let store: SQLiteStateStore
             let token: String
+            var notifiers: [any Notifier] = []
             do {
+                let n = loaded.notify
+                if let slack = n.slackWebhook { notifiers.append(SlackNotifier(webhookURL: try slack.resolve().reveal(), cluster: loaded.cluster)) }
+                if let key = n.pagerDutyKey {
+                    notifiers.append(PagerDutyNotifier(routingKey: try key.resolve().reveal(), cluster: loaded.cluster,
+                                                       source: ProcessInfo.processInfo.hostName, url: n.pagerDutyURL))
+                }
+                if let url = n.webhookURL, let secret = n.webhookSecret {
+                    notifiers.append(WebhookNotifier(url: url, secret: try secret.resolve().reveal(), cluster: loaded.cluster))
+                }
                 token = try loaded.api.token?.resolve().reveal() ?? ""
                 fleet = try PostgresFleet(nodes: loaded.databaseNodes, logger: logger)
                 traffic = try loaded.dns.map { try TrafficSwitchFactory.make($0) } ?? NoTrafficSwitch()
@@ -79,7 +90,7 @@ extension Lifeboat {
                 topology: loaded.topology, detection: loaded.detection, policy: loaded.failover, fleet: fleet,
                 epochStore: store, traffic: traffic, clock: ContinuousClock(),
                 settings: Engine.Settings(afterStep: Self.crashHookForTests()), logger: logger, journal: journal, stateStore: store,
-                wallClock: { Date().timeIntervalSince1970 }
+                wallClock: { Date().timeIntervalSince1970 }, notifiers: notifiers, cluster: loaded.cluster
             )
             if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
             let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store), token: token, metrics: {

@@ -10,13 +10,7 @@ import Synchronization
 /// Bearer tokens, and `ttl_sec` rounded to the nearest accepted value. Faults can be scripted:
 /// 429 with Retry-After, 500, slow answers.
 public final class FakeLinodeAPI: Sendable {
-    public struct Request: Sendable {
-        public var method: String
-        public var path: String
-        public var query: [String: String]
-        public var headers: [String: String]
-        public var body: Data?
-    }
+    public typealias Request = RecordedRequest
 
     public enum Fault: Sendable {
         case status(Int, retryAfter: Int? = nil, reason: String = "Please try again")
@@ -43,25 +37,19 @@ public final class FakeLinodeAPI: Sendable {
 
     public let token: String
     private let state = Mutex(State())
-    private let channel: any Channel
-    public var port: Int { channel.localAddress?.port ?? 0 }
+    private let box = ResponderBox()
+    private let server: TestHTTPServer
+    public var port: Int { server.port }
     public var baseURL: String { "http://127.0.0.1:\(port)/v4" }
 
     public init(token: String) async throws {
         self.token = token
-        let box = HandlerBox()
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(FakeLinodeHandler(api: box))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        box.api = self
+        let box = self.box
+        server = try await TestHTTPServer { request in await box.respond(request) }
+        box.responder = { [weak self] request in await self?.respond(to: request) ?? (503, [], Data()) }
     }
 
-    public func stop() async { try? await channel.close() }
+    public func stop() async { await server.stop() }
 
     // MARK: Test set-up and inspection
 
@@ -188,53 +176,3 @@ public final class FakeLinodeAPI: Sendable {
     }
 }
 
-final class HandlerBox: @unchecked Sendable {
-    weak var api: FakeLinodeAPI?
-}
-
-final class FakeLinodeHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let box: HandlerBox
-    private var head: HTTPRequestHead?
-    private var body = Data()
-
-    init(api: HandlerBox) { self.box = api }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body = Data()
-        case .body(var buffer):
-            body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
-        case .end:
-            guard let head, let api = box.api else { return }
-            let components = URLComponents(string: "http://x" + head.uri)
-            var query: [String: String] = [:]
-            for item in components?.queryItems ?? [] { query[item.name] = item.value }
-            var headers: [String: String] = [:]
-            for (name, value) in head.headers { headers[name.lowercased()] = value }
-            let request = FakeLinodeAPI.Request(method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
-                                                headers: headers, body: body.isEmpty ? nil : body)
-            let loop = context.eventLoop
-            let bound = NIOLoopBound(context, eventLoop: loop)
-            let keepAlive = head.isKeepAlive
-            Task {
-                let (status, extra, data) = await api.respond(to: request)
-                loop.execute {
-                    let context = bound.value
-                    var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(data.count))])
-                    for (name, value) in extra { headers.add(name: name, value: value) }
-                    if !keepAlive { headers.add(name: "Connection", value: "close") }
-                    let responseHead = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
-                    context.write(self.wrapOutboundOut(.head(responseHead)), promise: nil)
-                    context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))), promise: nil)
-                    context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
-                    if !keepAlive { context.close(promise: nil) }
-                }
-            }
-        }
-    }
-}
