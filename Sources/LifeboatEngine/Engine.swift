@@ -229,7 +229,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
 
     private static func changesState(_ action: FailoverAction) -> Bool {
         switch action {
-        case .transition, .decision, .bumpEpoch, .fence, .promote, .waitWritable, .repoint, .switchTraffic, .scheduleTimer, .alert: return true
+        case .transition, .decision, .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic, .scheduleTimer, .alert: return true
         case .probe: return false
         }
     }
@@ -263,7 +263,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             for node in nodes where nextProbe[node].map({ due < $0 }) ?? true { nextProbe[node] = due }
         case .scheduleTimer(let id, let after):
             timers[id] = now.advanced(by: after)
-        case .bumpEpoch, .fence, .promote, .waitWritable, .repoint, .switchTraffic:
+        case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic:
             let (step, node) = Self.describe(action)
             logger.info("starting \(step.rawValue)", metadata: ["node": "\(node ?? "-")", "epoch": "\(epoch)"])
             journal.append(at: now, epoch: epoch, kind: .stepStarted(step, node: node), message: "\(step.rawValue)\(node.map { " \($0)" } ?? "")")
@@ -284,6 +284,12 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                 detail = ""
             case .fence(let node, let epoch):
                 detail = try await fleet.fence(node, epoch: epoch, timeout: timeout).detail
+            case .fenceForSwitchover(let node, let epoch):
+                let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
+                guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }
+                detail = outcome.detail
+            case .catchUp(let node, let primary, _):
+                detail = try await fleet.waitCaughtUp(node, primary: primary, timeout: timeout)
             case .promote(let node, let epoch):
                 detail = try await fleet.promote(node, epoch: epoch, timeout: timeout)
             case .waitWritable(let node, _):
@@ -319,7 +325,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private static func describe(_ action: FailoverAction) -> (FailoverStep, String?) {
         switch action {
         case .bumpEpoch: return (.bumpEpoch, nil)
-        case .fence(let node, _): return (.fence, node)
+        case .fence(let node, _), .fenceForSwitchover(let node, _): return (.fence, node)
+        case .catchUp(let node, _, _): return (.catchUp, node)
         case .promote(let node, _): return (.promote, node)
         case .waitWritable(let node, _): return (.waitWritable, node)
         case .repoint(let node, _, _): return (.repoint, node)
@@ -327,4 +334,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .transition, .decision, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
         }
     }
+}
+
+struct SwitchoverError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -48,6 +48,16 @@ public func buildRouter(control: any MonitorControl, token: String, metrics: (@S
         let status: HTTPResponse.Status = plan.refusal != nil ? .conflict : (dryRun ? .ok : .accepted)
         return try view.response(from: request, context: context).withStatus(status)
     }
+    mutating.post("/switchover") { request, context -> Response in
+        let body = try await decodeOptional(FailoverRequest.self, request, context) ?? FailoverRequest()
+        let who = body.by ?? "api"
+        let plan = await control.plan(to: body.to)
+        let view = PlanView(accepted: plan.refusal == nil, dryRun: false, from: plan.from, to: plan.candidate,
+                            refusal: plan.refusal, steps: plan.steps.map { $0.hasPrefix("promote") ? "wait until the candidate has replayed the fenced primary's last WAL; " + $0 : $0 },
+                            lossBytes: plan.refusal == nil ? 0 : nil)
+        if plan.refusal == nil { await control.submit(.operatorSwitchover(to: plan.candidate, by: who)) }
+        return try view.response(from: request, context: context).withStatus(plan.refusal == nil ? .accepted : .conflict)
+    }
     return router
 }
 

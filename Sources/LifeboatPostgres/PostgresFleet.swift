@@ -46,6 +46,26 @@ public struct PostgresFleet: DatabaseFleet {
         try await self.node(node).waitWritable(timeout: timeout)
     }
 
+    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard let target = try await self.node(primary).probe(timeout: timeout).status?.currentLSN else {
+            throw PostgresNodeError(node: primary, operation: "catch-up", reason: "cannot read the fenced primary's WAL position")
+        }
+        let standby = try self.node(node)
+        var last = "no answer"
+        while start.duration(to: clock.now) < timeout {
+            if let status = await standby.probe(timeout: timeout).status, let replayed = status.replayLSN ?? status.currentLSN {
+                if replayed >= target {
+                    return "replayed up to \(replayed), the old primary's last position is \(target) (after \(TimeoutError.format(start.duration(to: clock.now))))"
+                }
+                last = "replayed \(replayed) of \(target)"
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw PostgresNodeError(node: node, operation: "catch-up", reason: "not caught up within \(TimeoutError.format(timeout)) (\(last))")
+    }
+
     public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
         let target = try self.node(primary).config
         return try await self.node(node).repoint(toHost: target.host, port: target.port, timeout: timeout)

@@ -26,6 +26,9 @@ extension Lifeboat {
         @Flag(help: "Run against local sandbox regions built for the drill (the only kind of drill in this version).")
         var sandbox = false
 
+        @Flag(help: "Drill a planned switchover (zero data loss expected) instead of killing the primary.")
+        var switchover = false
+
         @Option(help: "Take detection and failover settings from this config file (its nodes are not used).")
         var config: String?
 
@@ -65,7 +68,7 @@ extension Lifeboat {
                 logLevel == nil ? SwiftLogNoOpLogHandler() as any LogHandler : StreamLogHandler.standardError(label: label)
             }
             logger.logLevel = logLevel ?? .critical
-            let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, logger: logger)
+            let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, switchover: switchover, logger: logger)
 
             let task = Task {
                 var reports: [DrillReport] = []

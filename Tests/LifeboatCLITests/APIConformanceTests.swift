@@ -46,6 +46,8 @@ import Yams
                 ("POST", "/v1/failover", nil, #"{"dry_run":true}"#, 401),
                 ("POST", "/v1/failover", "conformance", #"{"dry_run":true}"#, 200),
                 ("POST", "/v1/failover", "conformance", #"{"to":"pg-nowhere"}"#, 409),
+                ("POST", "/v1/switchover", nil, nil, 401),
+                ("POST", "/v1/switchover", "conformance", #"{"to":"pg-nowhere"}"#, 409),
             ]
             for (method, path, token, body, expected) in calls {
                 let (status, text) = try await Self.call(base, method, path + (path == "/v1/events" ? "?since=0&limit=50" : ""), token: token, body: body)

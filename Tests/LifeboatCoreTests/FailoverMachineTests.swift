@@ -465,3 +465,42 @@ import Testing
         #expect(restored.kind == .holding, "still in cooldown after the restart")
     }
 }
+
+@Suite struct SwitchoverTests {
+    @Test func aSwitchoverFencesWaitsForCatchUpThenPromotes() {
+        var h = Harness()
+        h.steadyState()
+        let start = h.send(.operatorSwitchover(to: nil, by: "ops"))
+        #expect(start.transitionReasons == ["operator ops asked for a switchover to pg-b (planned, zero data loss)"])
+        #expect(start.alerts.first?.hasPrefix("switchover started: pg-a -> pg-b") == true)
+        #expect(h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: "")).sideEffects == [.fenceForSwitchover(node: "pg-a", epoch: Epoch(1))])
+        #expect(h.send(.stepSucceeded(.fence, node: "pg-a", detail: "fenced")).sideEffects == [.catchUp(node: "pg-b", primary: "pg-a", epoch: Epoch(1))])
+        #expect(h.kind == .catchingUp)
+        #expect(h.send(.stepSucceeded(.catchUp, node: "pg-b", detail: "replayed")).sideEffects == [.promote(node: "pg-b", epoch: Epoch(1))])
+    }
+
+    @Test func aSwitchoverNeedsAHealthyPrimary() {
+        var h = Harness()
+        h.steadyState()
+        h.advance(.milliseconds(100))
+        h.probe("pg-a", down)
+        #expect(h.send(.operatorSwitchover(to: nil, by: "ops")).decisions == ["refused switchover asked by ops: primary pg-a is not healthy; use lifeboat failover"])
+        var fresh = Harness()
+        #expect(fresh.send(.operatorSwitchover(to: nil, by: "ops")).decisions.first?.hasPrefix("refused switchover asked by ops: it needs a healthy primary") == true)
+    }
+
+    @Test func aCatchUpThatNeverHappensStopsBeforePromotion() {
+        var h = Harness()
+        h.steadyState()
+        h.send(.operatorSwitchover(to: "pg-b", by: "ops"))
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        h.send(.stepSucceeded(.fence, node: "pg-a", detail: "fenced"))
+        var last: [FailoverAction] = []
+        for _ in 1...3 {
+            last = h.send(.stepFailed(.catchUp, node: "pg-b", error: "not caught up"))
+            h.send(.timerFired(.retry(.catchUp)))
+        }
+        #expect(h.kind == .failed)
+        #expect(!last.sideEffects.contains { if case .promote = $0 { return true } else { return false } })
+    }
+}

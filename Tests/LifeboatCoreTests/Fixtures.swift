@@ -89,7 +89,7 @@ extension [FailoverAction] {
     var sideEffects: [FailoverAction] {
         filter {
             switch $0 {
-            case .bumpEpoch, .fence, .promote, .waitWritable, .repoint, .switchTraffic: return true
+            case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic: return true
             case .transition, .decision, .probe, .scheduleTimer, .alert: return false
             }
         }

@@ -153,3 +153,18 @@ func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () a
         }
     }
 }
+
+@Suite(.serialized) struct SwitchoverDrillTests {
+    @Test func aPlannedSwitchoverLosesNoAcknowledgedWrite() async throws {
+        let report = try await SandboxDrill(switchover: true, logger: testLogger()).run()
+        #expect(report.passed, "\(report.problems)")
+        #expect(report.rpoLostWrites == 0)
+        #expect(report.promotions == 1)
+        #expect(report.newPrimary == "pg-eu-west")
+        let events = report.timeline.map(\.event)
+        #expect(events.contains("fenced") && events.contains("caught-up") && events.contains("promoted"))
+        let caughtUp = try #require(report.timeline.first { $0.event == "caught-up" })
+        let fenced = try #require(report.timeline.first { $0.event == "fenced" })
+        #expect(caughtUp.at >= fenced.at, "promotion waits for the fenced primary's last WAL")
+    }
+}

@@ -14,6 +14,10 @@ public enum FailoverAction: Sendable, Equatable {
     case bumpEpoch(to: Epoch)
     /// Make `node` refuse writes (or confirm it cannot be reached).
     case fence(node: String, epoch: Epoch)
+    /// Switchover: make `node` refuse writes; unreachable is a failure here.
+    case fenceForSwitchover(node: String, epoch: Epoch)
+    /// Switchover: wait until `node` has replayed everything `primary` wrote.
+    case catchUp(node: String, primary: String, epoch: Epoch)
     case promote(node: String, epoch: Epoch)
     /// Wait until `node` accepts writes.
     case waitWritable(node: String, epoch: Epoch)

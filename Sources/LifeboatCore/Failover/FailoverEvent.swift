@@ -9,6 +9,8 @@ public enum FailoverEvent: Sendable, Equatable {
     case resume(by: String)
     /// `lifeboat failover [--to NODE]`: bypasses automatic mode, pause and cooldown, never health.
     case operatorFailover(to: String?, by: String)
+    /// `lifeboat switchover [--to NODE]`: planned, zero data loss; needs a healthy primary.
+    case operatorSwitchover(to: String?, by: String)
     /// After `failed`: the operator has looked; rediscover the cluster.
     case operatorReset(by: String)
 }

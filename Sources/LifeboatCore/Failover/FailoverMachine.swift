@@ -53,6 +53,8 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return [.decision("resumed by \(who): automatic failover allowed again")] + evaluate(now: now)
         case .operatorFailover(let target, let who):
             return operatorFailover(to: target, by: who, now: now)
+        case .operatorSwitchover(let target, let who):
+            return operatorSwitchover(to: target, by: who, now: now)
         case .operatorReset(let who):
             switch state {
             case .failed, .trafficNotSwitched:
@@ -277,6 +279,32 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         return beginFailover(from: primary, to: chosen.node, reason: "operator \(who) asked for failover to \(chosen.node)\(lag)", manual: true, now: now)
     }
 
+    private mutating func operatorSwitchover(to target: String?, by who: String, now: Instant) -> [FailoverAction] {
+        guard case .monitoring(let primary) = state else {
+            return [.decision("refused switchover asked by \(who): it needs a healthy primary being monitored (state is \(state.kind.rawValue))")]
+        }
+        guard health[primary]?.verdict == .healthy, health[primary]?.currentStatus?.isWritablePrimary == true else {
+            return [.decision("refused switchover asked by \(who): primary \(primary) is not healthy; use lifeboat failover")]
+        }
+        let plan = failoverPlan(to: target)
+        guard let candidate = plan.candidate else {
+            return [.decision("refused switchover asked by \(who): \(plan.refusal ?? "no candidate")")]
+        }
+        var actions = beginFailover(from: primary, to: candidate, reason: "operator \(who) asked for a switchover to \(candidate) (planned, zero data loss)",
+                                    manual: true, now: now)
+        if case .failingOver(var p) = state {
+            p.planned = true
+            state = .failingOver(p)
+        }
+        actions = actions.map { action in
+            if case .alert(let severity, let text) = action, text.hasPrefix("failover started") {
+                return .alert(severity == .critical ? .warning : severity, "switchover started" + text.dropFirst("failover started".count))
+            }
+            return action
+        }
+        return actions
+    }
+
     private func chooseCandidate(excluding primary: String, enforceLagLimits: Bool) -> CandidateChoice {
         CandidateSelection.choose(
             among: standbys(excluding: primary), health: health, lastPrimaryLSN: lastPrimaryLSN,
@@ -302,7 +330,8 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     public func actions(for p: FailoverProgress<Instant>) -> [FailoverAction] {
         switch p.step {
         case .bumpEpoch: return [.bumpEpoch(to: p.epoch)]
-        case .fence: return [.fence(node: p.oldPrimary, epoch: p.epoch)]
+        case .fence: return [p.planned ? .fenceForSwitchover(node: p.oldPrimary, epoch: p.epoch) : .fence(node: p.oldPrimary, epoch: p.epoch)]
+        case .catchUp: return [.catchUp(node: p.candidate, primary: p.oldPrimary, epoch: p.epoch)]
         case .promote: return [.promote(node: p.candidate, epoch: p.epoch)]
         case .waitWritable: return [.waitWritable(node: p.candidate, epoch: p.epoch)]
         case .repoint: return p.pendingRepoints.map { .repoint(node: $0, primary: p.candidate, epoch: p.epoch) }
@@ -330,7 +359,12 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return advance(p, to: .fence, reason: "epoch \(p.epoch) stored\(detail.isEmpty ? "" : ": \(detail)"); fencing \(p.oldPrimary)")
         case .fence:
             retired.insert(p.oldPrimary)
+            if p.planned {
+                return advance(p, to: .catchUp, reason: "old primary \(p.oldPrimary): \(detail); waiting until \(p.candidate) has replayed its last WAL")
+            }
             return advance(p, to: .promote, reason: "old primary \(p.oldPrimary): \(detail); promoting \(p.candidate)")
+        case .catchUp:
+            return advance(p, to: .promote, reason: "\(p.candidate) caught up: \(detail); promoting \(p.candidate)")
         case .promote:
             health[p.candidate]?.roleChanged()
             return advance(p, to: .waitWritable, reason: "\(p.candidate) promoted: \(detail); waiting until it accepts writes")

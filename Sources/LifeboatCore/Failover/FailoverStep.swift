@@ -2,6 +2,8 @@
 public enum FailoverStep: String, Sendable, Equatable, CaseIterable, Codable {
     case bumpEpoch = "bump-epoch"
     case fence
+    /// Switchover only: wait until the candidate has replayed the fenced primary's last WAL.
+    case catchUp = "catch-up"
     case promote
     case waitWritable = "wait-writable"
     case repoint
@@ -12,6 +14,7 @@ public enum FailoverStep: String, Sendable, Equatable, CaseIterable, Codable {
         switch self {
         case .bumpEpoch: return .bumpingEpoch
         case .fence: return .fencing
+        case .catchUp: return .catchingUp
         case .promote: return .promoting
         case .waitWritable: return .waitingWritable
         case .repoint: return .repointing
@@ -36,6 +39,9 @@ public struct FailoverProgress<Instant: InstantProtocol & Sendable>: Sendable, E
     public var otherStandbys: [String]
     /// Asked for by an operator rather than decided by the monitor.
     public var manual: Bool
+    /// A planned switchover: the old primary must be fenced for real and the candidate must
+    /// catch up before promotion (zero data loss).
+    public var planned: Bool = false
     /// Why the failover started.
     public var reason: String
 }

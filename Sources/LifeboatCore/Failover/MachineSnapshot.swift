@@ -10,6 +10,7 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
         public var pendingRepoints: [String]
         public var otherStandbys: [String]
         public var manual: Bool
+        public var planned: Bool?
         public var reason: String
         public var startedAgo: Int64
     }
@@ -60,7 +61,7 @@ extension FailoverMachine {
         func progress(_ p: FailoverProgress<Instant>) -> MachineSnapshot.Progress {
             MachineSnapshot.Progress(
                 oldPrimary: p.oldPrimary, candidate: p.candidate, epoch: p.epoch.value, step: p.step, attempt: p.attempt,
-                pendingRepoints: p.pendingRepoints, otherStandbys: p.otherStandbys, manual: p.manual, reason: p.reason,
+                pendingRepoints: p.pendingRepoints, otherStandbys: p.otherStandbys, manual: p.manual, planned: p.planned, reason: p.reason,
                 startedAgo: p.startedAt.duration(to: now).milliseconds
             )
         }
@@ -85,7 +86,7 @@ extension FailoverMachine {
             FailoverProgress(
                 oldPrimary: p.oldPrimary, candidate: p.candidate, epoch: Epoch(p.epoch), step: p.step, attempt: p.attempt,
                 startedAt: now.advanced(by: .milliseconds(-p.startedAgo)), pendingRepoints: p.pendingRepoints,
-                otherStandbys: p.otherStandbys, manual: p.manual, reason: p.reason
+                otherStandbys: p.otherStandbys, manual: p.manual, planned: p.planned ?? false, reason: p.reason
             )
         }
         switch snapshot.phase {

@@ -24,6 +24,8 @@ public protocol DatabaseFleet: Sendable {
     func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String
     /// Returns once `node` accepts writes, or throws after `timeout`.
     func waitWritable(_ node: String, timeout: Duration) async throws -> String
+    /// Waits until standby `node` has replayed everything fenced `primary` has written.
+    func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String
     /// Points standby `node` at `primary`.
     func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String
     func shutdown() async

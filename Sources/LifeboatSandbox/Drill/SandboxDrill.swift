@@ -19,14 +19,18 @@ public struct SandboxDrill: Sendable {
     /// Run a real authoritative DNS server (Knot) and have the client find the primary through
     /// `app.lifeboat.sandbox`; the failover then includes the traffic switch and its verification.
     public var useDNS: Bool
+    /// A planned switchover instead of killing the primary.
+    public var switchover: Bool
 
     public static let zone = "lifeboat.sandbox"
     public static let recordName = "app.lifeboat.sandbox"
     public var logger: Logger
 
     public init(detection: DetectionSettings = .default, policy: FailoverPolicy = .default, regions: [String] = ["us-east", "eu-west"],
-                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true, logger: Logger) {
+                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true, switchover: Bool = false,
+                logger: Logger) {
         self.useDNS = useDNS
+        self.switchover = switchover
         self.detection = detection
         self.policy = policy
         self.regions = regions
@@ -107,7 +111,14 @@ public struct SandboxDrill: Sendable {
             return standbysStreaming && written >= 50
         }
 
-        let pid = try await cluster.kill(primary)
+        var faultText = "SIGKILL to \(primary.name)'s postmaster"
+        if switchover {
+            faultText = "switchover requested: \(primary.name) -> the best standby"
+            await engine.submit(.operatorSwitchover(to: nil, by: "drill"))
+        } else {
+            let pid = try await cluster.kill(primary)
+            faultText += " (pid \(pid))"
+        }
         let faultAt = clock.now
         let writesBeforeFault = await writer.acks.count
 
@@ -166,7 +177,7 @@ public struct SandboxDrill: Sendable {
         let trafficSeconds: Double? = if let switchStarted, let switchDone { switchStarted.at.duration(to: switchDone.at).seconds } else { nil }
         let rpoSeconds = lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0
 
-        var timeline = [DrillReport.Step(at: 0, event: "fault", detail: "SIGKILL to \(primary.name)'s postmaster (pid \(pid))")]
+        var timeline = [DrillReport.Step(at: 0, event: switchover ? "request" : "fault", detail: faultText)]
         timeline += journal.filter { $0.at >= faultAt }.compactMap { entry in
             guard let (event, detail) = Self.describe(entry) else { return nil }
             return DrillReport.Step(at: faultAt.duration(to: entry.at).seconds, event: event, detail: detail)
@@ -177,7 +188,7 @@ public struct SandboxDrill: Sendable {
         timeline.sort { $0.at < $1.at }
 
         return DrillReport(
-            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, primary killed with SIGKILL"
+            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, " + (switchover ? "planned switchover" : "primary killed with SIGKILL")
                 + (knot.map { _ in ", clients find the primary through \(Self.recordName) (Knot DNS, TTL 0: client caching excluded)" } ?? ""),
             nodes: cluster.nodes.enumerated().map { index, node in
                 DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "\(node.address):\(node.port)")
@@ -187,7 +198,7 @@ public struct SandboxDrill: Sendable {
                 suspectInterval: DurationText.format(detection.suspectInterval),
                 failureThreshold: detection.failureThreshold, recoveryThreshold: detection.recoveryThreshold
             ),
-            fault: "SIGKILL to \(primary.name)'s postmaster", timeline: timeline, rtoSeconds: rto,
+            fault: faultText, timeline: timeline, rtoSeconds: rto,
             failoverSeconds: completed.map { faultAt.duration(to: $0.at).seconds }, trafficSwitchSeconds: trafficSeconds, rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
             epoch: await engine.epoch.value, writesBeforeFault: writesBeforeFault, writesAcknowledged: acks.count,
             passed: problems.isEmpty, problems: problems
@@ -203,7 +214,8 @@ public struct SandboxDrill: Sendable {
             case (_, .bumpingEpoch): "decided"
             case (_, .holding): "held"
             case (.bumpingEpoch, .fencing): "epoch"
-            case (.fencing, .promoting): "fenced"
+            case (.fencing, .promoting), (.fencing, .catchingUp): "fenced"
+            case (.catchingUp, .promoting): "caught-up"
             case (.promoting, .waitingWritable): "promoted"
             case (.waitingWritable, _): "writable"
             case (.repointing, _): "repointed"
