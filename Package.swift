@@ -136,12 +136,6 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "LifeboatHTTPTests",
-            dependencies: ["LifeboatHTTP", "LifeboatEngine", "LifeboatTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
-                           .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict
-        ),
-        .testTarget(
             name: "LifeboatNotifyTests",
             dependencies: ["LifeboatNotify", "LifeboatEngine", "LifeboatTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
