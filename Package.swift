@@ -87,6 +87,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Application health checks: HTTP(S) GET and TCP connect.
+        .target(
+            name: "LifeboatProbes",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The monitor's HTTP API: status, events, operator commands.
         .target(
             name: "LifeboatHTTP",
@@ -106,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify", "LifeboatProbes",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -140,6 +151,7 @@ let package = Package(
             dependencies: ["LifeboatNotify", "LifeboatEngine", "LifeboatTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .testTarget(name: "LifeboatProbesTests", dependencies: ["LifeboatProbes", "LifeboatTestSupport", "LifeboatSandbox"], swiftSettings: strict),
         .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatEngine"], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(

@@ -11,7 +11,7 @@ public enum ConfigParser {
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
     static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
     static let serviceKeys = ["name", "nodes"]
-    static let serviceNodeKeys = ["name", "region", "health"]
+    static let serviceNodeKeys = ["name", "region", "health", "health_body"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
     static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay"]
 
@@ -265,7 +265,8 @@ public enum ConfigParser {
                         .flatMap { parseHealthURL($0, nf.path("health"), reader: reader) }
                     if let nodeName { service.names.append((nodeName, nf.path("name"), nf["name"]!)) }
                     if let nodeName, let region, let health {
-                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health))
+                        let body = nf["health_body"].flatMap { reader.string($0, nf.path("health_body")) }
+                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health, healthBody: body))
                     }
                 }
             }

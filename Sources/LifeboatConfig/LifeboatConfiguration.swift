@@ -34,6 +34,8 @@ public struct ServiceNodeConfig: Sendable, Equatable {
     public var name: String
     public var region: String
     public var health: String
+    /// For http(s) checks: the body must contain this.
+    public var healthBody: String?
 }
 
 public struct ServiceConfig: Sendable, Equatable {

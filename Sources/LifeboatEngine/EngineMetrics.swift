@@ -18,6 +18,7 @@ public struct EngineMetrics: Sendable {
         "lifeboat_failovers_total": "failovers by outcome",
         "lifeboat_last_dns_switch_timestamp_seconds": "Unix time of the last successful DNS switch (0: none)",
         "lifeboat_notifications_failed_total": "notifications that could not be delivered, by channel",
+        "lifeboat_service_up": "1 when the application node's health check passed",
     ]
 
     /// Adds `# HELP` lines before each of our metrics' `# TYPE` line.

@@ -3,7 +3,9 @@ import LifeboatCore
 /// `GET /v1/status` (docs/api.yaml, schema Status). Snake-case keys on the wire.
 public struct StatusView: Codable, Sendable, Equatable {
 
-    public init(cluster: String, state: String, primary: String?, epoch: UInt64, paused: Bool, lastDecision: String, nodes: [Node]) {
+    public init(cluster: String, state: String, primary: String?, epoch: UInt64, paused: Bool, lastDecision: String, nodes: [Node],
+                services: [ServiceNode] = []) {
+        self.services = services
         self.cluster = cluster
         self.state = state
         self.primary = primary
@@ -50,9 +52,27 @@ public struct StatusView: Codable, Sendable, Equatable {
     public var paused: Bool
     public var lastDecision: String
     public var nodes: [Node]
+    public var services: [ServiceNode]
+
+    /// An application node and its latest health check.
+    public struct ServiceNode: Codable, Sendable, Equatable {
+        public var service: String
+        public var node: String
+        public var region: String
+        public var healthy: Bool?
+        public var error: String?
+
+        public init(service: String, node: String, region: String, healthy: Bool?, error: String?) {
+            self.service = service
+            self.node = node
+            self.region = region
+            self.healthy = healthy
+            self.error = error
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case cluster, state, primary, epoch, paused, nodes
+        case cluster, state, primary, epoch, paused, nodes, services
         case lastDecision = "last_decision"
     }
 }

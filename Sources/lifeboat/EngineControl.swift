@@ -2,6 +2,7 @@ import Foundation
 import LifeboatCore
 import LifeboatEngine
 import LifeboatHTTP
+import LifeboatProbes
 import LifeboatStore
 
 /// Connects the API to the running engine and the state file's journal.
@@ -9,6 +10,7 @@ struct EngineControl: MonitorControl {
     let cluster: String
     let engine: Engine<ContinuousClock>
     let store: SQLiteStateStore
+    let services: ServiceMonitor
 
     func status() async -> StatusView {
         let state = await engine.state
@@ -36,7 +38,11 @@ struct EngineControl: MonitorControl {
             )
         }
         return StatusView(cluster: cluster, state: state.kind.rawValue, primary: primary, epoch: await engine.epoch.value,
-                          paused: await engine.paused, lastDecision: await engine.lastReason, nodes: nodes)
+                          paused: await engine.paused, lastDecision: await engine.lastReason, nodes: nodes,
+                          services: services.observations.map {
+                              StatusView.ServiceNode(service: $0.target.service, node: $0.target.node, region: $0.target.region,
+                                                     healthy: $0.result?.ok, error: $0.result?.error)
+                          })
     }
 
     func events(since: Int64, limit: Int) async throws -> [EventView] {

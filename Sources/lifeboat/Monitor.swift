@@ -7,6 +7,7 @@ import Hummingbird
 import LifeboatEngine
 import LifeboatHTTP
 import LifeboatNotify
+import LifeboatProbes
 import LifeboatPostgres
 import LifeboatStore
 import Logging
@@ -93,7 +94,9 @@ extension Lifeboat {
                 wallClock: { Date().timeIntervalSince1970 }, notifiers: notifiers, cluster: loaded.cluster
             )
             if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
-            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store), token: token, metrics: {
+            let serviceMonitor = ServiceMonitor(targets: Self.serviceTargets(loaded), interval: loaded.detection.interval * 2,
+                                                timeout: loaded.detection.timeout, logger: logger)
+            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store, services: serviceMonitor), token: token, metrics: {
                 var buffer: [UInt8] = []
                 registry.emit(into: &buffer)
                 return EngineMetrics.annotate(String(decoding: buffer, as: UTF8.self))
@@ -104,9 +107,24 @@ extension Lifeboat {
                 logger: logger
             )
             let group = ServiceGroup(
-                configuration: .init(services: [.init(service: engine), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                configuration: .init(services: [.init(service: engine), .init(service: serviceMonitor), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
             try await group.run()
+        }
+
+        /// Application health checks from the services: section.
+        static func serviceTargets(_ config: LifeboatConfiguration) -> [ServiceMonitor.Target] {
+            config.services.flatMap { service in
+                service.nodes.map { node -> ServiceMonitor.Target in
+                    let check: any HealthCheck
+                    if let url = URL(string: node.health), url.scheme == "tcp", let host = url.host, let port = url.port {
+                        check = TCPHealthCheck(host: host, port: port)
+                    } else {
+                        check = HTTPHealthCheck(url: node.health, expectBody: node.healthBody)
+                    }
+                    return ServiceMonitor.Target(service: service.name, node: node.name, region: node.region, check: check)
+                }
+            }
         }
 
         /// `LIFEBOAT_TEST_CRASH_AFTER_STEP=promote` makes the process exit (status 70) right after

@@ -17,6 +17,8 @@ import Yams
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
             let port = try FreePort.find()
+            let app = try await TestHTTPServer { request in (request.method == "GET" ? 200 : 405, [], Data("{\"status\":\"ok\"}".utf8)) }
+            defer { Task { await app.stop() } }
             let config = dir.appendingPathComponent("lifeboat.yml").path
             try """
             regions: [{name: us-east}, {name: eu-west}]
@@ -25,12 +27,20 @@ import Yams
                 - {name: \(cluster.nodes[0].name), region: us-east, host: \(cluster.nodes[0].address), port: \(cluster.nodes[0].port)}
                 - {name: \(cluster.nodes[1].name), region: eu-west, host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
             api: {listen: 127.0.0.1:\(port), token_env: LIFEBOAT_API_TOKEN}
+            services:
+              - name: shop-web
+                nodes:
+                  - {name: web-us-east, region: us-east, health: "http://127.0.0.1:\(app.port)/healthz", health_body: ok}
+                  - {name: db-port-eu-west, region: eu-west, health: "tcp://\(cluster.nodes[1].address):\(cluster.nodes[1].port)"}
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let monitor = try MonitorCrashResumeTests.start(["monitor", "--config", config, "--state", dir.appendingPathComponent("s.db").path],
                                                             env: ["LIFEBOAT_API_TOKEN": "conformance"], log: dir.appendingPathComponent("log").path)
             defer { monitor.terminate(); monitor.waitUntilExit() }
             let base = "http://127.0.0.1:\(port)"
-            try await waitFor("monitoring") { (try? await Self.call(base, "GET", "/v1/status"))?.1.contains("\"monitoring\"") ?? false }
+            try await waitFor("monitoring, application checks done") {
+                guard let text = (try? await Self.call(base, "GET", "/v1/status"))?.1 else { return false }
+                return text.contains("\"monitoring\"") && text.components(separatedBy: "\"healthy\":true").count == 3
+            }
 
             // Every documented operation, with the calls that reach its documented answers.
             var covered: Set<String> = []

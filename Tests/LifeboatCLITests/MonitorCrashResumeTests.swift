@@ -76,6 +76,11 @@ import Testing
             let history = try await cluster.psql(cluster.standbys[0], "SELECT count(*) FROM pg_ls_dir('pg_wal') AS f WHERE f LIKE '%.history'")
             #expect(history.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
             #expect(try knot.kdig("app.lifeboat.sandbox", "A") == cluster.standbys[0].address)
+            // The TSIG secret appears in no log line and no journal line.
+            let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(!logged.isEmpty)
+            #expect(!logged.contains(knot.keySecret))
+            #expect(!lines.contains { $0.message.contains(knot.keySecret) })
         }
     }
 

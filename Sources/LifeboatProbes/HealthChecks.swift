@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The outcome of one health check.
+public struct CheckResult: Sendable, Equatable {
+    public var ok: Bool
+    public var duration: Duration
+    public var error: String?
+}
+
+/// One application health check: HTTP(S) GET or TCP connect.
+public protocol HealthCheck: Sendable {
+    var target: String { get }
+    func check(timeout: Duration) async -> CheckResult
+}
+
+/// `GET` of a health endpoint (never HEAD, which many app servers do not answer): healthy on a
+/// 2xx status and, when set, a body containing `expectBody`.
+public struct HTTPHealthCheck: HealthCheck {
+    public var url: String
+    public var expectBody: String?
+    public var http: HTTPClient
+
+    public init(url: String, expectBody: String? = nil, http: HTTPClient = .shared) {
+        self.url = url
+        self.expectBody = expectBody
+        self.http = http
+    }
+
+    public var target: String { url }
+
+    public func check(timeout: Duration) async -> CheckResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: "lifeboat-monitor")
+        do {
+            let response = try await http.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let took = start.duration(to: clock.now)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else { return CheckResult(ok: false, duration: took, error: "HTTP \(status)") }
+            if let expectBody, !String(buffer: body).contains(expectBody) {
+                return CheckResult(ok: false, duration: took, error: "body does not contain '\(expectBody)'")
+            }
+            return CheckResult(ok: true, duration: took, error: nil)
+        } catch {
+            let took = start.duration(to: clock.now)
+            let text = took >= timeout ? "no answer within \(timeout)" : "\(error)"
+            return CheckResult(ok: false, duration: took, error: String(text.prefix(200)))
+        }
+    }
+}
+
+/// A TCP connect to the application's port.
+public struct TCPHealthCheck: HealthCheck {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var target: String { "tcp://\(host):\(port)" }
+
+    public func check(timeout: Duration) async -> CheckResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(timeout.milliseconds))
+                .connect(host: host, port: port).get()
+            try? await channel.close()
+            return CheckResult(ok: true, duration: start.duration(to: clock.now), error: nil)
+        } catch {
+            let text = "\(error)"
+            let reason = text.contains("refused") || text.contains("Refused") ? "connection refused" : (text.contains("imeout") ? "connect timed out" : text)
+            return CheckResult(ok: false, duration: start.duration(to: clock.now), error: String(reason.prefix(200)))
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, atto) = components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Probes every application node's health endpoint on a jittered schedule and keeps the latest
+/// result for the status API and `lifeboat_service_up`.
+public final class ServiceMonitor: Service, Sendable {
+    public struct Target: Sendable {
+        public var service: String
+        public var node: String
+        public var region: String
+        public var check: any HealthCheck
+
+        public init(service: String, node: String, region: String, check: any HealthCheck) {
+            self.service = service
+            self.node = node
+            self.region = region
+            self.check = check
+        }
+    }
+
+    public struct Observation: Sendable {
+        public var target: Target
+        public var result: CheckResult?
+    }
+
+    private let targets: [Target]
+    private let interval: Duration
+    private let timeout: Duration
+    private let logger: Logger
+    private let latest = Mutex<[String: CheckResult]>([:])
+    private let gauges: [String: Gauge]
+
+    public init(targets: [Target], interval: Duration, timeout: Duration, logger: Logger) {
+        self.targets = targets
+        self.interval = interval
+        self.timeout = timeout
+        self.logger = logger
+        gauges = Dictionary(uniqueKeysWithValues: targets.map {
+            ($0.node, Gauge(label: "lifeboat_service_up", dimensions: [("service", $0.service), ("node", $0.node), ("region", $0.region)]))
+        })
+    }
+
+    public var observations: [Observation] {
+        let results = latest.withLock { $0 }
+        return targets.map { Observation(target: $0, result: results[$0.node]) }
+    }
+
+    public func run() async throws {
+        guard !targets.isEmpty else { return }
+        try await withThrowingDiscardingTaskGroup { group in
+            for target in targets {
+                group.addTask { try await self.watch(target) }
+            }
+        }
+    }
+
+    private func watch(_ target: Target) async throws {
+        while !Task.isCancelledOrShuttingDown {
+            let result = await target.check.check(timeout: timeout)
+            let before = latest.withLock { state in
+                defer { state[target.node] = result }
+                return state[target.node]
+            }
+            gauges[target.node]?.record(result.ok ? 1 : 0)
+            if before?.ok != result.ok {
+                logger.notice("\(target.node) \(result.ok ? "healthy" : "unhealthy")\(result.error.map { ": \($0)" } ?? "")",
+                              metadata: ["service": "\(target.service)", "node": "\(target.node)", "region": "\(target.region)"])
+            }
+            // Jitter of ±10% keeps many monitors and nodes from probing in lockstep.
+            let jitter = Double.random(in: 0.9...1.1)
+            try await Task.sleep(for: interval * jitter)
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
