@@ -76,6 +76,13 @@ public actor PostgresNode {
     private func probeConnectionOpen(timeout: Duration) async throws -> PostgresConnection {
         if let connection = probeConnection, !connection.isClosed { return connection }
         let connection = try await connect(timeout: timeout)
+        // The actor is reentrant: two probes may have connected at once. Keep one, close the other
+        // (postgres-nio requires every connection to be closed).
+        if let existing = probeConnection, !existing.isClosed {
+            try? await connection.close()
+            return existing
+        }
+        if let stale = probeConnection { try? await stale.close() }
         probeConnection = connection
         return connection
     }
@@ -93,7 +100,8 @@ public actor PostgresNode {
     public func fence(timeout: Duration) async throws -> FenceOutcome {
         let connection: PostgresConnection
         do {
-            connection = try await withTimeout(timeout) { try await self.connect(timeout: timeout) }
+            // connect has its own timeout; wrapping it could abandon a connection that then never closes.
+            connection = try await connect(timeout: timeout)
         } catch {
             return .unreachable(reason: PostgresNodeError.describe(error))
         }
@@ -219,7 +227,7 @@ public actor PostgresNode {
     }
 
     private func withConnection<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await withTimeout(timeout) { try await self.connect(timeout: timeout) }
+        let connection = try await connect(timeout: timeout)
         do {
             let result = try await withTimeout(timeout, onTimeout: { try? await connection.close() }) { try await body(connection) }
             try? await connection.close()

@@ -48,7 +48,11 @@ public final class ServiceMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        guard !targets.isEmpty else { return }
+        // A service that returns would stop the whole ServiceGroup: with nothing to check, wait.
+        guard !targets.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
         try await withThrowingDiscardingTaskGroup { group in
             for target in targets {
                 group.addTask { try await self.watch(target) }

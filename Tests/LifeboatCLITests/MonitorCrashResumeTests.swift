@@ -7,9 +7,12 @@ import Testing
 /// `lifeboat monitor` killed right after each workflow step, then restarted: every run ends with
 /// exactly one promotion, epoch 1, and traffic switched — against a real PostgreSQL pair and Knot.
 @Suite(.serialized) struct MonitorCrashResumeTests {
-    @Test(arguments: ["bump-epoch", "fence", "promote", "wait-writable", "switch-traffic"])
+    /// Every step of the workflow: "repoint" needs a third region; "catch-up" happens only in a
+    /// planned switchover, which the test asks for through the API instead of killing the primary.
+    @Test(arguments: ["bump-epoch", "fence", "catch-up", "promote", "wait-writable", "repoint", "switch-traffic"])
     func aMonitorKilledAfterAStepFinishesTheFailoverOnRestart(step: String) async throws {
-        try await withSandboxCluster { cluster in
+        let regions = step == "repoint" ? ["us-east", "eu-west", "ap-south"] : ["us-east", "eu-west"]
+        try await withSandboxCluster(regions: regions) { cluster in
             let knot = try KnotServer(zone: "lifeboat.sandbox", records: ["app 0 IN A \(cluster.primary.address)"])
             defer { knot.stop() }
             try await knot.waitUntilServing()
@@ -18,31 +21,30 @@ import Testing
             defer { try? FileManager.default.removeItem(at: dir) }
             let config = dir.appendingPathComponent("lifeboat.yml").path
             let state = dir.appendingPathComponent("state.db").path
+            let apiPort = try FreePort.find()
             try """
             regions:
-              - name: \(cluster.nodes[0].region)
-              - name: \(cluster.nodes[1].region)
+            \(cluster.nodes.map { "  - name: \($0.region)" }.joined(separator: "\n"))
             database:
               user: postgres
               nodes:
-                - {name: \(cluster.nodes[0].name), region: \(cluster.nodes[0].region), host: \(cluster.nodes[0].address), port: \(cluster.nodes[0].port)}
-                - {name: \(cluster.nodes[1].name), region: \(cluster.nodes[1].region), host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
+            \(cluster.nodes.map { "    - {name: \($0.name), region: \($0.region), host: \($0.address), port: \($0.port)}" }.joined(separator: "\n"))
             api:
-              listen: 127.0.0.1:\(try FreePort.find())
+              listen: 127.0.0.1:\(apiPort)
+              token_env: LIFEBOAT_API_TOKEN
             dns:
               provider: rfc2136
               zone: lifeboat.sandbox
               record: app
               ttl: 0
               targets:
-                \(cluster.nodes[0].region): \(cluster.nodes[0].address)
-                \(cluster.nodes[1].region): \(cluster.nodes[1].address)
+            \(cluster.nodes.map { "    \($0.region): \($0.address)" }.joined(separator: "\n"))
               rfc2136:
                 server: 127.0.0.1:\(knot.port)
                 key_name: \(knot.keyName)
                 key_secret_env: LIFEBOAT_TSIG
             """.write(toFile: config, atomically: true, encoding: .utf8)
-            let env = ["LIFEBOAT_TSIG": knot.keySecret]
+            let env = ["LIFEBOAT_TSIG": knot.keySecret, "LIFEBOAT_API_TOKEN": "crash-test"]
 
             let log = dir.appendingPathComponent("monitor.log").path
             let first = try Self.start(["monitor", "--config", config, "--state", state], env: env.merging(["LIFEBOAT_TEST_CRASH_AFTER_STEP": step]) { $1 }, log: log)
@@ -55,13 +57,25 @@ import Testing
             }
             try await waitFor("standby seen") { try Self.journal(state).count >= 1 }
             try await Task.sleep(for: .milliseconds(700)) // the standby's first probes
-            _ = try await cluster.kill(cluster.primary)
+            if step == "catch-up" {
+                let asked = try CLI.run(["switchover", "--api", "http://127.0.0.1:\(apiPort)"], environment: ["LIFEBOAT_API_TOKEN": "crash-test"])
+                #expect(asked.status == 0 || !first.isRunning, "\(asked.stderr)")
+            } else {
+                _ = try await cluster.kill(cluster.primary)
+            }
             try await waitFor("crash after \(step)", timeout: .seconds(30)) { !first.isRunning }
             #expect(first.terminationStatus == 70, "the monitor was killed right after \(step)")
 
             let second = try Self.start(["monitor", "--config", config, "--state", state], env: env, log: log)
-            try await waitFor("failover complete", timeout: .seconds(30)) {
-                try Self.journal(state).contains { $0.kind == "transition switching-traffic -> monitoring" }
+            do {
+                try await waitFor("failover complete", timeout: .seconds(30)) {
+                    try Self.journal(state).contains { $0.kind == "transition switching-traffic -> monitoring" }
+                }
+            } catch {
+                Issue.record("log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                Issue.record("journal: \(try Self.journal(state).map { "\($0.kind) \($0.step ?? "") \($0.message)" }.joined(separator: "\n"))")
+                second.terminate()
+                throw error
             }
             second.terminate() // SIGTERM: graceful
             second.waitUntilExit()
