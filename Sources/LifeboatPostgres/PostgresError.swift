@@ -32,7 +32,7 @@ public struct PostgresNodeError: Error, CustomStringConvertible, Sendable {
 func connectionProblem(_ text: String) -> String? {
     for (needle, words) in [
         ("Connection refused", "connection refused"), ("No route to host", "no route to host"),
-        ("Network is unreachable", "network unreachable"), ("connectTimeout", "connect timed out"),
+        ("Network is unreachable", "network unreachable"), ("connectTimeout", "connect timed out"), ("Connect timeout", "connect timed out"),
         ("Connection reset by peer", "connection reset by peer"), ("Host is down", "host is down"),
     ] where text.contains(needle) {
         return words
