@@ -159,7 +159,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
 
     private func probeFinished(_ node: String, _ result: ProbeResult) {
         probing.remove(node)
-        nextProbe[node] = clock.now.advanced(by: machine.detection.interval)
+        // ±5% jitter so nodes (and several monitors) are not probed in lockstep.
+        nextProbe[node] = clock.now.advanced(by: machine.detection.interval * Double.random(in: 0.95...1.05))
         feed(.probed(node: node, result: result))
     }
 

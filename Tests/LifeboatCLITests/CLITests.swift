@@ -79,6 +79,15 @@ struct CLI {
     }
 }
 
+@Suite struct OperatorCommandErrorTests {
+    @Test func anUnreachableMonitorIsAClearError() throws {
+        let result = try CLI.run(["status", "--api", "http://127.0.0.1:9"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot reach the monitor at http://127.0.0.1:9"))
+        #expect(result.stderr.contains("Is `lifeboat monitor` running, and is --api right?"))
+    }
+}
+
 @Suite struct FSMCommandTests {
     @Test func dotOutputIsAGraph() throws {
         let result = try CLI.run(["fsm", "--dot"])
