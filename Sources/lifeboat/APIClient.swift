@@ -54,6 +54,13 @@ struct APIOptions: ParsableArguments {
         }
     }
 
+    /// POSTs an operator command and prints the monitor's message.
+    func operatorCommand(_ path: String, by: String) async throws {
+        let (status, data) = try await call("POST", path, body: OperatorRequest(by: by), authenticated: true)
+        print(try decode(MessageView.self, data).message)
+        if status >= 300 { throw ExitCode(1) }
+    }
+
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)

@@ -79,11 +79,7 @@ extension Lifeboat {
         @OptionGroup var options: APIOptions
         @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
 
-        func run() async throws {
-            let (status, data) = try await options.call("POST", "/v1/pause", body: OperatorRequest(by: by), authenticated: true)
-            print(try options.decode(MessageView.self, data).message)
-            if status >= 300 { throw ExitCode(1) }
-        }
+        func run() async throws { try await options.operatorCommand("/v1/pause", by: by) }
     }
 
     struct Resume: AsyncParsableCommand {
@@ -91,11 +87,7 @@ extension Lifeboat {
         @OptionGroup var options: APIOptions
         @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
 
-        func run() async throws {
-            let (status, data) = try await options.call("POST", "/v1/resume", body: OperatorRequest(by: by), authenticated: true)
-            print(try options.decode(MessageView.self, data).message)
-            if status >= 300 { throw ExitCode(1) }
-        }
+        func run() async throws { try await options.operatorCommand("/v1/resume", by: by) }
     }
 
     struct Failover: AsyncParsableCommand {

@@ -117,13 +117,3 @@ import Testing
         return (try? SQLiteStateStore(path: path, readOnly: true).journal(limit: 100_000)) ?? []
     }
 }
-
-func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
-}

@@ -102,16 +102,6 @@ import Testing
     }
 }
 
-func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
-}
-
 /// A failover whose traffic switch keeps failing (the DNS server rejects the TSIG key): the
 /// promotion stands, the state says so, and an alert is raised.
 @Suite(.serialized) struct TrafficNotSwitchedTests {
