@@ -52,7 +52,18 @@ public actor PostgresNode {
     }
 
     private func runProbe(timeout: Duration) async throws -> NodeStatus {
-        let connection = try await probeConnectionOpen(timeout: timeout)
+        let (connection, reused) = try await probeConnectionOpen(timeout: timeout)
+        do {
+            return try await probeQuery(connection)
+        } catch where reused {
+            // The kept connection may have been ended under us (a fence terminates every client
+            // session, a restart, an idle timeout): one fresh attempt before calling the node down.
+            await dropProbeConnection()
+            return try await probeQuery(try await probeConnectionOpen(timeout: timeout).connection)
+        }
+    }
+
+    private func probeQuery(_ connection: PostgresConnection) async throws -> NodeStatus {
         let rows = try await connection.query(Self.probeSQL, logger: logger)
         for try await (inRecovery, current, received, replayed, lag, receiver, sender, replicas, readOnly)
             in rows.decode((Bool, String?, String?, String?, Double?, String?, String?, Int32, Bool).self)
@@ -73,18 +84,18 @@ public actor PostgresNode {
         throw PostgresNodeError(node: config.name, operation: "probe", reason: "the probe query returned no row")
     }
 
-    private func probeConnectionOpen(timeout: Duration) async throws -> PostgresConnection {
-        if let connection = probeConnection, !connection.isClosed { return connection }
+    private func probeConnectionOpen(timeout: Duration) async throws -> (connection: PostgresConnection, reused: Bool) {
+        if let connection = probeConnection, !connection.isClosed { return (connection, true) }
         let connection = try await connect(timeout: timeout)
         // The actor is reentrant: two probes may have connected at once. Keep one, close the other
         // (postgres-nio requires every connection to be closed).
         if let existing = probeConnection, !existing.isClosed {
             try? await connection.close()
-            return existing
+            return (existing, true)
         }
         if let stale = probeConnection { try? await stale.close() }
         probeConnection = connection
-        return connection
+        return (connection, false)
     }
 
     private func dropProbeConnection() async {
@@ -196,6 +207,14 @@ public actor PostgresNode {
 
     public func close() async {
         await dropProbeConnection()
+    }
+
+    /// A node dropped without `close()` (an error path, a test that threw) still closes its
+    /// probe connection: the task keeps the connection alive until the close has finished.
+    deinit {
+        if let connection = probeConnection {
+            Task { try? await connection.close() }
+        }
     }
 
     // MARK: Connections

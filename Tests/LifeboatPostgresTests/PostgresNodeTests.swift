@@ -16,14 +16,17 @@ import Testing
             try await cluster.psql(cluster.primary, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
 
             // Probe: roles, positions, WAL receivers, replicas.
-            let primary = try #require(await fleet.probe(p, timeout: .seconds(2)).status)
+            let primary = try await reachable(fleet, p)
             #expect(!primary.inRecovery)
             #expect(primary.currentLSN != nil)
             #expect(primary.connectedReplicas == 2)
             #expect(!primary.readOnly)
             #expect(primary.walReceiver == .notApplicable)
+            // The kept probe connection ended by the server: the next probe reconnects, no false "down".
+            try await cluster.psql(cluster.primary, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lifeboat'")
+            #expect(try await reachable(fleet, p).connectedReplicas == 2)
             try await cluster.waitForStreaming(timeout: .seconds(10))
-            let standby = try #require(await fleet.probe(s1, timeout: .seconds(2)).status)
+            let standby = try await reachable(fleet, s1)
             #expect(standby.inRecovery)
             #expect(standby.isStreaming)
             #expect(standby.receiveLSN != nil && standby.replayLSN != nil)
@@ -33,7 +36,7 @@ import Testing
             let fenced = try await fleet.fence(p, epoch: Epoch(1), timeout: .seconds(5))
             guard case .fenced(let detail) = fenced else { Issue.record("expected fenced, got \(fenced)"); return }
             #expect(detail.hasPrefix("default_transaction_read_only=on"))
-            let afterFence = try #require(await fleet.probe(p, timeout: .seconds(2)).status)
+            let afterFence = try await reachable(fleet, p)
             #expect(afterFence.readOnly)
             await #expect(throws: CommandError.self) { try await cluster.psql(cluster.primary, "INSERT INTO t VALUES (2)") }
 
@@ -62,7 +65,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "1,3")
-            let newPrimary = try #require(await fleet.probe(s1, timeout: .seconds(2)).status)
+            let newPrimary = try await reachable(fleet, s1)
             #expect(newPrimary.connectedReplicas == 1)
             await fleet.shutdown()
         }
@@ -101,4 +104,15 @@ import Testing
             #expect("\(error)" == "pg-a: read password: environment variable LIFEBOAT_TEST_UNSET is not set or empty")
         }
     }
+}
+
+/// Probes a node that must answer; a failure names the reason. The timeout allows for a CI
+/// machine with two cores busy starting other suites' clusters.
+func reachable(_ fleet: PostgresFleet, _ node: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> NodeStatus {
+    let result = await fleet.probe(node, timeout: .seconds(10))
+    guard let status = result.status else {
+        Issue.record("probe of \(node) failed: \(result)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+    return status
 }
