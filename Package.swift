@@ -104,6 +104,22 @@ let package = Package(
             dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict
         ),
+        // Debian's MariaDB Connector/C (libmariadb-dev), for the agent's mysql check.
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        // The node agent: /healthz, role endpoints, signed actions, file replication.
+        .target(
+            name: "LifeboatAgent",
+            dependencies: [
+                "LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatProbes", "CMariaDB",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "LifeboatSandbox",
             dependencies: [
@@ -117,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify", "LifeboatProbes",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify", "LifeboatProbes", "LifeboatAgent",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

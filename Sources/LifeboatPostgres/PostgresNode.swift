@@ -104,6 +104,29 @@ public actor PostgresNode {
         try? await connection.close()
     }
 
+    /// Recovery and fencing state, as a fresh session sees it.
+    public struct RoleState: Sendable, Equatable {
+        public var inRecovery: Bool
+        /// New transactions are read-only (`default_transaction_read_only`, e.g. fenced).
+        public var readOnly: Bool
+    }
+
+    /// The health check a load balancer relies on: a fresh connection (so a full connection table
+    /// or a refused login shows) and one query.
+    public func connectAndQuery(timeout: Duration) async throws -> RoleState {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                let rows = try await connection.query("SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only') = 'on'", logger: self.logger)
+                for try await (inRecovery, readOnly) in rows.decode((Bool, Bool).self) {
+                    return RoleState(inRecovery: inRecovery, readOnly: readOnly)
+                }
+                throw PostgresNodeError(node: self.config.name, operation: "health check", reason: "no row returned")
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "health check")
+        }
+    }
+
     // MARK: Actions
 
     /// Makes the node refuse writes: `default_transaction_read_only` on, reloaded, and every

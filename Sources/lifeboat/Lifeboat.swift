@@ -11,6 +11,6 @@ struct Lifeboat: AsyncParsableCommand {
             Documentation: docs/ in the source tree (configuration.md, drills.md, failover.md).
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Monitor.self, Status.self, Events.self, Failover.self, Switchover.self, Pause.self, Resume.self, Drill.self, DNS.self, FSM.self]
+        subcommands: [Validate.self, Monitor.self, Status.self, Events.self, Failover.self, Switchover.self, Pause.self, Resume.self, Drill.self, DNS.self, FSM.self, AgentCommand.self]
     )
 }

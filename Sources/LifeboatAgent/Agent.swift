@@ -1,0 +1,240 @@
+import Crypto
+import Foundation
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+import LifeboatPostgres
+import Logging
+import Prometheus
+
+/// `/healthz`'s answer.
+public struct HealthSnapshot: Sendable, Codable {
+    public var node: String
+    public var region: String
+    public var ok: Bool
+    public var role: DatabaseRole?
+    public var checkedAt: Date
+    public var checks: [CheckReport]
+
+    enum CodingKeys: String, CodingKey {
+        case node, region, ok, role, checks
+        case checkedAt = "checked_at"
+    }
+}
+
+/// The node agent: health checks behind a short cache, the monitor's signed actions, and file
+/// replication. The HTTP layer (`buildAgentRouter`) is a thin shell over this.
+public final class Agent: Sendable {
+    public let config: AgentConfiguration
+    public let verifier: RequestVerifier
+    public let replicator: FileReplicator?
+    public let metrics: AgentMetrics
+    let postgres: PostgresNode?
+    let runner: CheckRunner
+    let cache: HealthCache
+    let logger: Logger
+    /// The epoch of the last fence order, so a restarted monitor sees the agent already fenced.
+    private let fencedUnder = Mutex<UInt64?>(nil)
+
+    public init(config: AgentConfiguration, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+                rsync: String = "rsync") throws {
+        self.config = config
+        self.logger = logger
+        let key: Secret
+        do { key = try config.key.resolve(environment: environment) } catch { throw AgentError("agent key: \(error)") }
+        verifier = RequestVerifier(key: AgentSigning.key(key.reveal()))
+        var password: Secret?
+        if let source = config.database?.password {
+            do { password = try source.resolve(environment: environment) } catch { throw AgentError("database password: \(error)") }
+        }
+        let postgres = config.database.map { PostgresNode(config: $0, password: password, logger: logger) }
+        self.postgres = postgres
+        runner = try CheckRunner(config: config, postgres: postgres, environment: environment)
+        metrics = AgentMetrics(config: config)
+        cache = HealthCache(window: config.cacheFor)
+        if let files = config.files {
+            replicator = try FileReplicator(config: files, region: config.region, logger: logger, rsync: rsync) { [postgres] in
+                guard let postgres else { return nil }
+                guard case .reachable(let status) = await postgres.probe(timeout: .seconds(2)) else { return nil }
+                return !status.inRecovery && !status.readOnly
+            }
+        } else {
+            replicator = nil
+        }
+    }
+
+    // MARK: Health
+
+    /// The cached snapshot, refreshed at most once per cache window however many ask at once.
+    public func health() async -> HealthSnapshot {
+        await cache.get { await self.runChecks() }
+    }
+
+    private func runChecks() async -> HealthSnapshot {
+        var (reports, role) = await runner.runAll()
+        if role == nil, let postgres {
+            // No postgresql check configured, but /primary and /replica still need the role.
+            role = ((try? await postgres.connectAndQuery(timeout: .seconds(1))).map { Self.role($0) }) ?? .unknown
+        }
+        let snapshot = HealthSnapshot(node: config.node, region: config.region, ok: reports.allSatisfy(\.ok), role: role,
+                                      checkedAt: Date(), checks: reports)
+        metrics.record(snapshot)
+        return snapshot
+    }
+
+    static func role(_ state: PostgresNode.RoleState) -> DatabaseRole {
+        state.inRecovery ? .replica : (state.readOnly ? .fenced : .primary)
+    }
+
+    // MARK: Actions
+
+    public struct FenceResult: Sendable, Codable {
+        public var fenced: Bool
+        public var method: String
+        public var detail: String
+    }
+
+    /// Makes the local PostgreSQL refuse writes, as configured. Idempotent.
+    public func fence(epoch: UInt64) async -> FenceResult {
+        fencedUnder.withLock { $0 = max($0 ?? 0, epoch) }
+        logger.warning("fence ordered", metadata: ["fence.epoch": "\(epoch)", "fence.method": "\(config.fence.name)"])
+        switch config.fence {
+        case .readOnly:
+            guard let postgres else { return FenceResult(fenced: false, method: "read-only", detail: "no database: section") }
+            do {
+                switch try await postgres.fence(timeout: .seconds(10)) {
+                case .fenced(let detail): return FenceResult(fenced: true, method: "read-only", detail: detail)
+                case .unreachable(let reason): return FenceResult(fenced: false, method: "read-only", detail: "local PostgreSQL unreachable: \(reason)")
+                }
+            } catch {
+                return FenceResult(fenced: false, method: "read-only", detail: "\(error)")
+            }
+        case .stop(let pgCtl, let dataDirectory, let runAs):
+            var argv = [pgCtl, "stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"]
+            if let runAs { argv = ["/usr/sbin/runuser", "-u", runAs, "--"] + argv }
+            do {
+                let outcome = try await ProcessRunner.run(argv, timeout: .seconds(40))
+                if outcome.succeeded { return FenceResult(fenced: true, method: "stop", detail: "pg_ctl stop -m fast: server stopped") }
+                let text = outcome.output + outcome.errorOutput
+                if text.contains("Is server running?") || text.contains("does not exist") {
+                    return FenceResult(fenced: true, method: "stop", detail: "already stopped")
+                }
+                return FenceResult(fenced: false, method: "stop", detail: "pg_ctl \(outcome.describe(timeout: .seconds(40)))")
+            } catch {
+                return FenceResult(fenced: false, method: "stop", detail: "cannot run \(pgCtl): \(error)")
+            }
+        }
+    }
+
+    public struct FileHash: Sendable, Codable, Equatable {
+        public var path: String
+        public var sha256: String?
+        public var error: String?
+    }
+
+    public struct StatusReport: Sendable, Codable {
+        public var node: String
+        public var region: String
+        public var role: DatabaseRole
+        public var currentLSN: String?
+        public var receiveLSN: String?
+        public var replayLSN: String?
+        public var replayLagSeconds: Double?
+        public var fencedUnderEpoch: UInt64?
+        public var binary: FileHash?
+        public var configFiles: [FileHash]
+        /// One hash over the binary's and the config files' hashes: equal across regions when the deployments match.
+        public var deploymentHash: String
+        public var files: FilesStatus?
+
+        enum CodingKeys: String, CodingKey {
+            case node, region, role, binary, files
+            case currentLSN = "current_lsn", receiveLSN = "receive_lsn", replayLSN = "replay_lsn"
+            case replayLagSeconds = "replay_lag_seconds", fencedUnderEpoch = "fenced_under_epoch"
+            case configFiles = "config_files", deploymentHash = "deployment_hash"
+        }
+    }
+
+    public struct FilesStatus: Sendable, Codable {
+        public var epoch: UInt64
+        public var primaryRegion: String
+        public var source: Bool
+        public var refusal: String?
+        public var paths: [PathSyncStatus]
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, source, refusal, paths
+            case primaryRegion = "primary_region"
+        }
+    }
+
+    public func status() async -> StatusReport {
+        var report = StatusReport(node: config.node, region: config.region, role: .unknown, fencedUnderEpoch: fencedUnder.withLock { $0 },
+                                  configFiles: [], deploymentHash: "")
+        if let postgres, case .reachable(let s) = await postgres.probe(timeout: .seconds(2)) {
+            report.role = s.inRecovery ? .replica : (s.readOnly ? .fenced : .primary)
+            report.currentLSN = s.currentLSN?.description
+            report.receiveLSN = s.receiveLSN?.description
+            report.replayLSN = s.replayLSN?.description
+            report.replayLagSeconds = s.replayLag.map { $0.seconds }
+        }
+        report.binary = config.deployment.binary.map(Self.hash)
+        report.configFiles = config.deployment.configFiles.map(Self.hash)
+        let parts = ([report.binary].compactMap { $0 } + report.configFiles).map { "\($0.path)=\($0.sha256 ?? "missing")" }
+        report.deploymentHash = SHA256.hash(data: Array(parts.joined(separator: "\n").utf8)).hex
+        report.files = await filesStatus()
+        return report
+    }
+
+    public func filesStatus() async -> FilesStatus? {
+        guard let replicator else { return nil }
+        let order = await replicator.currentOrder
+        return FilesStatus(epoch: order.epoch, primaryRegion: order.primaryRegion, source: order.primaryRegion == config.region,
+                           refusal: await replicator.lastRefusal, paths: await replicator.status())
+    }
+
+    /// Adopts the ordered epoch (refusing an older one) and pulls now.
+    public func syncNow(epoch: UInt64, primaryRegion: String) async throws -> FilesStatus {
+        guard let replicator else { throw AgentError("this agent has no files: section") }
+        try await replicator.accept(epoch: epoch, primaryRegion: primaryRegion)
+        await replicator.syncNow()
+        let status = await filesStatus()!
+        metrics.record(status)
+        return status
+    }
+
+    /// SHA-256 of a file, read in 1 MiB pieces.
+    static func hash(_ path: String) -> FileHash {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return FileHash(path: path, sha256: nil, error: "cannot read") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return FileHash(path: path, sha256: hasher.finalize().hex, error: nil)
+    }
+
+    public func shutdown() async {
+        await postgres?.close()
+    }
+}
+
+/// One health computation at a time; everyone asking within the window gets its result.
+actor HealthCache {
+    let window: Duration
+    private var last: (at: ContinuousClock.Instant, value: HealthSnapshot)?
+    private var inFlight: Task<HealthSnapshot, Never>?
+
+    init(window: Duration) { self.window = window }
+
+    func get(_ compute: @escaping @Sendable () async -> HealthSnapshot) async -> HealthSnapshot {
+        if let last, last.at.duration(to: .now) < window { return last.value }
+        if let inFlight { return await inFlight.value }
+        let task = Task { await compute() }
+        inFlight = task
+        let value = await task.value
+        last = (ContinuousClock.now, value)
+        inFlight = nil
+        return value
+    }
+}
+
+import Synchronization

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import LifeboatCore
+import LifeboatEngine
+import NIOCore
+
+/// The monitor's side: signed requests to one node's agent.
+public struct AgentClient: Sendable {
+    public let baseURL: String
+    let keyBytes: [UInt8]
+    var key: SymmetricKey { SymmetricKey(data: keyBytes) }
+    let http: HTTPClient
+
+    public init(baseURL: String, key: String, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.keyBytes = Array(key.utf8)
+        self.http = http
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var status: Int?
+        public var description: String
+    }
+
+    public func fence(epoch: Epoch, timeout: Duration) async throws -> Agent.FenceResult {
+        try await call("fence", FenceOrder(epoch: epoch.value), timeout: timeout, accept: [200, 500])
+    }
+
+    public func status(timeout: Duration) async throws -> Agent.StatusReport {
+        try await call("status", [String: String](), timeout: timeout)
+    }
+
+    public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> Agent.FilesStatus {
+        try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), timeout: timeout)
+    }
+
+    private func call<Body: Encodable, Answer: Decodable>(_ action: String, _ body: Body, timeout: Duration, accept: Set<Int> = [200]) async throws -> Answer {
+        let path = "/v1/actions/\(action)"
+        let bytes = Array(try JSONEncoder().encode(body))
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "lifeboat-monitor")
+        for (name, value) in AgentSigning.headers(key: key, method: "POST", path: path, body: bytes) { request.headers.add(name: name, value: value) }
+        request.body = .bytes(bytes)
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+        } catch {
+            throw Failure(status: nil, description: "agent \(baseURL) unreachable: \(error)")
+        }
+        let data = try await response.body.collect(upTo: 4 << 20)
+        let status = Int(response.status.code)
+        guard accept.contains(status) else {
+            let text = String(buffer: data)
+            throw Failure(status: status, description: "agent \(baseURL) answered \(status) to \(action): \(text.prefix(300))")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do { return try decoder.decode(Answer.self, from: Data(buffer: data)) } catch {
+            throw Failure(status: status, description: "agent \(baseURL) sent an unreadable \(action) answer: \(error)")
+        }
+    }
+}
+
+/// The engine's fencing through the node's agent when it has one and it answers; SQL otherwise.
+/// An agent can also stop PostgreSQL (`fence.method: stop`), which SQL cannot.
+public struct AgentFencingFleet: DatabaseFleet {
+    let base: any DatabaseFleet
+    let agents: [String: AgentClient]
+
+    public init(base: any DatabaseFleet, agents: [String: AgentClient]) {
+        self.base = base
+        self.agents = agents
+    }
+
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome {
+        if let agent = agents[node] {
+            do {
+                let result = try await agent.fence(epoch: epoch, timeout: timeout)
+                if result.fenced { return .fenced(detail: "by its agent, \(result.method): \(result.detail)") }
+                let viaSQL = try await base.fence(node, epoch: epoch, timeout: timeout)
+                return annotate(viaSQL, "agent could not fence (\(result.detail))")
+            } catch {
+                let viaSQL = try await base.fence(node, epoch: epoch, timeout: timeout)
+                return annotate(viaSQL, "\(error)")
+            }
+        }
+        return try await base.fence(node, epoch: epoch, timeout: timeout)
+    }
+
+    private func annotate(_ outcome: FenceOutcome, _ note: String) -> FenceOutcome {
+        switch outcome {
+        case .fenced(let detail): .fenced(detail: "\(detail); over SQL after: \(note)")
+        case .unreachable(let reason): .unreachable(reason: "\(reason); \(note)")
+        }
+    }
+
+    public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
+    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String { try await base.promote(node, epoch: epoch, timeout: timeout) }
+    public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
+    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
+        try await base.waitCaughtUp(node, primary: primary, timeout: timeout)
+    }
+    public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
+        try await base.repoint(node, toPrimary: primary, timeout: timeout)
+    }
+    public func shutdown() async { await base.shutdown() }
+}

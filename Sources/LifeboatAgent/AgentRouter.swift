@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension HealthSnapshot: ResponseEncodable {}
+
+/// The agent's HTTP surface. Open: `/healthz`, `/primary`, `/replica`, `/metrics`. Signed
+/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`.
+public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.get("/healthz") { _, _ -> Response in
+        let snapshot = await agent.health()
+        return try jsonResponse(snapshot, status: snapshot.ok ? .ok : .serviceUnavailable)
+    }
+    for role in [DatabaseRole.primary, .replica] {
+        router.get("/\(role.rawValue)") { _, _ -> Response in
+            let snapshot = await agent.health()
+            let current = snapshot.role ?? .unknown
+            let body = ["role": current.rawValue, "node": agent.config.node]
+            // 200 only when the local database has this role right now: a load balancer's role check.
+            return try jsonResponse(body, status: current == role ? .ok : .serviceUnavailable)
+        }
+    }
+    router.get("/metrics") { _, _ in
+        _ = await agent.filesStatus().map { agent.metrics.record($0) }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: agent.metrics.exposition())))
+    }
+    router.post("/v1/actions/fence") { request, context -> Response in
+        let body = try await verified(request, context, agent: agent, action: "fence")
+        let order = try decode(FenceOrder.self, body)
+        let result = await agent.fence(epoch: order.epoch)
+        return try jsonResponse(result, status: result.fenced ? .ok : .internalServerError)
+    }
+    router.post("/v1/actions/status") { request, context -> Response in
+        _ = try await verified(request, context, agent: agent, action: "status")
+        return try jsonResponse(await agent.status(), status: .ok)
+    }
+    router.post("/v1/actions/sync-now") { request, context -> Response in
+        let body = try await verified(request, context, agent: agent, action: "sync-now")
+        let order = try decode(SyncOrder.self, body)
+        do {
+            return try jsonResponse(try await agent.syncNow(epoch: order.epoch, primaryRegion: order.primaryRegion), status: .ok)
+        } catch let refusal as SyncRefusal {
+            return try jsonResponse(["error": refusal.description], status: .conflict)
+        }
+    }
+    return router
+}
+
+public struct FenceOrder: Codable, Sendable {
+    public var epoch: UInt64
+    public init(epoch: UInt64) { self.epoch = epoch }
+}
+
+public struct SyncOrder: Codable, Sendable {
+    public var epoch: UInt64
+    public var primaryRegion: String
+
+    public init(epoch: UInt64, primaryRegion: String) {
+        self.epoch = epoch
+        self.primaryRegion = primaryRegion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch
+        case primaryRegion = "primary_region"
+    }
+}
+
+/// The body, once the signature, timestamp and nonce check out; otherwise 401 and nothing runs.
+private func verified(_ request: Request, _ context: BasicRequestContext, agent: Agent, action: String) async throws -> [UInt8] {
+    var request = request
+    let buffer = try await request.collectBody(upTo: 64 * 1024)
+    let body = Array(buffer.readableBytesView)
+    let headers = request.headers
+    func header(_ name: String) -> String? { headers.first { $0.name.canonicalName == name.lowercased() }?.value }
+    if let failure = agent.verifier.verify(method: request.method.rawValue, path: request.uri.path,
+                                           timestamp: header(AgentSigning.timestampHeader), nonce: header(AgentSigning.nonceHeader),
+                                           signature: header(AgentSigning.signatureHeader), body: body) {
+        agent.metrics.rejected(failure)
+        agent.logger.warning("signed request refused", metadata: ["agent.action": "\(action)", "agent.reason": "\(failure.rawValue)"])
+        throw HTTPError(.unauthorized, message: failure.message)
+    }
+    agent.metrics.action(action)
+    agent.logger.info("action accepted", metadata: ["agent.action": "\(action)"])
+    return body
+}
+
+private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+    do { return try JSONDecoder().decode(T.self, from: Data(body)) } catch {
+        throw HTTPError(.badRequest, message: "the body is not valid JSON for this action: \(error)")
+    }
+}
+
+private func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,221 @@
+import Foundation
+import LifeboatConfig
+import Logging
+
+/// The epoch and primary region this agent was last told about, kept across restarts.
+public struct ReplicationOrder: Sendable, Codable, Equatable {
+    public var epoch: UInt64
+    public var primaryRegion: String
+}
+
+/// One replicated path's record, for `/metrics`, `status` and the monitor.
+public struct PathSyncStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var path: String
+    /// Where this path was last pulled from (nil while this region is the source).
+    public var source: String?
+    public var lastSuccess: Date?
+    public var lastAttempt: Date?
+    public var lastBytes: UInt64 = 0
+    public var totalBytes: UInt64 = 0
+    public var errors: UInt64 = 0
+    public var lastError: String?
+    public var lastDuration: Double?
+
+    public func ageSeconds(now: Date = Date()) -> Double? { lastSuccess.map { now.timeIntervalSince($0) } }
+}
+
+/// Why a sync did not happen.
+public enum SyncRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The order names an epoch older than one this agent already follows.
+    case staleEpoch(ordered: UInt64, known: UInt64)
+    /// Same epoch, another primary: two monitors disagree; nothing is done until one wins.
+    case conflictingPrimary(epoch: UInt64, ordered: String, known: String)
+    case unknownRegion(String)
+
+    public var description: String {
+        switch self {
+        case .staleEpoch(let ordered, let known):
+            "refused: the sync was ordered under epoch \(ordered), but this agent already follows epoch \(known)"
+        case .conflictingPrimary(let epoch, let ordered, let known):
+            "refused: epoch \(epoch) already has primary region \(known), the order says \(ordered)"
+        case .unknownRegion(let region):
+            "refused: no files.sources entry for region '\(region)'"
+        }
+    }
+}
+
+/// Pulls the configured paths from the primary region with rsync. Standbys pull; nothing is ever
+/// pushed, and a region that is (or whose database is) primary is never written to.
+public actor FileReplicator {
+    public let config: FilesConfig
+    public let region: String
+    private let logger: Logger
+    /// True when the local database accepts writes (not in recovery, not fenced): then this node is
+    /// a primary whatever the order says, and pulling into it is refused.
+    private let localDatabaseWritable: @Sendable () async -> Bool?
+    private let rsync: String
+    private(set) var order: ReplicationOrder
+    private var statuses: [String: PathSyncStatus]
+    private var running: Task<[PathSyncStatus], Never>?
+    public private(set) var lastRefusal: String?
+
+    public init(config: FilesConfig, region: String, logger: Logger, rsync: String = "rsync",
+                localDatabaseWritable: @escaping @Sendable () async -> Bool? = { nil }) throws {
+        self.config = config
+        self.region = region
+        self.logger = logger
+        self.rsync = rsync
+        self.localDatabaseWritable = localDatabaseWritable
+        order = try Self.loadOrder(config.stateFile) ?? ReplicationOrder(epoch: 0, primaryRegion: config.primaryRegion)
+        statuses = Dictionary(uniqueKeysWithValues: config.paths.map { ($0.name, PathSyncStatus(name: $0.name, path: $0.path)) })
+    }
+
+    public var currentOrder: ReplicationOrder { order }
+    public var isSource: Bool { order.primaryRegion == region }
+    public func status() -> [PathSyncStatus] { config.paths.compactMap { statuses[$0.name] } }
+
+    /// Adopts a newer epoch's primary region (persisted before it is acted on). An older epoch,
+    /// or the same epoch with a different primary, is refused and changes nothing.
+    public func accept(epoch: UInt64, primaryRegion: String) throws {
+        if epoch < order.epoch { throw SyncRefusal.staleEpoch(ordered: epoch, known: order.epoch) }
+        if epoch == order.epoch, primaryRegion != order.primaryRegion, epoch > 0 {
+            throw SyncRefusal.conflictingPrimary(epoch: epoch, ordered: primaryRegion, known: order.primaryRegion)
+        }
+        if primaryRegion != region, config.source(of: primaryRegion) == nil { throw SyncRefusal.unknownRegion(primaryRegion) }
+        let new = ReplicationOrder(epoch: epoch, primaryRegion: primaryRegion)
+        guard new != order else { return }
+        try Self.saveOrder(new, to: config.stateFile)
+        logger.notice("file replication follows a new epoch", metadata: ["epoch": "\(epoch)", "files.primary_region": "\(primaryRegion)"])
+        order = new
+    }
+
+    /// Runs one pass over every path now (waiting for a pass already running to end first).
+    @discardableResult
+    public func syncNow() async -> [PathSyncStatus] {
+        if let running { _ = await running.value }
+        let task = Task { await self.pass() }
+        running = task
+        let result = await task.value
+        running = nil
+        return result
+    }
+
+    /// Syncs every `interval` until cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            await syncNow()
+            try? await Task.sleep(for: config.interval)
+        }
+    }
+
+    private func pass() async -> [PathSyncStatus] {
+        let order = self.order
+        if order.primaryRegion == region {
+            lastRefusal = nil
+            for name in statuses.keys { statuses[name]?.source = nil }
+            return status()
+        }
+        if await localDatabaseWritable() == true {
+            let reason = "refused: the local database accepts writes, so this node is a primary; epoch \(order.epoch) names \(order.primaryRegion). Not pulling into it."
+            lastRefusal = reason
+            logger.error("file sync refused", metadata: ["files.reason": "\(reason)"])
+            for name in statuses.keys { statuses[name]?.errors += 1; statuses[name]?.lastError = reason }
+            return status()
+        }
+        lastRefusal = nil
+        guard let source = config.source(of: order.primaryRegion) else { return status() }
+        for path in config.paths {
+            let outcome = await pull(path, from: source)
+            // The order may have changed while rsync ran; the result still describes that pull.
+            statuses[path.name] = outcome
+        }
+        return status()
+    }
+
+    /// The rsync command line for one path (public so `--dry-run` style tooling and tests can read it).
+    public func command(for path: FilesConfig.SyncedPath, from source: FilesConfig.Source) -> [String] {
+        var argv = [rsync, "--archive", "--stats", "--human-readable=0"]
+        // Whole-file writes into a temporary file renamed into place: a failed or interrupted
+        // transfer never leaves a half-written file (no --inplace, --partial or --append).
+        argv.append("--timeout=\(max(10, Int(config.timeout.components.seconds)))")
+        if let limit = config.bandwidthLimitKiB { argv.append("--bwlimit=\(limit)") }
+        for pattern in config.excludes { argv.append("--exclude=\(pattern)") }
+        if config.delete { argv += ["--delete", "--delete-delay"] }
+        let from: String
+        switch source {
+        case .daemon(let host, let port):
+            from = "rsync://\(host)\(port.map { ":\($0)" } ?? "")/\(path.name)/"
+        case .ssh(let user, let host, let port):
+            var ssh = "ssh -o BatchMode=yes"
+            if let port { ssh += " -p \(port)" }
+            if let extra = config.sshCommand { ssh += " \(extra)" }
+            argv += ["-e", ssh]
+            from = "\(user.map { "\($0)@" } ?? "")\(host):\(path.path.hasSuffix("/") ? path.path : path.path + "/")"
+        case .local(let dir):
+            from = "\(dir.hasSuffix("/") ? String(dir.dropLast()) : dir)/\(path.name)/"
+        }
+        argv += [from, path.path.hasSuffix("/") ? path.path : path.path + "/"]
+        return argv
+    }
+
+    private func pull(_ path: FilesConfig.SyncedPath, from source: FilesConfig.Source) async -> PathSyncStatus {
+        var status = statuses[path.name] ?? PathSyncStatus(name: path.name, path: path.path)
+        status.source = "\(source)"
+        status.lastAttempt = Date()
+        do {
+            try FileManager.default.createDirectory(atPath: path.path, withIntermediateDirectories: true)
+            let argv = command(for: path, from: source)
+            let outcome = try await ProcessRunner.run(argv, timeout: config.timeout)
+            status.lastDuration = outcome.duration.seconds
+            if outcome.succeeded {
+                let bytes = Self.bytesReceived(outcome.output)
+                status.lastSuccess = Date()
+                status.lastBytes = bytes
+                status.totalBytes += bytes
+                status.lastError = nil
+                logger.debug("file sync done", metadata: ["files.path": "\(path.name)", "files.bytes": "\(bytes)"])
+            } else {
+                status.errors += 1
+                status.lastError = "rsync \(outcome.describe(timeout: config.timeout))"
+                logger.warning("file sync failed", metadata: ["files.path": "\(path.name)", "files.error": "\(status.lastError!)"])
+            }
+        } catch {
+            status.errors += 1
+            status.lastError = "cannot run rsync: \(error)"
+            logger.warning("file sync failed", metadata: ["files.path": "\(path.name)", "files.error": "\(status.lastError!)"])
+        }
+        return status
+    }
+
+    /// `Total bytes received: 1234` from `rsync --stats`.
+    static func bytesReceived(_ stats: String) -> UInt64 {
+        for line in stats.split(separator: "\n") where line.hasPrefix("Total bytes received:") {
+            let digits = line.dropFirst("Total bytes received:".count).filter { $0.isNumber }
+            return UInt64(digits) ?? 0
+        }
+        return 0
+    }
+
+    static func loadOrder(_ file: String) throws -> ReplicationOrder? {
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else { throw AgentError("\(file): cannot read the replication state") }
+        do { return try JSONDecoder().decode(ReplicationOrder.self, from: data) } catch {
+            throw AgentError("\(file): the replication state is not valid (\(error)); move it away to start from files.primary_region")
+        }
+    }
+
+    /// Written to a temporary file, synced and renamed: a crash never leaves half a state file.
+    static func saveOrder(_ order: ReplicationOrder, to file: String) throws {
+        let directory = (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = file + ".tmp"
+        let data = try JSONEncoder().encode(order)
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw AgentError("\(temporary): cannot write the replication state")
+        }
+        let fd = open(temporary, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(temporary, file) == 0 else { throw AgentError("\(file): cannot replace the replication state: \(String(cString: strerror(errno)))") }
+    }
+}

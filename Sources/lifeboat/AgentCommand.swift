@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LifeboatAgent
+import LifeboatConfig
+import Logging
+import ServiceLifecycle
+
+extension Lifeboat {
+    struct AgentCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "agent",
+            abstract: "Run the node agent: /healthz, role endpoints, signed actions and file replication.",
+            discussion: """
+                Run one agent on every database and application node. It serves:
+                  GET /healthz   every check at once, each with its own timeout;
+                                 200 when all pass, else 503; JSON per check
+                  GET /primary   200 only while the local PostgreSQL takes writes
+                  GET /replica   200 only while it is a standby
+                  GET /metrics   Prometheus text format
+                  POST /v1/actions/{fence,status,sync-now}
+                                 for the monitor, HMAC-SHA256 signed with the
+                                 shared key; unsigned, stale (30 s) or replayed
+                                 requests get 401 and nothing runs
+                With a files: section, an agent in a standby region pulls those
+                directories from the primary region with rsync every interval,
+                following the epoch the monitor announces. See docs/agent.md.
+                Stops cleanly on SIGTERM or SIGINT. Logs go to stderr.
+                """
+        )
+
+        @Option(name: [.short, .long], help: "The agent's config file.")
+        var config: String = "/etc/lifeboat/agent.yml"
+
+        @Flag(help: "Check the config file, print every problem with file:line:column, and exit (0: valid).")
+        var validate = false
+
+        @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+        var logLevel: Logger.Level = .info
+
+        func run() async throws {
+            let loaded: AgentConfiguration
+            do {
+                loaded = try AgentConfigParser.load(path: config)
+            } catch let error as ConfigurationError {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+            if validate {
+                for warning in loaded.warnings { printError(warning.description) }
+                print("\(config): valid: node \(loaded.node) in \(loaded.region), \(loaded.checks.count) checks, "
+                      + "fence \(loaded.fence.name), \(loaded.files.map { "\($0.paths.count) replicated paths" } ?? "no file replication")")
+                return
+            }
+            let level = logLevel
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var logger = Logger(label: "lifeboat.agent")
+            logger[metadataKey: "node"] = "\(loaded.node)"
+            for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            let agent: Agent
+            do {
+                agent = try Agent(config: loaded, logger: logger)
+            } catch {
+                printError("\(config): \(error)")
+                throw ExitCode(1)
+            }
+            let app = Application(
+                router: buildAgentRouter(agent: agent),
+                configuration: .init(address: .hostname(loaded.listen.host, port: loaded.listen.port), serverName: "lifeboat-agent"),
+                logger: logger
+            )
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+            if let replicator = agent.replicator { services.append(.init(service: ReplicationService(replicator: replicator))) }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("agent listening", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)"])
+            try await group.run()
+            await agent.shutdown()
+        }
+    }
+}
+
+/// The periodic pull, stopped by the service group's graceful shutdown.
+struct ReplicationService: Service {
+    let replicator: FileReplicator
+
+    func run() async throws {
+        let loop = Task { await replicator.run() }
+        // Returning early would end the group: wait for shutdown, then stop the loop.
+        try? await gracefulShutdown()
+        loop.cancel()
+        _ = await loop.value
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import LifeboatConfig
+import Testing
+
+private func parse(_ yaml: String) -> (AgentConfiguration?, [Diagnostic]) {
+    AgentConfigParser.parse(yaml: yaml, file: "agent.yml", environment: ["KEY": "k"])
+}
+
+@Suite struct AgentConfigTests {
+    @Test func theShippedExampleIsValid() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/agent.yml")
+        let (config, diagnostics) = AgentConfigParser.parse(yaml: try String(contentsOf: url, encoding: .utf8), file: "examples/agent.yml")
+        let errors = diagnostics.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors)")
+        let c = try #require(config)
+        #expect(c.node == "pg-eu-west-1")
+        #expect(c.listen == HostPort(host: "0.0.0.0", port: 8548))
+        #expect(c.checks.map(\.type) == ["postgresql", "tcp", "http", "disk", "command"])
+        #expect(c.checks[3].kind == .disk(path: "/var/lib/app", minFreeBytes: 2 << 30, minFreePercent: nil))
+        #expect(c.checks[4].timeout == .seconds(3))
+        let files = try #require(c.files)
+        #expect(files.bandwidthLimitKiB == 20 * 1024)
+        #expect(files.source(of: "us-east") == .daemon(host: "10.0.1.5", port: nil))
+        #expect(files.primaryRegion == "us-east")
+    }
+
+    @Test func everyProblemIsReportedWithItsPosition() {
+        let (config, diagnostics) = parse("""
+            node: app-1
+            region: us-east
+            key_env: KEY
+            lisen: 0.0.0.0:1
+            fence:
+              method: stop
+            checks:
+              - name: db
+                type: postgresql
+              - name: port
+                type: tpc
+              - type: command
+                command: [healthcheck]
+              - type: disk
+                path: /data
+            files:
+              primary_region: eu-west
+              paths:
+                - name: up loads
+                  path: relative/dir
+              sources:
+                - region: us-east
+                  url: ftp://x
+            """)
+        #expect(config == nil)
+        #expect(!diagnostics.contains { $0.message.contains("fencing needs the database") }, "no second error for the same fence section")
+        let text = diagnostics.map(\.description).joined(separator: "\n")
+        for expected in [
+            "agent.yml:4:1: error: lisen: unknown key 'lisen'; did you mean 'listen'?",
+            "agent.yml:6:3: error: fence.data_directory: missing required key 'data_directory'",
+            "agent.yml:8:5: error: checks[0].type: a postgresql check needs the database: section",
+            "agent.yml:11:11: error: checks[1].type: expected one of postgresql, mysql, tcp, http, disk, command, found 'tpc'; did you mean 'tcp'?",
+            "agent.yml:13:15: error: checks[2].command[0]: give the program's absolute path, found 'healthcheck'",
+            "checks[3].min_free: missing required key 'min_free'",
+            "files.primary_region: no entry in files.sources for region 'eu-west'",
+            "files.paths[0].name: use letters, digits, - and _ only, found 'up loads'",
+            "files.paths[0].path: expected an absolute directory, found 'relative/dir'",
+            "files.sources[0].url: expected rsync://host[:port], ssh://[user@]host[:port] or an absolute directory, found 'ftp://x'",
+        ] {
+            #expect(text.contains(expected), "missing: \(expected)\nin:\n\(text)")
+        }
+    }
+
+    @Test func aMissingKeyAndAnInlineKeyAreReported() {
+        let (missing, d1) = parse("node: a\nregion: r\n")
+        #expect(missing == nil)
+        #expect(d1.contains { $0.path == "key_file" && $0.message.contains("missing required key") })
+        let (inline, d2) = parse("node: a\nregion: r\nkey: s3cret\n")
+        #expect(inline != nil)
+        #expect(d2.contains { $0.severity == .warning && $0.path == "key" })
+        #expect(!d2.map(\.description).joined().contains("s3cret"), "the key itself is never printed")
+    }
+
+    @Test func sourcesOfEveryKindParse() throws {
+        let (config, diagnostics) = parse("""
+            node: a
+            region: eu-west
+            key_env: KEY
+            files:
+              primary_region: us-east
+              bwlimit: 512KiB
+              paths: [{name: uploads, path: /srv/uploads}]
+              sources:
+                - {region: us-east, url: "ssh://sync@10.0.1.5:2222"}
+                - {region: ap-south, url: "rsync://10.0.3.5:8730"}
+                - {region: eu-west, url: /srv/mirror}
+            """)
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let files = try #require(config?.files)
+        #expect(files.source(of: "us-east") == .ssh(user: "sync", host: "10.0.1.5", port: 2222))
+        #expect(files.source(of: "ap-south") == .daemon(host: "10.0.3.5", port: 8730))
+        #expect(files.source(of: "eu-west") == .local("/srv/mirror"))
+        #expect(files.bandwidthLimitKiB == 512)
+    }
+}
