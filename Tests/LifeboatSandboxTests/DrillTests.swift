@@ -19,7 +19,9 @@ import Testing
         // Every acknowledged write after the fault went to the new primary; the lost ones (if
         // any) were acknowledged by the old primary before the fault.
         #expect(report.rpoLostWrites <= report.writesBeforeFault)
-        #expect(report.rpoLostWrites == 0 ? report.rpoSeconds == 0 : report.rpoSeconds > 0)
+        // A write acknowledged in the instant the kill was delivered counts as lost at 0 s.
+        #expect(report.rpoLostWrites == 0 ? report.rpoSeconds == 0 : report.rpoSeconds >= 0)
+        #expect(report.rpoSeconds < 2, "asynchronous replication loses at most the last moments before the fault")
         let events = report.timeline.map(\.event)
         for expected in ["fault", "detected", "decided", "epoch", "fenced", "promoted", "writable", "dns", "complete", "write"] {
             #expect(events.contains(expected), "timeline lacks \(expected): \(events)")

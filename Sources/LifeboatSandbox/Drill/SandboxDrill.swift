@@ -175,7 +175,8 @@ public struct SandboxDrill: Sendable {
         let switchStarted = journal.first { if case .stepStarted(.switchTraffic, _) = $0.kind { return $0.at > faultAt } else { return false } }
         let switchDone = journal.first { if case .stepSucceeded(.switchTraffic, _) = $0.kind { return $0.at > faultAt } else { return false } }
         let trafficSeconds: Double? = if let switchStarted, let switchDone { switchStarted.at.duration(to: switchDone.at).seconds } else { nil }
-        let rpoSeconds = lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0
+        // A write acknowledged while the kill was being delivered can carry a time just after faultAt.
+        let rpoSeconds = max(0, lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0)
 
         var timeline = [DrillReport.Step(at: 0, event: switchover ? "request" : "fault", detail: faultText)]
         timeline += journal.filter { $0.at >= faultAt }.compactMap { entry in
