@@ -181,6 +181,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "LifeboatAgentTests",
+            dependencies: ["LifeboatAgent", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "LifeboatCLITests",
             dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatTestSupport", .product(name: "Yams", package: "Yams"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],

@@ -1,0 +1,136 @@
+import Foundation
+import LifeboatAgent
+import LifeboatConfig
+import LifeboatCore
+import LifeboatPostgres
+import LifeboatSandbox
+import LifeboatTestSupport
+import Testing
+
+/// The agent against a real PostgreSQL primary/standby pair.
+@Suite(.serialized) struct AgentHealthTests {
+    @Test func healthzRolesAndSignedActionsOnARealPair() async throws {
+        try await withSandboxCluster { cluster in
+            let primary = cluster.primary, standby = cluster.standbys[0]
+            let disk = try temporaryDirectory("disk")
+            defer { try? FileManager.default.removeItem(atPath: disk) }
+            let checks: [AgentCheck] = [
+                AgentCheck(name: "database", timeout: .seconds(5), kind: .postgresql),
+                AgentCheck(name: "pg-port", kind: .tcp(host: primary.address, port: primary.port)),
+                AgentCheck(name: "disk", kind: .disk(path: disk, minFreeBytes: 1, minFreePercent: nil)),
+                AgentCheck(name: "true", kind: .command(["/bin/true"])),
+            ]
+            let primaryAgent = try Agent(config: agentConfig(node: primary.name, region: primary.region, database: primary.config, checks: checks), logger: testLogger())
+            let standbyAgent = try Agent(config: agentConfig(node: standby.name, region: standby.region, database: standby.config,
+                                                             checks: [AgentCheck(name: "database", timeout: .seconds(5), kind: .postgresql)]), logger: testLogger())
+            try await withAgentServer(standbyAgent) { standbyURL in
+                try await withAgentServer(primaryAgent) { url in
+                    // /healthz: every check, 200.
+                    let health = try await get(url + "/healthz")
+                    #expect(health.status == 200, "\(health.body)")
+                    let reports = try #require(health.json["checks"] as? [[String: Any]])
+                    #expect(reports.map { $0["name"] as? String } == ["database", "pg-port", "disk", "true"])
+                    #expect(reports.allSatisfy { $0["ok"] as? Bool == true && $0["duration"] is Double })
+                    #expect(health.json["role"] as? String == "primary")
+
+                    // Role endpoints for a load balancer.
+                    #expect(try await get(url + "/primary").status == 200)
+                    #expect(try await get(url + "/replica").status == 503)
+                    #expect(try await get(standbyURL + "/replica").status == 200)
+                    #expect(try await get(standbyURL + "/primary").status == 503)
+
+                    // Unsigned, mis-signed, stale and replayed fence orders: 401, and the primary still takes writes.
+                    let body = Array(#"{"epoch":7}"#.utf8)
+                    let fenceURL = url + "/v1/actions/fence"
+                    #expect(try await post(fenceURL, body: body, headers: []).status == 401)
+                    let wrongKey = AgentSigning.headers(key: AgentSigning.key("not the key"), method: "POST", path: "/v1/actions/fence", body: body)
+                    #expect(try await post(fenceURL, body: body, headers: wrongKey).status == 401)
+                    let stale = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", body: body,
+                                                     now: Date().addingTimeInterval(-120))
+                    let staleAnswer = try await post(fenceURL, body: body, headers: stale)
+                    #expect(staleAnswer.status == 401)
+                    #expect(staleAnswer.body.contains("timestamp"))
+                    try await cluster.psql(primary, "CREATE TABLE IF NOT EXISTS agent_t (id int); INSERT INTO agent_t VALUES (1)")
+
+                    // status (signed): role, LSNs, deployment hash.
+                    let client = AgentClient(baseURL: url, key: agentKey)
+                    let status = try await client.status(timeout: .seconds(10))
+                    #expect(status.role == .primary)
+                    #expect(status.currentLSN != nil)
+                    #expect(status.deploymentHash.count == 64)
+
+                    // A correctly signed fence runs once; the same request replayed is refused.
+                    let signed = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", body: body)
+                    let fenced = try await post(fenceURL, body: body, headers: signed)
+                    #expect(fenced.status == 200, "\(fenced.body)")
+                    #expect(fenced.json["fenced"] as? Bool == true)
+                    let replay = try await post(fenceURL, body: body, headers: signed)
+                    #expect(replay.status == 401)
+                    #expect(replay.body.contains("nonce"))
+                    await #expect(throws: CommandError.self) { try await cluster.psql(primary, "INSERT INTO agent_t VALUES (2)") }
+
+                    // The load balancer stops sending writes there once the cache expires.
+                    try await waitFor("/primary to answer 503 for a fenced primary", timeout: .seconds(5)) {
+                        try await get(url + "/primary").status == 503
+                    }
+                    #expect(try await get(url + "/primary").json["role"] as? String == "fenced")
+                    let after = try await client.status(timeout: .seconds(10))
+                    #expect(after.fencedUnderEpoch == 7)
+
+                    // Metrics carry the rejections by reason and the checks.
+                    let metrics = try await get(url + "/metrics").body
+                    #expect(metrics.contains(#"lifeboat_agent_requests_rejected_total{reason="unsigned"} 1"#), "\(metrics)")
+                    #expect(metrics.contains(#"lifeboat_agent_requests_rejected_total{reason="replayed_nonce"} 1"#))
+                    #expect(metrics.contains(#"lifeboat_agent_requests_rejected_total{reason="bad_signature"} 1"#))
+                    #expect(metrics.contains(#"lifeboat_agent_requests_rejected_total{reason="stale_timestamp"} 1"#))
+                    #expect(metrics.contains(#"lifeboat_agent_check_up{check="database",type="postgresql"}"#))
+                    #expect(!metrics.contains(agentKey))
+                }
+            }
+        }
+    }
+
+    @Test func aFailingCheckAnswers503WithEveryReportAndOnTime() async throws {
+        let agent = try Agent(config: agentConfig(node: "app-1", region: "us-east", checks: [
+            AgentCheck(name: "closed-port", timeout: .milliseconds(500), kind: .tcp(host: "127.0.0.1", port: try FreePort.find())),
+            AgentCheck(name: "false", kind: .command(["/bin/false"])),
+            AgentCheck(name: "slow", timeout: .milliseconds(300), kind: .command(["/bin/sleep", "5"])),
+            AgentCheck(name: "full-disk", kind: .disk(path: "/", minFreeBytes: UInt64.max / 2, minFreePercent: nil)),
+            AgentCheck(name: "ok", kind: .command(["/bin/true"])),
+        ], cache: .zero), logger: testLogger())
+        try await withAgentServer(agent) { url in
+            let started = ContinuousClock.now
+            let health = try await get(url + "/healthz")
+            let took = started.duration(to: .now)
+            #expect(health.status == 503)
+            let reports = try #require(health.json["checks"] as? [[String: Any]])
+            let byName = Dictionary(uniqueKeysWithValues: reports.map { ($0["name"] as! String, $0) })
+            #expect(byName["closed-port"]?["ok"] as? Bool == false)
+            #expect((byName["false"]?["error"] as? String)?.hasPrefix("exit 1") == true)
+            #expect((byName["slow"]?["error"] as? String)?.contains("timed out") == true || (byName["slow"]?["error"] as? String)?.contains("no answer") == true)
+            #expect((byName["full-disk"]?["error"] as? String)?.contains("below") == true)
+            #expect(byName["ok"]?["ok"] as? Bool == true)
+            // Concurrent: the slowest check (300 ms + teardown), not the sum.
+            #expect(took < .seconds(4), "\(took)")
+            #expect(health.json["role"] == nil || health.json["role"] is NSNull, "no database: no role")
+            #expect(try await get(url + "/primary").status == 503)
+        }
+    }
+
+    @Test func theCacheServesConcurrentCallersFromOneRun() async throws {
+        let marker = try temporaryDirectory("cache")
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        // Each run of the check appends a line; 50 concurrent requests within the window run it once.
+        let agent = try Agent(config: agentConfig(node: "app-1", region: "us-east", checks: [
+            AgentCheck(name: "counting", kind: .command(["/bin/sh", "-c", "echo run >> \(marker)/runs"])),
+        ], cache: .seconds(30)), logger: testLogger())
+        try await withAgentServer(agent) { url in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<50 { group.addTask { try await get(url + "/healthz").status } }
+                for try await status in group { #expect(status == 200) }
+            }
+            let runs = try String(contentsOfFile: "\(marker)/runs", encoding: .utf8).split(separator: "\n").count
+            #expect(runs == 1)
+        }
+    }
+}
