@@ -6,6 +6,11 @@ import Logging
 public struct ReplicationOrder: Sendable, Codable, Equatable {
     public var epoch: UInt64
     public var primaryRegion: String
+
+    public init(epoch: UInt64, primaryRegion: String) {
+        self.epoch = epoch
+        self.primaryRegion = primaryRegion
+    }
 }
 
 /// One replicated path's record, for `/metrics`, `status` and the monitor.
@@ -135,7 +140,7 @@ public actor FileReplicator {
 
     /// The rsync command line for one path (public so `--dry-run` style tooling and tests can read it).
     public func command(for path: FilesConfig.SyncedPath, from source: FilesConfig.Source) -> [String] {
-        var argv = [rsync, "--archive", "--stats", "--human-readable=0"]
+        var argv = [rsync, "--archive", "--stats"]
         // Whole-file writes into a temporary file renamed into place: a failed or interrupted
         // transfer never leaves a half-written file (no --inplace, --partial or --append).
         argv.append("--timeout=\(max(10, Int(config.timeout.components.seconds)))")

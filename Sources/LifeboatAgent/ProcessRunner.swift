@@ -29,8 +29,9 @@ public struct ProcessOutcome: Sendable {
         case .signalled(let signal): "killed by signal \(signal)"
         case .timedOut: "timed out after \(timeout)"
         }
-        let last = (errorOutput.isEmpty ? output : errorOutput).split(separator: "\n").last.map { ": \($0.prefix(300))" } ?? ""
-        return status + last
+        // The first lines say what went wrong; rsync's last line only repeats its exit code.
+        let lines = (errorOutput.isEmpty ? output : errorOutput).split(separator: "\n").prefix(2).map { $0.prefix(200) }
+        return status + (lines.isEmpty ? "" : ": " + lines.joined(separator: " / "))
     }
 }
 
