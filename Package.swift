@@ -111,6 +111,7 @@ let package = Package(
             name: "LifeboatAgent",
             dependencies: [
                 "LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatProbes", "CMariaDB",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -143,7 +143,8 @@ public final class Agent: Sendable {
         public var fencedUnderEpoch: UInt64?
         public var binary: FileHash?
         public var configFiles: [FileHash]
-        /// One hash over the binary's and the config files' hashes: equal across regions when the deployments match.
+        /// One hash over the binary's and the config files' names and contents: equal across
+        /// regions when the deployments match.
         public var deploymentHash: String
         public var files: FilesStatus?
 
@@ -180,7 +181,8 @@ public final class Agent: Sendable {
         }
         report.binary = config.deployment.binary.map(Self.hash)
         report.configFiles = config.deployment.configFiles.map(Self.hash)
-        let parts = ([report.binary].compactMap { $0 } + report.configFiles).map { "\($0.path)=\($0.sha256 ?? "missing")" }
+        // Names and contents, not directories: regions may install under different prefixes.
+        let parts = ([report.binary].compactMap { $0 } + report.configFiles).map { "\(($0.path as NSString).lastPathComponent)=\($0.sha256 ?? "missing")" }
         report.deploymentHash = SHA256.hash(data: Array(parts.joined(separator: "\n").utf8)).hex
         report.files = await filesStatus()
         return report

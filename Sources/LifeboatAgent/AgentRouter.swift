@@ -43,6 +43,8 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
             return try jsonResponse(try await agent.syncNow(epoch: order.epoch, primaryRegion: order.primaryRegion), status: .ok)
         } catch let refusal as SyncRefusal {
             return try jsonResponse(["error": refusal.description], status: .conflict)
+        } catch let error as AgentError {
+            return try jsonResponse(["error": error.description], status: .conflict)
         }
     }
     return router

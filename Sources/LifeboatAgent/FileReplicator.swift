@@ -28,6 +28,12 @@ public struct PathSyncStatus: Sendable, Codable, Equatable {
     public var lastDuration: Double?
 
     public func ageSeconds(now: Date = Date()) -> Double? { lastSuccess.map { now.timeIntervalSince($0) } }
+
+    enum CodingKeys: String, CodingKey {
+        case name, path, source, errors
+        case lastSuccess = "last_success", lastAttempt = "last_attempt", lastBytes = "last_bytes", totalBytes = "total_bytes"
+        case lastError = "last_error", lastDuration = "last_duration_seconds"
+    }
 }
 
 /// Why a sync did not happen.

@@ -4,14 +4,14 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "api", "notify"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
-    static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
+    static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode", "agent"]
     static let serviceKeys = ["name", "nodes"]
-    static let serviceNodeKeys = ["name", "region", "health", "health_body"]
+    static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
     static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay"]
 
@@ -93,13 +93,21 @@ public enum ConfigParser {
                 if notify.webhookSecret == nil { reader.error(n, "notify.webhook.secret_env", "missing: give secret_env or secret_file (the HMAC-SHA256 signing secret)") }
             }
         }
-        for section in ["files"] {
-            guard let node = top[section] else { continue }
-            if case .mapping = node {
-                reader.warning(top.entries[section]?.key, section, "this section is accepted but not acted on by this version of Lifeboat")
-            } else if reader.describe(node) != "nothing (null)" {
-                reader.error(node, section, "expected a mapping, found \(reader.describe(node))")
-            }
+        if top["files"] != nil {
+            reader.warning(top.entries["files"]?.key, "files",
+                           "ignored here: file replication is configured in each node's agent config (agent.yml, files:), see docs/agent.md")
+        }
+        var agents: AgentsConfig?
+        if let node = top["agents"], let f = reader.mapping(node, "agents", keys: ["key_env", "key_file", "key", "timeout", "interval"]) {
+            let key = parseSecret(f, env: "key_env", file: "key_file", inline: "key", what: "agent key", reader: reader, environment: environment)
+            if key == nil { reader.error(node, "agents.key_file", "missing: give key_file or key_env (the HMAC key the agents share)") }
+            let timeout = f["timeout"].flatMap { reader.duration($0, "agents.timeout", atLeast: .milliseconds(100)) } ?? .seconds(2)
+            let interval = f["interval"].flatMap { reader.duration($0, "agents.interval", atLeast: .seconds(1)) } ?? .seconds(15)
+            if let key { agents = AgentsConfig(key: key, timeout: timeout, interval: interval) }
+        }
+        let nodesWithAgents = (db?.nodes.filter { $0.agent != nil }.count ?? 0) + services.flatMap(\.config.nodes).filter { $0.agent != nil }.count
+        if nodesWithAgents > 0, top["agents"] == nil {
+            reader.error(top.node, "agents", "nodes name agents, but there is no agents: section with the key to sign requests with")
         }
 
         // Names are unique across database and service nodes: status output and the journal use them alone.
@@ -125,7 +133,7 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover, dns: dns, api: api, notify: notify
+            detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents
         )
     }
 
@@ -182,11 +190,12 @@ public enum ConfigParser {
             let dbname = f["dbname"].flatMap { reader.string($0, f.path("dbname")) } ?? defaultDB
             let password = parsePassword(f, reader: reader, environment: environment) ?? defaultPassword
             let tls = f["sslmode"].flatMap { parseTLS($0, f.path("sslmode"), reader: reader) } ?? defaultTLS
+            let agent = f["agent"].flatMap { parseAgentURL($0, f.path("agent"), reader: reader) }
             if let name { result.names.append((name, f.path("name"), f["name"]!)) }
             if let region { result.regionsNamed.insert(region) }
             guard let name, let region, let host else { continue }
             result.nodes.append(DatabaseNodeConfig(name: name, region: region, host: host, port: port, user: user,
-                                                   database: dbname, password: password, tls: tls))
+                                                   database: dbname, password: password, tls: tls, agent: agent))
         }
         return result
     }
@@ -266,13 +275,23 @@ public enum ConfigParser {
                     if let nodeName { service.names.append((nodeName, nf.path("name"), nf["name"]!)) }
                     if let nodeName, let region, let health {
                         let body = nf["health_body"].flatMap { reader.string($0, nf.path("health_body")) }
-                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health, healthBody: body))
+                        let agent = nf["agent"].flatMap { parseAgentURL($0, nf.path("agent"), reader: reader) }
+                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health, healthBody: body, agent: agent))
                     }
                 }
             }
             if name != nil { services.append(service) }
         }
         return services
+    }
+
+    private static func parseAgentURL(_ node: Node, _ path: String, reader: ConfigReader) -> String? {
+        guard let text = reader.string(node, path) else { return nil }
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
+            reader.error(node, path, "expected the agent's base URL such as http://10.0.1.5:8548, found '\(text)'")
+            return nil
+        }
+        return text
     }
 
     private static func parseHealthURL(_ node: Node, _ path: String, reader: ConfigReader) -> String? {

@@ -15,9 +15,12 @@ public struct DatabaseNodeConfig: Sendable, Equatable {
     public var database: String
     public var password: SecretSource?
     public var tls: TLSMode
+    /// The node agent's base URL (`http://10.0.1.5:8548`): fencing goes through it when it answers.
+    public var agent: String?
 
     public init(name: String, region: String, host: String, port: Int = 5432, user: String = "postgres",
-                database: String = "postgres", password: SecretSource? = nil, tls: TLSMode = .disable) {
+                database: String = "postgres", password: SecretSource? = nil, tls: TLSMode = .disable, agent: String? = nil) {
+        self.agent = agent
         self.name = name
         self.region = region
         self.host = host
@@ -36,6 +39,31 @@ public struct ServiceNodeConfig: Sendable, Equatable {
     public var health: String
     /// For http(s) checks: the body must contain this.
     public var healthBody: String?
+    /// The node agent's base URL, polled for deployment drift and file replication.
+    public var agent: String?
+
+    public init(name: String, region: String, health: String, healthBody: String? = nil, agent: String? = nil) {
+        self.name = name
+        self.region = region
+        self.health = health
+        self.healthBody = healthBody
+        self.agent = agent
+    }
+}
+
+/// `agents:`: how the monitor talks to node agents.
+public struct AgentsConfig: Sendable, Equatable {
+    /// The HMAC-SHA256 key every agent shares with the monitor.
+    public var key: SecretSource
+    public var timeout: Duration
+    /// How often each agent's status is polled.
+    public var interval: Duration
+
+    public init(key: SecretSource, timeout: Duration = .seconds(2), interval: Duration = .seconds(15)) {
+        self.key = key
+        self.timeout = timeout
+        self.interval = interval
+    }
 }
 
 public struct ServiceConfig: Sendable, Equatable {
@@ -57,12 +85,15 @@ public struct LifeboatConfiguration: Sendable {
     public var api: APIConfig
     /// Who is told about failovers.
     public var notify: NotifyConfig
+    /// Node agents (fencing through them, drift, file replication); nil when none are used.
+    public var agents: AgentsConfig?
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
-                api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), warnings: [Diagnostic] = []) {
+                api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), agents: AgentsConfig? = nil, warnings: [Diagnostic] = []) {
+        self.agents = agents
         self.api = api
         self.notify = notify
         self.cluster = cluster

@@ -19,6 +19,10 @@ public struct EngineMetrics: Sendable {
         "lifeboat_last_dns_switch_timestamp_seconds": "Unix time of the last successful DNS switch (0: none)",
         "lifeboat_notifications_failed_total": "notifications that could not be delivered, by channel",
         "lifeboat_service_up": "1 when the application node's health check passed",
+        "lifeboat_agent_up": "1 when the node's agent answered its latest signed status request",
+        "lifeboat_deployment_drift": "1 when the node's app binary or config files differ from its peers'",
+        "lifeboat_files_age_seconds": "seconds since the node's agent last synced the path from the primary region (-1: never)",
+        "lifeboat_files_errors": "failed or refused syncs of the path the node's agent reports since it started",
     ]
 
     /// Adds `# HELP` lines before each of our metrics' `# TYPE` line.

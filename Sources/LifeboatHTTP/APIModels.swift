@@ -4,8 +4,9 @@ import LifeboatCore
 public struct StatusView: Codable, Sendable, Equatable {
 
     public init(cluster: String, state: String, primary: String?, epoch: UInt64, paused: Bool, lastDecision: String, nodes: [Node],
-                services: [ServiceNode] = []) {
+                services: [ServiceNode] = [], agents: [AgentNode] = []) {
         self.services = services
+        self.agents = agents
         self.cluster = cluster
         self.state = state
         self.primary = primary
@@ -53,6 +54,65 @@ public struct StatusView: Codable, Sendable, Equatable {
     public var lastDecision: String
     public var nodes: [Node]
     public var services: [ServiceNode]
+    /// Node agents the monitor polls (empty without an agents: section).
+    public var agents: [AgentNode]
+
+    /// What the monitor last learned from a node's agent.
+    public struct AgentNode: Codable, Sendable, Equatable {
+        public struct FilePath: Codable, Sendable, Equatable {
+            public var name: String
+            public var ageSeconds: Double?
+            public var lastBytes: UInt64
+            public var errors: UInt64
+            public var lastError: String?
+
+            public init(name: String, ageSeconds: Double?, lastBytes: UInt64, errors: UInt64, lastError: String?) {
+                self.name = name
+                self.ageSeconds = ageSeconds
+                self.lastBytes = lastBytes
+                self.errors = errors
+                self.lastError = lastError
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case name, errors
+                case ageSeconds = "age_seconds", lastBytes = "last_bytes", lastError = "last_error"
+            }
+        }
+
+        public var node: String
+        public var region: String
+        public var reachable: Bool
+        public var role: String?
+        public var deploymentHash: String?
+        public var drift: Bool
+        public var filesEpoch: UInt64?
+        public var filesPrimaryRegion: String?
+        public var filesRefusal: String?
+        public var files: [FilePath]
+        public var error: String?
+
+        public init(node: String, region: String, reachable: Bool, role: String?, deploymentHash: String?, drift: Bool, filesEpoch: UInt64?,
+                    filesPrimaryRegion: String?, filesRefusal: String?, files: [FilePath], error: String?) {
+            self.node = node
+            self.region = region
+            self.reachable = reachable
+            self.role = role
+            self.deploymentHash = deploymentHash
+            self.drift = drift
+            self.filesEpoch = filesEpoch
+            self.filesPrimaryRegion = filesPrimaryRegion
+            self.filesRefusal = filesRefusal
+            self.files = files
+            self.error = error
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case node, region, reachable, role, drift, files, error
+            case deploymentHash = "deployment_hash", filesEpoch = "files_epoch", filesPrimaryRegion = "files_primary_region"
+            case filesRefusal = "files_refusal"
+        }
+    }
 
     /// An application node and its latest health check.
     public struct ServiceNode: Codable, Sendable, Equatable {
@@ -72,8 +132,22 @@ public struct StatusView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cluster, state, primary, epoch, paused, nodes, services
+        case cluster, state, primary, epoch, paused, nodes, services, agents
         case lastDecision = "last_decision"
+    }
+
+    /// `agents` may be absent (a monitor from before agents existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cluster = try c.decode(String.self, forKey: .cluster)
+        state = try c.decode(String.self, forKey: .state)
+        primary = try c.decodeIfPresent(String.self, forKey: .primary)
+        epoch = try c.decode(UInt64.self, forKey: .epoch)
+        paused = try c.decode(Bool.self, forKey: .paused)
+        lastDecision = try c.decode(String.self, forKey: .lastDecision)
+        nodes = try c.decode([Node].self, forKey: .nodes)
+        services = try c.decodeIfPresent([ServiceNode].self, forKey: .services) ?? []
+        agents = try c.decodeIfPresent([AgentNode].self, forKey: .agents) ?? []
     }
 }
 

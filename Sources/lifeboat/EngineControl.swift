@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatAgent
 import LifeboatCore
 import LifeboatEngine
 import LifeboatHTTP
@@ -11,6 +12,21 @@ struct EngineControl: MonitorControl {
     let engine: Engine<ContinuousClock>
     let store: SQLiteStateStore
     let services: ServiceMonitor
+    var agents: AgentCoordinator? = nil
+
+    /// The epoch and primary region file replication should follow, or nil while a failover is
+    /// under way (agents are told only settled facts, so an epoch never names two primaries).
+    static func settledOrder(_ engine: Engine<ContinuousClock>, regionOf: [String: String]) async -> ReplicationOrder? {
+        let state = await engine.state
+        let primary: String?
+        switch state {
+        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): primary = p
+        case .trafficNotSwitched(let progress, _): primary = progress.candidate
+        case .discovering, .failingOver, .failed: primary = nil
+        }
+        guard let primary, let region = regionOf[primary] else { return nil }
+        return ReplicationOrder(epoch: await engine.epoch.value, primaryRegion: region)
+    }
 
     func status() async -> StatusView {
         let state = await engine.state
@@ -42,7 +58,16 @@ struct EngineControl: MonitorControl {
                           services: services.observations.map {
                               StatusView.ServiceNode(service: $0.target.service, node: $0.target.node, region: $0.target.region,
                                                      healthy: $0.result?.ok, error: $0.result?.error)
-                          })
+                          },
+                          agents: await (agents?.current() ?? []).map(Self.view))
+    }
+
+    static func view(_ o: AgentObservation) -> StatusView.AgentNode {
+        StatusView.AgentNode(
+            node: o.node, region: o.region, reachable: o.reachable, role: o.role, deploymentHash: o.deploymentHash, drift: o.drift,
+            filesEpoch: o.filesEpoch, filesPrimaryRegion: o.filesPrimaryRegion, filesRefusal: o.filesRefusal,
+            files: o.files.map { .init(name: $0.name, ageSeconds: $0.ageSeconds, lastBytes: $0.lastBytes, errors: $0.errors, lastError: $0.lastError) },
+            error: o.error)
     }
 
     func events(since: Int64, limit: Int) async throws -> [EventView] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifeboatAgent
 import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
@@ -56,7 +57,8 @@ extension Lifeboat {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
 
-            let fleet: PostgresFleet
+            let fleet: any DatabaseFleet
+            var agentTargets: [AgentCoordinator.Target] = []
             let traffic: any TrafficSwitch
             let store: SQLiteStateStore
             let token: String
@@ -72,7 +74,21 @@ extension Lifeboat {
                     notifiers.append(WebhookNotifier(url: url, secret: try secret.resolve().reveal(), cluster: loaded.cluster))
                 }
                 token = try loaded.api.token?.resolve().reveal() ?? ""
-                fleet = try PostgresFleet(nodes: loaded.databaseNodes, logger: logger)
+                let postgres = try PostgresFleet(nodes: loaded.databaseNodes, logger: logger)
+                if let agents = loaded.agents {
+                    let key = try agents.key.resolve().reveal()
+                    agentTargets = loaded.databaseNodes.compactMap { node in
+                        node.agent.map { AgentCoordinator.Target(node: node.name, region: node.region, client: AgentClient(baseURL: $0, key: key)) }
+                    } + loaded.services.flatMap(\.nodes).compactMap { node in
+                        node.agent.map { AgentCoordinator.Target(node: node.name, region: node.region, client: AgentClient(baseURL: $0, key: key)) }
+                    }
+                    let fencing = Dictionary(uniqueKeysWithValues: loaded.databaseNodes.compactMap { node in
+                        node.agent.map { (node.name, AgentClient(baseURL: $0, key: key)) }
+                    })
+                    fleet = AgentFencingFleet(base: postgres, agents: fencing)
+                } else {
+                    fleet = postgres
+                }
                 traffic = try loaded.dns.map { try TrafficSwitchFactory.make($0) } ?? NoTrafficSwitch()
                 store = try SQLiteStateStore(path: state)
             } catch {
@@ -96,7 +112,12 @@ extension Lifeboat {
             if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
             let serviceMonitor = ServiceMonitor(targets: Self.serviceTargets(loaded), interval: loaded.detection.interval * 2,
                                                 timeout: loaded.detection.timeout, logger: logger)
-            let router = buildRouter(control: EngineControl(cluster: loaded.cluster, engine: engine, store: store, services: serviceMonitor), token: token, metrics: {
+            let regionOf = Dictionary(uniqueKeysWithValues: loaded.databaseNodes.map { ($0.name, $0.region) })
+            let coordinator = agentTargets.isEmpty ? nil : AgentCoordinator(
+                targets: agentTargets, interval: loaded.agents?.interval ?? .seconds(15), timeout: loaded.agents?.timeout ?? .seconds(2),
+                logger: logger, settledOrder: { await EngineControl.settledOrder(engine, regionOf: regionOf) })
+            let control = EngineControl(cluster: loaded.cluster, engine: engine, store: store, services: serviceMonitor, agents: coordinator)
+            let router = buildRouter(control: control, token: token, metrics: {
                 var buffer: [UInt8] = []
                 registry.emit(into: &buffer)
                 return EngineMetrics.annotate(String(decoding: buffer, as: UTF8.self))
@@ -107,7 +128,8 @@ extension Lifeboat {
                 logger: logger
             )
             let group = ServiceGroup(
-                configuration: .init(services: [.init(service: engine), .init(service: serviceMonitor), .init(service: api)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                configuration: .init(services: [.init(service: engine), .init(service: serviceMonitor), .init(service: api)]
+                    + (coordinator.map { [.init(service: $0)] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
             try await group.run()
         }

@@ -28,7 +28,6 @@ extension Lifeboat {
         }
 
         static func table(_ view: StatusView) -> String {
-            let header = ["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver"]
             let rows = view.nodes.map { node -> [String] in
                 let lag: String = switch (node.lagBytes, node.lagSeconds) {
                 case let (bytes?, seconds?): "\(bytes) B / \(String(format: "%.1f", seconds)) s"
@@ -37,16 +36,33 @@ extension Lifeboat {
                 }
                 return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", lag, node.walReceiver ?? ""]
             }
+            var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
+            out += grid(["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver"], rows)
+            out.append("Last decision: \(view.lastDecision)")
+            if !view.agents.isEmpty {
+                let agentRows = view.agents.map { a -> [String] in
+                    let files = a.files.map { f -> String in
+                        let age = f.ageSeconds.map { "\(Int($0.rounded()))s ago" } ?? "never"
+                        return "\(f.name): \(age)\(f.errors > 0 ? ", \(f.errors) errors" : "")"
+                    }.joined(separator: "; ")
+                    let source = a.filesPrimaryRegion.map { $0 == a.region ? "source (epoch \(a.filesEpoch ?? 0))" : "from \($0) (epoch \(a.filesEpoch ?? 0))" } ?? ""
+                    return [a.region, a.node, a.reachable ? (a.role ?? "") : "unreachable", a.drift ? "DRIFT" : (a.deploymentHash.map { String($0.prefix(12)) } ?? ""),
+                            [source, files, a.filesRefusal ?? ""].filter { !$0.isEmpty }.joined(separator: " — ")]
+                }
+                out.append("")
+                out.append("Agents")
+                out += grid(["Region", "Node", "Agent sees", "Deployment", "Files"], agentRows)
+            }
+            return out.joined(separator: "\n")
+        }
+
+        static func grid(_ header: [String], _ rows: [[String]]) -> [String] {
             let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
             func line(_ cells: [String]) -> String {
                 "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
             }
             let rule = "+" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "+") + "+"
-            var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)", rule, line(header), rule]
-            out += rows.map(line)
-            out.append(rule)
-            out.append("Last decision: \(view.lastDecision)")
-            return out.joined(separator: "\n")
+            return [rule, line(header), rule] + rows.map(line) + [rule]
         }
     }
 
