@@ -4,6 +4,21 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
+extension ReplicationOrder {
+    /// The epoch and primary region file replication should follow, or nil while a failover is
+    /// under way: agents are told only settled facts, so one epoch never names two primaries.
+    public static func settled<Instant>(state: FailoverState<Instant>, epoch: Epoch, regionOf: [String: String]) -> ReplicationOrder? {
+        let primary: String?
+        switch state {
+        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): primary = p
+        case .trafficNotSwitched(let progress, _): primary = progress.candidate
+        case .discovering, .failingOver, .failed: primary = nil
+        }
+        guard let primary, let region = regionOf[primary] else { return nil }
+        return ReplicationOrder(epoch: epoch.value, primaryRegion: region)
+    }
+}
+
 /// What the monitor last learned from one agent (`GET /v1/status` → `agents`).
 public struct AgentObservation: Sendable, Equatable {
     public struct FilePath: Sendable, Equatable {

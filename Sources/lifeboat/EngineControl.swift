@@ -14,18 +14,8 @@ struct EngineControl: MonitorControl {
     let services: ServiceMonitor
     var agents: AgentCoordinator? = nil
 
-    /// The epoch and primary region file replication should follow, or nil while a failover is
-    /// under way (agents are told only settled facts, so an epoch never names two primaries).
     static func settledOrder(_ engine: Engine<ContinuousClock>, regionOf: [String: String]) async -> ReplicationOrder? {
-        let state = await engine.state
-        let primary: String?
-        switch state {
-        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): primary = p
-        case .trafficNotSwitched(let progress, _): primary = progress.candidate
-        case .discovering, .failingOver, .failed: primary = nil
-        }
-        guard let primary, let region = regionOf[primary] else { return nil }
-        return ReplicationOrder(epoch: await engine.epoch.value, primaryRegion: region)
+        ReplicationOrder.settled(state: await engine.state, epoch: await engine.epoch, regionOf: regionOf)
     }
 
     func status() async -> StatusView {

@@ -22,6 +22,12 @@ import Testing
         // A write acknowledged in the instant the kill was delivered counts as lost at 0 s.
         #expect(report.rpoLostWrites == 0 ? report.rpoSeconds == 0 : report.rpoSeconds >= 0)
         #expect(report.rpoSeconds < 2, "asynchronous replication loses at most the last moments before the fault")
+        // Files follow the primary: us-east -> eu-west before the fault, eu-west -> us-east after it.
+        let files = try #require(report.files)
+        #expect(files.beforeFault.map { "\($0.from)->\($0.to)@\($0.epoch)" } == ["us-east->eu-west@0"])
+        #expect(files.afterFailover.map { "\($0.from)->\($0.to)@\($0.epoch)" } == ["eu-west->us-east@1"])
+        #expect((files.beforeFault + files.afterFailover).allSatisfy { $0.seconds != nil })
+        #expect(report.text.contains("after the failover: after-failover.txt written in eu-west, arrived after"))
         let events = report.timeline.map(\.event)
         for expected in ["fault", "detected", "decided", "epoch", "fenced", "promoted", "writable", "dns", "complete", "write"] {
             #expect(events.contains(expected), "timeline lacks \(expected): \(events)")

@@ -46,6 +46,23 @@ public struct DrillReport: Codable, Sendable {
     public var writesAcknowledged: Int
     public var passed: Bool
     public var problems: [String]
+    /// File replication between the regions' agents (nil: the drill ran without agents).
+    public var files: FilesReport?
+
+    public struct FilesReport: Codable, Sendable {
+        public struct Transfer: Codable, Sendable {
+            public var file: String
+            public var from: String
+            public var to: String
+            public var epoch: UInt64
+            /// Written -> present (whole) in the other region; nil: it never arrived.
+            public var seconds: Double?
+        }
+
+        public var interval: String
+        public var beforeFault: [Transfer]
+        public var afterFailover: [Transfer]
+    }
 
     public var text: String {
         var lines: [String] = []
@@ -77,6 +94,15 @@ public struct DrillReport: Codable, Sendable {
         }
         lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
         lines.append("  promotions: \(promotions), epoch now \(epoch)")
+        if let files {
+            lines.append("  Files (each region's agent pulls uploads/ from the primary region with rsync every \(files.interval))")
+            for (when, transfers) in [("before the fault", files.beforeFault), ("after the failover", files.afterFailover)] {
+                for t in transfers {
+                    let took = t.seconds.map { "arrived after \(format3($0))s" } ?? "did NOT arrive"
+                    lines.append("       \(when): \(t.file) written in \(t.from), \(took) in \(t.to) (epoch \(t.epoch))")
+                }
+            }
+        }
         lines.append(passed ? "  drill passed" : "  drill FAILED: \(problems.joined(separator: "; "))")
         return lines.joined(separator: "\n")
     }

@@ -21,6 +21,9 @@ public struct SandboxDrill: Sendable {
     public var useDNS: Bool
     /// A planned switchover instead of killing the primary.
     public var switchover: Bool
+    /// Run an agent per region (fencing through it, file replication with rsync) and show files
+    /// following the primary.
+    public var useAgents: Bool
 
     public static let zone = "lifeboat.sandbox"
     public static let recordName = "app.lifeboat.sandbox"
@@ -28,7 +31,8 @@ public struct SandboxDrill: Sendable {
 
     public init(detection: DetectionSettings = .default, policy: FailoverPolicy = .default, regions: [String] = ["us-east", "eu-west"],
                 installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true, switchover: Bool = false,
-                logger: Logger) {
+                useAgents: Bool = true, logger: Logger) {
+        self.useAgents = useAgents
         self.useDNS = useDNS
         self.switchover = switchover
         self.detection = detection
@@ -43,6 +47,7 @@ public struct SandboxDrill: Sendable {
     public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
         let installation = try await PostgresInstallation.ensure(install: installPostgres, log: progress)
         if useDNS { try await KnotServer.ensureInstalled(install: installPostgres, log: progress) }
+        if useAgents { try await DebianPackage.ensure(["/usr/bin/rsync"], packages: ["rsync"], install: installPostgres, log: progress) }
         let cluster = try SandboxCluster(regions: regions, installation: installation)
         var knot: KnotServer?
         do {
@@ -56,7 +61,7 @@ public struct SandboxDrill: Sendable {
                 progress("starting Knot DNS for \(Self.zone) on 127.0.0.1:\(server.port): \(Self.recordName) -> \(cluster.primary.address)")
                 try await server.waitUntilServing()
             }
-            let report = try await drill(cluster, knot: knot)
+            let report = try await drill(cluster, knot: knot, progress: progress)
             knot?.stop()
             await Task.detached { await cluster.destroy() }.value
             return report
@@ -67,13 +72,26 @@ public struct SandboxDrill: Sendable {
         }
     }
 
-    private func drill(_ cluster: SandboxCluster, knot: KnotServer?) async throws -> DrillReport {
+    private func drill(_ cluster: SandboxCluster, knot: KnotServer?, progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
+        let agents = useAgents ? try SandboxAgents(cluster: cluster, logger: logger) : nil
+        do {
+            let report = try await drill(cluster, knot: knot, agents: agents, progress: progress)
+            await agents?.stop()
+            return report
+        } catch {
+            await agents?.stop()
+            throw error
+        }
+    }
+
+    private func drill(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
         let clock = ContinuousClock()
         try await cluster.psql(cluster.primary, WorkloadWriter.createTableSQL)
         try await cluster.waitForStreaming(timeout: .seconds(10))
 
         let configs = cluster.nodes.map(\.config)
-        let fleet = try PostgresFleet(nodes: configs, logger: logger)
+        let postgres = try PostgresFleet(nodes: configs, logger: logger)
+        let fleet = agents?.fencing(postgres) ?? postgres
         var traffic: any TrafficSwitch = NoTrafficSwitch()
         var target = WorkloadWriter.Target.anyWritable(configs)
         if let knot {
@@ -91,6 +109,10 @@ public struct SandboxDrill: Sendable {
             topology: cluster.topology, detection: detection, policy: policy, fleet: fleet,
             epochStore: InMemoryEpochStore(), traffic: traffic, clock: clock, logger: logger
         )
+        if let agents {
+            progress("starting an agent per region (\(agents.urls.values.sorted().joined(separator: ", "))): health, fencing, file replication")
+            try await agents.start(engine: engine, logger: logger)
+        }
         let writer = WorkloadWriter(target: target, logger: logger)
         // The writer names where it wrote by node name or, through DNS, by address.
         let names = Dictionary(uniqueKeysWithValues: cluster.nodes.flatMap { [($0.name, $0.name), ($0.address, $0.name)] })
@@ -109,6 +131,11 @@ public struct SandboxDrill: Sendable {
             let standbysStreaming = cluster.standbys.allSatisfy { health[$0.name]?.currentStatus?.isStreaming == true }
             let written = await writer.acks.count
             return standbysStreaming && written >= 50
+        }
+
+        var beforeFault: [DrillReport.FilesReport.Transfer] = []
+        if agents != nil {
+            beforeFault = try await replicate("before-fault.txt", from: primary, to: cluster.standbys, epoch: 0, cluster: cluster)
         }
 
         var faultText = "SIGKILL to \(primary.name)'s postmaster"
@@ -149,6 +176,15 @@ public struct SandboxDrill: Sendable {
         let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
         if case .failed(_, let reason) = state { problems.append("failover failed: \(reason)") }
         if case .trafficNotSwitched(_, let reason) = state { problems.append("traffic not switched: \(reason)") }
+
+        var afterFailover: [DrillReport.FilesReport.Transfer] = []
+        if agents != nil, let newPrimary, let node = cluster.nodes.first(where: { $0.name == newPrimary }) {
+            afterFailover = try await replicate("after-failover.txt", from: node, to: cluster.nodes.filter { $0.name != newPrimary },
+                                                epoch: await engine.epoch.value, cluster: cluster)
+        }
+        for transfer in beforeFault + afterFailover where transfer.seconds == nil {
+            problems.append("\(transfer.file) written in \(transfer.from) never reached \(transfer.to)")
+        }
 
         let acks = await writer.acks.map { ack in
             var named = ack
@@ -202,7 +238,10 @@ public struct SandboxDrill: Sendable {
             fault: faultText, timeline: timeline, rtoSeconds: rto,
             failoverSeconds: completed.map { faultAt.duration(to: $0.at).seconds }, trafficSwitchSeconds: trafficSeconds, rpoLostWrites: lost.count, rpoSeconds: rpoSeconds, promotions: promotions, newPrimary: newPrimary,
             epoch: await engine.epoch.value, writesBeforeFault: writesBeforeFault, writesAcknowledged: acks.count,
-            passed: problems.isEmpty, problems: problems
+            passed: problems.isEmpty, problems: problems,
+            files: agents.map { _ in
+                DrillReport.FilesReport(interval: DurationText.format(SandboxAgents.interval), beforeFault: beforeFault, afterFailover: afterFailover)
+            }
         )
     }
 
@@ -240,6 +279,26 @@ public struct SandboxDrill: Sendable {
         }
         throw DrillTimeout(what: what, after: timeout)
     }
+
+    /// Writes `file` into `from`'s uploads and times its arrival, whole, in each of `to`'s.
+    private func replicate(_ file: String, from: SandboxNode, to: [SandboxNode], epoch: UInt64, cluster: SandboxCluster) async throws
+        -> [DrillReport.FilesReport.Transfer]
+    {
+        let clock = ContinuousClock()
+        let content = "written in \(from.region) under epoch \(epoch) at \(Date())\n"
+        try content.write(toFile: "\(SandboxAgents.uploads(cluster, region: from.region))/\(file)", atomically: true, encoding: .utf8)
+        let written = clock.now
+        var transfers: [DrillReport.FilesReport.Transfer] = []
+        for node in to {
+            let path = "\(SandboxAgents.uploads(cluster, region: node.region))/\(file)"
+            let arrived = (try? await waitUntil(clock: clock, timeout: SandboxAgents.interval * 15, "\(file) in \(node.region)") {
+                (try? String(contentsOfFile: path, encoding: .utf8)) == content
+            }) != nil
+            transfers.append(.init(file: file, from: from.region, to: node.region, epoch: epoch,
+                                   seconds: arrived ? written.duration(to: clock.now).seconds : nil))
+        }
+        return transfers
+    }
 }
 
 public struct DrillTimeout: Error, CustomStringConvertible {
@@ -247,3 +306,4 @@ public struct DrillTimeout: Error, CustomStringConvertible {
     public var after: Duration
     public var description: String { "\(what) not reached within \(DurationText.format(after))" }
 }
+

@@ -19,14 +19,7 @@ public final class KnotServer: @unchecked Sendable {
 
     /// Installs Debian's knot and knot-dnsutils with apt-get when missing and allowed (root).
     public static func ensureInstalled(install: Bool, log: @Sendable (String) -> Void) async throws {
-        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/knotd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/kdig") { return }
-        guard install, CommandRunner.isRoot else {
-            throw PostgresInstallation.NotInstalled(reason: "Knot DNS not found. Install it with: sudo apt-get install -y knot knot-dnsutils")
-        }
-        log("Knot DNS not found; installing Debian's knot and knot-dnsutils packages (apt-get)…")
-        let runner = CommandRunner()
-        try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], asUser: false)
-        try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "knot", "knot-dnsutils"], asUser: false)
+        try await DebianPackage.ensure(["/usr/sbin/knotd", "/usr/bin/kdig"], packages: ["knot", "knot-dnsutils"], install: install, log: log)
     }
 
     /// `records` are zone-file lines added after the SOA/NS, e.g. `app IN A 127.0.0.10`.

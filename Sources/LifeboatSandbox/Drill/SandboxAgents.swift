@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import LifeboatAgent
+import LifeboatConfig
+import LifeboatCore
+import LifeboatEngine
+import Logging
+
+/// One `lifeboat agent` per sandbox region, on the region's own loopback address: health,
+/// signed fencing, and file replication of `<sandbox>/<region>/files/uploads` with real rsync.
+/// An `AgentCoordinator` tells them the epoch and primary region, as the monitor does.
+public final class SandboxAgents: Sendable {
+    public static let interval: Duration = .seconds(1)
+    public let agents: [String: Agent]
+    let nodes: [(name: String, region: String)]
+    public let urls: [String: String]
+    let key: String
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    /// `uploads` in `region`: where the drill writes and looks for files.
+    public static func uploads(_ cluster: SandboxCluster, region: String) -> String { "\(cluster.directory)/\(region)/files/uploads" }
+
+    public init(cluster: SandboxCluster, logger: Logger) throws {
+        key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let port = try FreePort.find(bindableOn: cluster.nodes.map(\.address))
+        let peers = cluster.nodes.map { FilesConfig.Peer(region: $0.region, source: .local("\(cluster.directory)/\($0.region)/files")) }
+        var agents: [String: Agent] = [:]
+        var urls: [String: String] = [:]
+        for node in cluster.nodes {
+            try FileManager.default.createDirectory(atPath: Self.uploads(cluster, region: node.region), withIntermediateDirectories: true)
+            let files = FilesConfig(paths: [.init(name: "uploads", path: Self.uploads(cluster, region: node.region))], interval: Self.interval,
+                                    timeout: .seconds(30), peers: peers, primaryRegion: cluster.primary.region,
+                                    stateFile: "\(cluster.directory)/\(node.region)/agent-files.json")
+            let config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
+                                            key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,
+                                            checks: [AgentCheck(name: "database", kind: .postgresql)], files: files)
+            var agentLogger = logger
+            agentLogger[metadataKey: "agent"] = "\(node.name)"
+            agents[node.name] = try Agent(config: config, logger: agentLogger)
+            urls[node.name] = "http://\(node.address):\(port)"
+        }
+        self.agents = agents
+        self.urls = urls
+        nodes = cluster.nodes.map { ($0.name, $0.region) }
+    }
+
+    /// Fencing through the agents first, as `lifeboat monitor` does with `agent:` on its nodes.
+    public func fencing(_ fleet: any DatabaseFleet) -> any DatabaseFleet {
+        AgentFencingFleet(base: fleet, agents: urls.mapValues { AgentClient(baseURL: $0, key: key) })
+    }
+
+    /// Starts every agent's HTTP server and replication loop, and the coordinator that follows `engine`.
+    public func start(engine: Engine<ContinuousClock>, logger: Logger) async throws {
+        let regionOf = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.region) })
+        let coordinator = AgentCoordinator(
+            targets: nodes.map { AgentCoordinator.Target(node: $0.name, region: $0.region, client: AgentClient(baseURL: urls[$0.name]!, key: key)) },
+            interval: Self.interval, timeout: .seconds(2), logger: logger,
+            settledOrder: { ReplicationOrder.settled(state: await engine.state, epoch: await engine.epoch, regionOf: regionOf) })
+        var started: [Task<Void, Never>] = []
+        for agent in agents.values {
+            let listen = agent.config.listen
+            let app = Application(router: buildAgentRouter(agent: agent),
+                                  configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lifeboat-agent"),
+                                  logger: logger)
+            started.append(Task { try? await app.runService(gracefulShutdownSignals: []) })
+            if let replicator = agent.replicator { started.append(Task { await replicator.run() }) }
+        }
+        started.append(Task { try? await coordinator.run() })
+        tasks.withLock { $0 = started }
+        // Ready once every agent answers.
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        for (name, url) in urls {
+            let client = AgentClient(baseURL: url, key: key)
+            while (try? await client.status(timeout: .seconds(1))) == nil {
+                guard clock.now < deadline else { throw AgentError("the sandbox agent for \(name) did not start listening on \(url)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    public func stop() async {
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+        for task in tasks.withLock({ $0 }) { await task.value }
+        for agent in agents.values { await agent.shutdown() }
+    }
+}
+
+import Synchronization
