@@ -134,8 +134,11 @@ public actor AgentCoordinator: Service {
                 o.files = report.files?.paths.map {
                     .init(name: $0.name, ageSeconds: $0.ageSeconds(now: now), lastBytes: $0.lastBytes, errors: $0.errors, lastError: $0.lastError)
                 } ?? []
+                let isSource = report.files?.source == true
                 for path in o.files {
-                    Gauge(label: "lifeboat_files_age_seconds", dimensions: [("node", target.node), ("path", path.name)]).record(path.ageSeconds ?? -1)
+                    // The source region is current by definition: 0, so "stale" alerts watch destinations only.
+                    Gauge(label: "lifeboat_files_age_seconds", dimensions: [("node", target.node), ("path", path.name)])
+                        .record(isSource ? 0 : (path.ageSeconds ?? -1))
                     Gauge(label: "lifeboat_files_errors", dimensions: [("node", target.node), ("path", path.name)]).record(Double(path.errors))
                 }
             case .failure(let error):

@@ -21,7 +21,7 @@ public struct EngineMetrics: Sendable {
         "lifeboat_service_up": "1 when the application node's health check passed",
         "lifeboat_agent_up": "1 when the node's agent answered its latest signed status request",
         "lifeboat_deployment_drift": "1 when the node's app binary or config files differ from its peers'",
-        "lifeboat_files_age_seconds": "seconds since the node's agent last synced the path from the primary region (-1: never)",
+        "lifeboat_files_age_seconds": "seconds since the node's agent last synced the path from the primary region (0 in the primary region, -1: never)",
         "lifeboat_files_errors": "failed or refused syncs of the path the node's agent reports since it started",
     ]
 

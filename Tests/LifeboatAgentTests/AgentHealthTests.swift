@@ -85,6 +85,11 @@ import Testing
                     #expect(metrics.contains(#"lifeboat_agent_requests_rejected_total{reason="stale_timestamp"} 1"#))
                     #expect(metrics.contains(#"lifeboat_agent_check_up{check="database",type="postgresql"}"#))
                     #expect(!metrics.contains(agentKey))
+                    // Prometheus' own lint accepts the exposition.
+                    let file = try temporaryDirectory("metrics") + "/agent.prom"
+                    try metrics.write(toFile: file, atomically: true, encoding: .utf8)
+                    let lint = try await ProcessRunner.run(["/bin/sh", "-c", "promtool check metrics < \(file)"], timeout: .seconds(30))
+                    #expect(lint.succeeded, "\(lint.output) \(lint.errorOutput)")
                 }
             }
         }

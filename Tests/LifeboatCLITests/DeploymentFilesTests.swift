@@ -40,18 +40,22 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze (Debian's systemd package)"))
-    func systemdAcceptsTheMonitorUnit() throws {
-        let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("deploy/systemd/lifeboat-monitor.service"), encoding: .utf8)
-        #expect(source.contains("ExecStart=/usr/local/bin/lifeboat monitor --config /etc/lifeboat/lifeboat.yml --state /var/lib/lifeboat/state.db"))
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze (Debian's systemd package)"),
+          arguments: [
+              ("lifeboat-monitor.service", "ExecStart=/usr/local/bin/lifeboat monitor --config /etc/lifeboat/lifeboat.yml --state /var/lib/lifeboat/state.db"),
+              ("lifeboat-agent.service", "ExecStart=/usr/local/bin/lifeboat agent --config /etc/lifeboat/agent.yml"),
+          ])
+    func systemdAcceptsTheUnit(name: String, execStart: String) throws {
+        let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("deploy/systemd/\(name)"), encoding: .utf8)
+        #expect(source.contains(execStart))
         // Verify a copy whose ExecStart names the binary just built (verify checks it exists).
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-unit-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let unit = dir.appendingPathComponent("lifeboat-monitor.service")
+        let unit = dir.appendingPathComponent(name)
         try source.replacingOccurrences(of: "/usr/local/bin/lifeboat", with: CLI.binary.path).write(to: unit, atomically: true, encoding: .utf8)
         let (status, text) = try Self.run("/usr/bin/systemd-analyze", ["verify", unit.path])
         #expect(status == 0, "\(text)")
-        #expect(!text.contains("lifeboat-monitor.service:"), "\(text)")
+        #expect(!text.contains("\(name):"), "\(text)")
     }
 }
