@@ -118,6 +118,12 @@ public struct LifeboatConfiguration: Sendable {
             + "detection every \(DurationText.format(detection.interval)), down after \(detection.failureThreshold) failed probes; "
             + "automatic failover \(failover.automatic ? "on" : "off")"
             + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? "; no traffic switch")
+            + agentSummary
+    }
+
+    private var agentSummary: String {
+        let count = databaseNodes.filter { $0.agent != nil }.count + services.flatMap(\.nodes).filter { $0.agent != nil }.count
+        return count == 0 ? "" : "; \(count) node agents"
     }
 }
 

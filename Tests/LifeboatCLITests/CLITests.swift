@@ -30,7 +30,8 @@ struct CLI {
 @Suite struct ValidateCommandTests {
     @Test func validExampleExitsZeroWithASummary() throws {
         let example = CLI.packageRoot.appendingPathComponent("examples/lifeboat.yml").path
-        let result = try CLI.run(["validate", example], environment: ["LIFEBOAT_PG_PASSWORD": "x"])
+        let result = try CLI.run(["validate", example], environment: ["LIFEBOAT_PG_PASSWORD": "x", "LINODE_TOKEN": "x", "LIFEBOAT_API_TOKEN": "x",
+                                                                    "SLACK_WEBHOOK_URL": "x", "LIFEBOAT_AGENT_KEY": "x"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("\(example): valid: cluster shop: 2 regions (us-east, eu-west), 2 database nodes"))
         #expect(result.stderr.isEmpty)

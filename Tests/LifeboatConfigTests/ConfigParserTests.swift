@@ -33,6 +33,22 @@ database:
 """
 
 @Suite struct ConfigParserTests {
+    @Test func agentURLsNeedAnAgentsSection() {
+        let (config, diagnostics) = ConfigParser.parse(yaml: """
+            regions: [{name: a}, {name: b}]
+            database:
+              nodes:
+                - {name: pg-a, region: a, host: 10.0.0.1, agent: "ftp://10.0.0.1"}
+                - {name: pg-b, region: b, host: 10.0.0.2, agent: "http://10.0.0.2:8548"}
+            files: {paths: []}
+            """, file: "l.yml", environment: [:])
+        #expect(config == nil)
+        let text = diagnostics.map(\.description).joined(separator: "\n")
+        #expect(text.contains("l.yml:4:54: error: database.nodes[0].agent: expected the agent's base URL such as http://10.0.1.5:8548, found 'ftp://10.0.0.1'"), "\(text)")
+        #expect(text.contains("error: agents: nodes name agents, but there is no agents: section"), "\(text)")
+        #expect(text.contains("warning: files: ignored here: file replication is configured in each node's agent config"), "\(text)")
+    }
+
     @Test func theShippedExampleIsValid() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/lifeboat.yml").path
@@ -48,6 +64,9 @@ database:
         #expect(c.failover.maxLagBytes == 16 * 1024 * 1024)
         #expect(c.failover.maxLagSeconds == .seconds(30))
         #expect(c.failover.cooldown == .seconds(600))
+        #expect(c.databaseNodes.map(\.agent) == ["http://192.0.2.10:8548", "http://198.51.100.20:8548"])
+        #expect(c.agents == AgentsConfig(key: .environment("LIFEBOAT_AGENT_KEY"), timeout: .seconds(2), interval: .seconds(15)))
+        #expect(c.dns?.ttl == 300)
     }
 
     @Test func minimalConfigTakesDefaults() throws {
