@@ -45,9 +45,10 @@ extension Lifeboat {
                         let age = f.ageSeconds.map { "\(Int($0.rounded()))s ago" } ?? "never"
                         return "\(f.name): \(age)\(f.errors > 0 ? ", \(f.errors) errors" : "")"
                     }.joined(separator: "; ")
-                    let source = a.filesPrimaryRegion.map { $0 == a.region ? "source (epoch \(a.filesEpoch ?? 0))" : "from \($0) (epoch \(a.filesEpoch ?? 0))" } ?? ""
+                    let isSource = a.filesPrimaryRegion == a.region
+                    let source = a.filesPrimaryRegion.map { isSource ? "source (epoch \(a.filesEpoch ?? 0))" : "from \($0) (epoch \(a.filesEpoch ?? 0))" } ?? ""
                     return [a.region, a.node, a.reachable ? (a.role ?? "") : "unreachable", a.drift ? "DRIFT" : (a.deploymentHash.map { String($0.prefix(12)) } ?? ""),
-                            [source, files, a.filesRefusal ?? ""].filter { !$0.isEmpty }.joined(separator: " — ")]
+                            [source, isSource ? "" : files, a.filesRefusal ?? ""].filter { !$0.isEmpty }.joined(separator: " — ")]
                 }
                 out.append("")
                 out.append("Agents")
