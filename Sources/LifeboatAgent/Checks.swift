@@ -99,13 +99,19 @@ public struct CheckRunner: Sendable {
     private func bounded<T: Sendable>(_ timeout: Duration, fallback: T, _ body: @escaping @Sendable () async -> T) async -> T {
         let once = OnceBox()
         return await withCheckedContinuation { continuation in
+            let timer = Task {
+                try? await Task.sleep(for: timeout + .milliseconds(50))
+                return once.claim()
+            }
             let work = Task {
                 let value = await body()
-                if once.claim() { continuation.resume(returning: value) }
+                if once.claim() {
+                    timer.cancel()
+                    continuation.resume(returning: value)
+                }
             }
             Task {
-                try? await Task.sleep(for: timeout + .milliseconds(50))
-                if once.claim() {
+                if await timer.value {
                     work.cancel()
                     continuation.resume(returning: fallback)
                 }

@@ -206,20 +206,20 @@ public enum ConfigParser {
 
     /// One secret given as an environment variable, a file, or (with a warning) inline.
     static func parseSecret(_ f: Fields, env: String, file: String, inline: String, what: String,
-                            reader: ConfigReader, environment: [String: String]) -> SecretSource? {
+                            reader: ConfigReader, environment: [String: String], program: String = "monitor") -> SecretSource? {
         let given = [env, file, inline].filter { f[$0] != nil }
         if given.count > 1 {
             reader.error(f[given[1]], f.path(given[1]), "give only one of \(given.joined(separator: ", "))")
         }
         if let node = f[env], let name = reader.string(node, f.path(env)) {
             if environment[name]?.isEmpty ?? true {
-                reader.warning(node, f.path(env), "environment variable \(name) is not set here; the monitor needs it at start")
+                reader.warning(node, f.path(env), "environment variable \(name) is not set here; the \(program) needs it at start")
             }
             return .environment(name)
         }
         if let node = f[file], let path = reader.string(node, f.path(file)) {
             if !FileManager.default.isReadableFile(atPath: path) {
-                reader.warning(node, f.path(file), "cannot read \(path) here; the monitor needs it at start")
+                reader.warning(node, f.path(file), "cannot read \(path) here; the \(program) needs it at start")
             }
             return .file(path)
         }

@@ -76,8 +76,15 @@ extension Lifeboat {
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
             if let replicator = agent.replicator { services.append(.init(service: ReplicationService(replicator: replicator))) }
             let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("agent listening", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)"])
-            try await group.run()
+            logger.info("agent starting", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)"])
+            do {
+                try await group.run()
+            } catch {
+                await agent.shutdown()
+                let text = "\(error)".contains("Address already in use") ? "address already in use (another agent running?)" : "\(error)"
+                printError("lifeboat agent: cannot serve on \(loaded.listen) (listen in \(config)): \(text)")
+                throw ExitCode(1)
+            }
             await agent.shutdown()
         }
     }

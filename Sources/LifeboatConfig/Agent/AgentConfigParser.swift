@@ -67,13 +67,13 @@ public enum AgentConfigParser {
             }
         }
         let key = ConfigParser.parseSecret(top, env: "key_env", file: "key_file", inline: "key", what: "agent key",
-                                           reader: reader, environment: environment)
+                                           reader: reader, environment: environment, program: "agent")
         if key == nil, top["key_env"] == nil, top["key_file"] == nil, top["key"] == nil {
             reader.error(top.node, "key_file", "missing required key 'key_file' (the HMAC key shared with the monitor; or key_env)")
         }
         let cache = top["cache"].flatMap { reader.duration($0, "cache") } ?? .seconds(1)
 
-        let database = top["database"].flatMap { parseDatabase($0, node: node ?? "", region: region ?? "", reader: reader) }
+        let database = top["database"].flatMap { parseDatabase($0, node: node ?? "", region: region ?? "", reader: reader, environment: environment) }
         let parsedFence = top["fence"].flatMap { parseFence($0, reader: reader) }
         let fence = parsedFence ?? .readOnly
         if parsedFence == .readOnly, database == nil {
@@ -84,7 +84,7 @@ public enum AgentConfigParser {
             var names: [String: String] = [:]
             for (index, item) in items.enumerated() {
                 let path = "checks[\(index)]"
-                guard let check = parseCheck(item, path: path, reader: reader) else { continue }
+                guard let check = parseCheck(item, path: path, reader: reader, environment: environment) else { continue }
                 if let first = names[check.name] {
                     reader.error(item, "\(path).name", "duplicate check name '\(check.name)' (first at \(first))")
                 }
@@ -109,14 +109,14 @@ public enum AgentConfigParser {
                                   fence: fence, checks: checks, deployment: deployment, files: files)
     }
 
-    private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader) -> DatabaseNodeConfig? {
+    private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader, environment: [String: String]) -> DatabaseNodeConfig? {
         guard let f = reader.mapping(node, "database", keys: databaseKeys) else { return nil }
         let host = f["host"].flatMap { reader.string($0, "database.host") } ?? "127.0.0.1"
         let port = f["port"].flatMap { reader.int($0, "database.port", min: 1, max: 65535) } ?? 5432
         let user = f["user"].flatMap { reader.string($0, "database.user") } ?? "postgres"
         let dbname = f["dbname"].flatMap { reader.string($0, "database.dbname") } ?? "postgres"
         let password = ConfigParser.parseSecret(f, env: "password_env", file: "password_file", inline: "password", what: "password",
-                                                reader: reader, environment: ProcessInfo.processInfo.environment)
+                                                reader: reader, environment: environment, program: "agent")
         var tls = DatabaseNodeConfig.TLSMode.disable
         if let s = f["sslmode"], let text = reader.string(s, "database.sslmode") {
             if let mode = DatabaseNodeConfig.TLSMode(rawValue: text) { tls = mode } else {
@@ -148,7 +148,7 @@ public enum AgentConfigParser {
         }
     }
 
-    private static func parseCheck(_ node: Node, path: String, reader: ConfigReader) -> AgentCheck? {
+    private static func parseCheck(_ node: Node, path: String, reader: ConfigReader, environment: [String: String]) -> AgentCheck? {
         // The allowed keys depend on the type: read the type first, then check the keys.
         guard case .mapping(let mapping) = node else {
             reader.error(node, path, "expected a mapping with keys name, type, timeout, …, found \(reader.describe(node))")
@@ -177,7 +177,7 @@ public enum AgentConfigParser {
             let user = reader.required(f, "user", what: "the MySQL/MariaDB user").flatMap { reader.string($0, f.path("user")) }
             let db = f["dbname"].flatMap { reader.string($0, f.path("dbname")) }
             let password = ConfigParser.parseSecret(f, env: "password_env", file: "password_file", inline: "password", what: "password",
-                                                    reader: reader, environment: ProcessInfo.processInfo.environment)
+                                                    reader: reader, environment: environment, program: "agent")
             kind = user.map { .mysql(MySQLTarget(host: host, port: port, user: $0, password: password, database: db)) }
         case "tcp":
             kind = reader.required(f, "address", what: "host:port to connect to").flatMap { n -> AgentCheck.Kind? in
