@@ -90,7 +90,7 @@ import Testing
         let took = started.duration(to: .now)
         // Whichever gives up first: our probe timeout or postgres-nio's connect timeout (same 300 ms).
         #expect(result == .unreachable(reason: "no answer within 300ms") || result == .unreachable(reason: "connect timed out"), "\(result)")
-        #expect(took < .seconds(2))
+        #expect(took < .seconds(5), "a server that never answers is given up on")
         await #expect(throws: PostgresNodeError.self) { try await fleet.promote("pg-silent", epoch: Epoch(1), timeout: .milliseconds(300)) }
         await #expect(throws: PostgresNodeError.self) { try await fleet.promote("pg-nowhere", epoch: Epoch(1), timeout: .milliseconds(300)) }
     }
