@@ -30,5 +30,11 @@ if done:
 dns = [r["traffic_switch_seconds"] for r in runs if r.get("traffic_switch_seconds") is not None]
 if dns:
     print(f"median DNS switch + verification: {statistics.median(dns) * 1000:.1f}ms")
+for key, label in [("before_fault", "files, primary -> standby region before the fault"),
+                   ("after_failover", "files, new primary -> old primary region after the failover")]:
+    times = [t["seconds"] for r in runs if r.get("files") for t in r["files"][key] if t.get("seconds") is not None]
+    missing = sum(1 for r in runs if r.get("files") for t in r["files"][key] if t.get("seconds") is None)
+    if times or missing:
+        print(f"median {label}: {statistics.median(times):.3f}s" + (f" ({missing} never arrived)" if missing else ""))
 PY
 exit "${status:-0}"
