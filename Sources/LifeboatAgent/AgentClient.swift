@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import LifeboatProbes
 import LifeboatCore
 import LifeboatEngine
 import NIOCore
@@ -21,6 +22,14 @@ public struct AgentClient: Sendable {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var status: Int?
         public var description: String
+    }
+
+    /// Whether the agent's port accepts a TCP connection within `timeout`: a black-holed region
+    /// is given up on quickly, before a request that may legitimately run long (pg_ctl stop).
+    public func reachable(within timeout: Duration) async -> Bool {
+        guard let url = URL(string: baseURL), let host = url.host else { return false }
+        let port = url.port ?? (url.scheme == "https" ? 443 : 80)
+        return await TCPHealthCheck(host: host, port: port).check(timeout: timeout).ok
     }
 
     public func fence(epoch: Epoch, timeout: Duration) async throws -> Agent.FenceResult {
@@ -76,23 +85,32 @@ public struct AgentFencingFleet: DatabaseFleet {
     }
 
     public func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome {
-        if let agent = agents[node] {
+        try await fence(node, epoch: epoch, timeout: timeout, connectTimeout: timeout)
+    }
+
+    /// The agent first (it can also stop PostgreSQL), SQL when the agent does not fence. Not
+    /// both at once: each terminates the other's session. An agent that does not accept a
+    /// connection within `connectTimeout` is skipped, so a lost region costs that long at most.
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
+        guard let agent = agents[node] else { return try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout) }
+        let note: String
+        if await agent.reachable(within: connectTimeout) {
             do {
                 let result = try await agent.fence(epoch: epoch, timeout: timeout)
                 if result.fenced { return .fenced(detail: "by its agent, \(result.method): \(result.detail)") }
-                let viaSQL = try await base.fence(node, epoch: epoch, timeout: timeout)
-                return annotate(viaSQL, "agent could not fence (\(result.detail))")
+                note = "its agent could not fence (\(result.detail))"
             } catch {
-                let viaSQL = try await base.fence(node, epoch: epoch, timeout: timeout)
-                return annotate(viaSQL, "\(error)")
+                note = "\(error)"
             }
+        } else {
+            note = "its agent at \(agent.baseURL) did not answer within \(connectTimeout)"
         }
-        return try await base.fence(node, epoch: epoch, timeout: timeout)
+        return annotate(try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout), note)
     }
 
     private func annotate(_ outcome: FenceOutcome, _ note: String) -> FenceOutcome {
         switch outcome {
-        case .fenced(let detail): .fenced(detail: "\(detail); over SQL after: \(note)")
+        case .fenced(let detail): .fenced(detail: "\(detail) over SQL, as \(note)")
         case .unreachable(let reason): .unreachable(reason: "\(reason); \(note)")
         }
     }

@@ -284,7 +284,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                 try await epochStore.store(epoch)
                 detail = ""
             case .fence(let node, let epoch):
-                detail = try await fleet.fence(node, epoch: epoch, timeout: timeout).detail
+                // The old primary already failed its probes: connecting is given the probe's own
+                // timeout, not the step's (a black-holed region would otherwise cost the whole step).
+                let connect = max(machine.detection.timeout, .milliseconds(500))
+                detail = try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connect).detail
             case .fenceForSwitchover(let node, let epoch):
                 let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
                 guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }

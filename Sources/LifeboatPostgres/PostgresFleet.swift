@@ -38,6 +38,10 @@ public struct PostgresFleet: DatabaseFleet {
         try await self.node(node).fence(timeout: timeout)
     }
 
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
+        try await self.node(node).fence(timeout: timeout, connectTimeout: connectTimeout)
+    }
+
     public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String {
         try await self.node(node).promote(timeout: timeout)
     }

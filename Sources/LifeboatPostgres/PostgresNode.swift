@@ -131,11 +131,11 @@ public actor PostgresNode {
 
     /// Makes the node refuse writes: `default_transaction_read_only` on, reloaded, and every
     /// client session terminated so none keeps writing. Unreachable is an outcome, not an error.
-    public func fence(timeout: Duration) async throws -> FenceOutcome {
+    public func fence(timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceOutcome {
         let connection: PostgresConnection
         do {
             // connect has its own timeout; wrapping it could abandon a connection that then never closes.
-            connection = try await connect(timeout: timeout)
+            connection = try await connect(timeout: min(connectTimeout ?? timeout, timeout))
         } catch {
             return .unreachable(reason: PostgresNodeError.describe(error))
         }

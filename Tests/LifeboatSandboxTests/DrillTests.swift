@@ -84,6 +84,36 @@ import Testing
         }
     }
 
+    /// A lost region drops packets rather than refusing connections. The old primary already
+    /// failed its probes, so fencing it must not wait the whole step timeout (10 s).
+    @Test func aBlackHoledPrimaryIsNotWaitedForWhenFencing() async throws {
+        try await withSandboxCluster { cluster in
+            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.address, port: cluster.primary.port)
+            var configs = cluster.nodes.map(\.config)
+            configs[0].host = "127.0.0.1"
+            configs[0].port = proxy.port
+            let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
+            let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
+                                epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+            let task = Task { try await engine.run() }
+            defer { task.cancel() }
+            try await waitFor("monitoring") { await engine.state == .monitoring(primary: cluster.primary.name) }
+            try await waitFor("standby seen streaming") { await engine.health["pg-eu-west"]?.currentStatus?.isStreaming == true }
+
+            // The region goes dark: the server dies (the standby loses its stream) and the
+            // monitor's path swallows every packet.
+            proxy.blackHole()
+            _ = try await cluster.kill(cluster.primary)
+            try await waitFor("failover complete", timeout: .seconds(30)) { await engine.state == .monitoring(primary: "pg-eu-west") }
+            let entries = engine.journal.entries
+            let fenceStarted = try #require(entries.first { if case .stepStarted(.fence, _) = $0.kind { return true } else { return false } })
+            let fenceDone = try #require(entries.first { if case .stepSucceeded(.fence, _) = $0.kind { return true } else { return false } })
+            #expect(fenceDone.message.contains("unreachable"), "\(fenceDone.message)")
+            // Bounded by the detection timeout (1 s), far from the 10 s step timeout.
+            #expect(fenceStarted.at.duration(to: fenceDone.at) < .seconds(5), "\(fenceStarted.at.duration(to: fenceDone.at))")
+        }
+    }
+
     @Test func operatorFailoverFencesTheLivePrimaryAndPromotes() async throws {
         try await withSandboxCluster { cluster in
             let fleet = try PostgresFleet(nodes: cluster.nodes.map(\.config), logger: testLogger())

@@ -13,6 +13,8 @@ public final class TCPProxy: @unchecked Sendable {
     private var listener: Int32 = -1
     private var connections: [Int32] = []
     private var cut = false
+    private var silent = false
+    private var held: [Int32] = []
 
     public init(port: Int, forwardingTo targetHost: String = "127.0.0.1", port target: Int) throws {
         self.port = port
@@ -31,6 +33,16 @@ public final class TCPProxy: @unchecked Sendable {
         connections.removeAll()
     }
 
+    /// Like a region whose packets are dropped: open connections are dropped, and new ones are
+    /// accepted but never answered, so a client waits for its own timeout.
+    public func blackHole() {
+        lock.lock()
+        silent = true
+        for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
+        connections.removeAll()
+        lock.unlock()
+    }
+
     public func restorePath() throws {
         lock.lock()
         cut = false
@@ -38,7 +50,10 @@ public final class TCPProxy: @unchecked Sendable {
         try listen()
     }
 
-    deinit { cutPath() }
+    deinit {
+        cutPath()
+        for fd in held { close(fd) }
+    }
 
     private func listen() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -62,6 +77,13 @@ public final class TCPProxy: @unchecked Sendable {
         while true {
             let client = accept(fd, nil, nil)
             guard client >= 0 else { return }
+            lock.lock()
+            if silent {
+                held.append(client)
+                lock.unlock()
+                continue
+            }
+            lock.unlock()
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.address(target, host: targetHost)
             let connected = withUnsafePointer(to: &address) {

@@ -20,6 +20,9 @@ public enum FenceOutcome: Sendable, Equatable {
 public protocol DatabaseFleet: Sendable {
     func probe(_ node: String, timeout: Duration) async -> ProbeResult
     func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome
+    /// As `fence`, but gives up connecting after `connectTimeout`: an old primary that already
+    /// failed its probes is not waited for (it stays retired under the new epoch).
+    func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome
     /// Promotes a standby; succeeds without doing anything if it is already out of recovery.
     func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String
     /// Returns once `node` accepts writes, or throws after `timeout`.
@@ -29,4 +32,10 @@ public protocol DatabaseFleet: Sendable {
     /// Points standby `node` at `primary`.
     func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String
     func shutdown() async
+}
+
+extension DatabaseFleet {
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
+        try await fence(node, epoch: epoch, timeout: timeout)
+    }
 }
