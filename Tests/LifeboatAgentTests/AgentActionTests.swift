@@ -27,7 +27,7 @@ import Testing
                 // Idempotent: fencing a stopped server again succeeds.
                 let again = try await client.fence(epoch: Epoch(3), timeout: .seconds(45))
                 #expect(again.fenced && again.detail == "already stopped", "\(again)")
-                #expect(try await client.status(timeout: .seconds(5)).fencedUnderEpoch == 3)
+                #expect(try await client.status(timeout: .seconds(15)).fencedUnderEpoch == 3)
             }
         }
     }
@@ -52,7 +52,7 @@ import Testing
                 #expect(failure.status == 409)
                 #expect(failure.description.contains("ordered under epoch 1, but this agent already follows epoch 2"), "\(failure)")
             }
-            let status = try await client.status(timeout: .seconds(5))
+            let status = try await client.status(timeout: .seconds(15))
             #expect(status.files?.epoch == 2 && status.files?.primaryRegion == "us-east")
 
             // Per path in /metrics: success time, age, bytes, errors, epoch.

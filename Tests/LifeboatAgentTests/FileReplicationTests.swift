@@ -159,7 +159,7 @@ final class RsyncDaemon: Sendable {
                              "--log-file=\(directory)/rsyncd.log"]
         try process.run()
         let daemon = RsyncDaemon(port: port, process: process)
-        try await waitFor("rsync --daemon to listen on \(port)", timeout: .seconds(10)) {
+        try await waitFor("rsync --daemon to listen on \(port)", timeout: .seconds(30)) {
             let outcome = try await ProcessRunner.run(["/usr/bin/rsync", "rsync://127.0.0.1:\(port)/"], timeout: .seconds(2))
             return outcome.succeeded
         }

@@ -66,6 +66,7 @@ import Testing
             agents:
               key_file: \(keyFile)
               interval: 1s
+              timeout: 10s
             api:
               listen: 127.0.0.1:\(apiPort)
               token_file: \(dir)/api-token
@@ -83,11 +84,11 @@ import Testing
             // The monitor sees both agents, flags eu-west's drift, and shows the files' age.
             var lastStatus = ""
             defer { if !lastStatus.contains("\"drift\":true") { Issue.record("last status: \(lastStatus)") } }
-            try await waitFor("both agents in the monitor's status", timeout: .seconds(20)) {
+            try await waitFor("both agents in the monitor's status", timeout: .seconds(40)) {
                 let s = try CLI.run(["status", "--api", api, "--json"]).stdout
                 lastStatus = s
                 return s.contains("\"state\":\"monitoring\"") && s.components(separatedBy: "\"reachable\":true").count >= 5
-                    && s.contains("\"drift\":true") && s.contains("\"age_seconds\"")
+                    && s.contains("\"drift\":true") && s.contains("\"age_seconds\"") && s.contains("\"role\":\"replica\"")
             }
             let table = try CLI.run(["status", "--api", api]).stdout
             #expect(table.contains("Agents"), "\(table)")
