@@ -65,6 +65,9 @@ import Testing
             }
             try await waitFor("crash after \(step)", timeout: .seconds(30)) { !first.isRunning }
             #expect(first.terminationStatus == 70, "the monitor was killed right after \(step)")
+            if first.terminationStatus != 70 {
+                Issue.record("monitor log: \((try? String(contentsOfFile: log, encoding: .utf8).suffix(6000)) ?? "none")")
+            }
 
             let second = try Self.start(["monitor", "--config", config, "--state", state], env: env, log: log)
             do {

@@ -1,0 +1,56 @@
+import LifeboatCore
+import LifeboatTestSupport
+import Testing
+
+/// Long seeded random event sequences (probes of every kind, step results in and out of turn,
+/// timers, operator commands, pauses): the machine must never make a transition outside the
+/// table (it would trap on its precondition), and the epoch must never go backwards.
+@Suite struct RandomSequenceTests {
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test(arguments: 1...24)
+    func randomSequencesStayInsideTheTransitionTable(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        var harness = Harness(seed % 2 == 0 ? threeRegions : twoRegions)
+        let nodes = harness.machine.topology.databaseNodes.map(\.name)
+        var epoch = harness.machine.epoch
+        var lsn: UInt64 = 0x1000
+        for _ in 0..<4000 {
+            harness.advance(.milliseconds(Int64(rng.next() % 900)))
+            lsn += rng.next() % 64
+            let node = nodes.randomElement(using: &rng)!
+            let step = FailoverStep.allCases.randomElement(using: &rng)!
+            switch rng.next() % 16 {
+            case 0...2: harness.probe(node, primary(lsn))
+            case 3: harness.probe(node, primary(lsn, readOnly: true))
+            case 4...6: harness.probe(node, standby(lsn - rng.next() % 32, streaming: true))
+            case 7: harness.probe(node, standby(lsn - rng.next() % 4096, streaming: false, lag: .seconds(Int64(rng.next() % 60))))
+            case 8...9: harness.probe(node, down)
+            case 10: harness.send(.stepSucceeded(step, node: Bool.random(using: &rng) ? node : nil, detail: "ok"))
+            case 11: harness.send(.stepFailed(step, node: Bool.random(using: &rng) ? node : nil, error: "boom"))
+            case 12: harness.send(.timerFired(.retry(step)))
+            case 13: harness.send(Bool.random(using: &rng) ? .pause(by: "t") : .resume(by: "t"))
+            case 14: harness.send(Bool.random(using: &rng) ? .operatorFailover(to: Bool.random(using: &rng) ? node : nil, by: "t")
+                                                          : .operatorSwitchover(to: Bool.random(using: &rng) ? node : nil, by: "t"))
+            default: harness.send(.operatorReset(by: "t"))
+            }
+            #expect(harness.machine.epoch >= epoch, "the epoch went backwards")
+            epoch = harness.machine.epoch
+        }
+        for (from, to) in harness.transitions {
+            #expect(TransitionTable.allows(from: from, to: to), "\(from) -> \(to)")
+        }
+        // The walk goes through the failover workflow, not only around monitoring.
+        let visited = Set(harness.transitions.map(\.1))
+        #expect(visited.contains(.bumpingEpoch) && visited.contains(.fencing), "visited only \(visited)")
+    }
+}
