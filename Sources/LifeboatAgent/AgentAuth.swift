@@ -24,8 +24,7 @@ public enum AgentSigning {
     /// Headers for a signed request, with a fresh nonce.
     public static func headers(key: SymmetricKey, method: String, path: String, body: [UInt8], now: Date = Date()) -> [(String, String)] {
         let timestamp = Int64(now.timeIntervalSince1970)
-        var random = SystemRandomNumberGenerator()
-        let nonce = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        let nonce = (0..<16).map { _ in UInt8.random(in: 0...255) }.hex
         return [
             (timestampHeader, String(timestamp)),
             (nonceHeader, nonce),

@@ -55,7 +55,7 @@ public struct AgentClient: Sendable {
         request.body = .bytes(bytes)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+            response = try await http.execute(request, timeout: .milliseconds(timeout.milliseconds))
         } catch {
             throw Failure(status: nil, description: "agent \(baseURL) unreachable: \(error)")
         }

@@ -1,6 +1,7 @@
 import CMariaDB
 import Foundation
 import LifeboatConfig
+import LifeboatCore
 import LifeboatPostgres
 import LifeboatProbes
 
@@ -95,39 +96,11 @@ public struct CheckRunner: Sendable {
         return (report, role)
     }
 
-    /// The check's own timeout, enforced here too: a check that ignores it still answers on time.
+    /// The check's own timeout, enforced here too: a check that ignores it still answers on time
+    /// (the shared race that abandons a stuck body, as the PostgreSQL adapter's calls do).
     private func bounded<T: Sendable>(_ timeout: Duration, fallback: T, _ body: @escaping @Sendable () async -> T) async -> T {
-        let once = OnceBox()
-        return await withCheckedContinuation { continuation in
-            let timer = Task {
-                try? await Task.sleep(for: timeout + .milliseconds(50))
-                return once.claim()
-            }
-            let work = Task {
-                let value = await body()
-                if once.claim() {
-                    timer.cancel()
-                    continuation.resume(returning: value)
-                }
-            }
-            Task {
-                if await timer.value {
-                    work.cancel()
-                    continuation.resume(returning: fallback)
-                }
-            }
-        }
+        (try? await withTimeout(timeout + .milliseconds(50)) { await body() }) ?? fallback
     }
-}
-
-final class OnceBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool { lock.withLock { defer { done = true }; return !done } }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// Free space on the filesystem holding a path (`statvfs`, as `df` reads it: space for unprivileged users).

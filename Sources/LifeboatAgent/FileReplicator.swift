@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatConfig
+import LifeboatCore
 import Logging
 
 /// The epoch and primary region this agent was last told about, kept across restarts.

@@ -12,6 +12,12 @@ public enum ConfigLoader {
     public static func check(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> (LifeboatConfiguration?, [Diagnostic])
     {
+        let text = try readText(path)
+        return ConfigParser.parse(yaml: text, file: path, environment: environment)
+    }
+
+    /// A config file's text; a missing, unreadable or non-UTF-8 file is a `ConfigurationError`.
+    static func readText(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(diagnostics: [
                 Diagnostic(severity: .error, file: path, line: 0, column: 0, path: "",
@@ -23,6 +29,14 @@ public enum ConfigLoader {
                 Diagnostic(severity: .error, file: path, line: 0, column: 0, path: "", message: "the file is not UTF-8 text"),
             ])
         }
-        return ConfigParser.parse(yaml: text, file: path, environment: environment)
+        return text
     }
 }
+
+/// A parsed configuration that carries the non-fatal findings of its file.
+protocol CarriesWarnings {
+    var warnings: [Diagnostic] { get set }
+}
+
+extension LifeboatConfiguration: CarriesWarnings {}
+extension AgentConfiguration: CarriesWarnings {}

@@ -20,6 +20,15 @@ public enum ConfigParser {
     public static func parse(yaml: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> (LifeboatConfiguration?, [Diagnostic])
     {
+        document(yaml: yaml, file: file, topKeys: topKeys) { parseRoot($0, reader: $1, environment: environment) }
+    }
+
+    /// The frame both config files share: compose the YAML (an empty file or a syntax error is a
+    /// positioned diagnostic), build the configuration from its root, sort every diagnostic by
+    /// position, and return the configuration only when there is no error, with its warnings.
+    static func document<C: CarriesWarnings>(yaml: String, file: String, topKeys: [String], build: (Node, ConfigReader) -> C?)
+        -> (C?, [Diagnostic])
+    {
         let reader = ConfigReader(file: file)
         let root: Node
         do {
@@ -36,10 +45,9 @@ public enum ConfigParser {
             reader.report(.error, at: nil, "", "not valid YAML: \(error)")
             return (nil, reader.diagnostics)
         }
-        let config = parseRoot(root, reader: reader, environment: environment)
+        let config = build(root, reader)
         let diagnostics = reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
-        let hasErrors = diagnostics.contains { $0.severity == .error }
-        var result = hasErrors ? nil : config
+        var result = diagnostics.contains { $0.severity == .error } ? nil : config
         result?.warnings = diagnostics.filter { $0.severity == .warning }
         return (result, diagnostics)
     }

@@ -39,25 +39,14 @@ extension Lifeboat {
         var logLevel: Logger.Level = .info
 
         func run() async throws {
-            let loaded: AgentConfiguration
-            do {
-                loaded = try AgentConfigParser.load(path: config)
-            } catch let error as ConfigurationError {
-                printError(error.description)
-                throw ExitCode(1)
-            }
+            let loaded = try loadingConfig { try AgentConfigParser.load(path: config) }
             if validate {
                 for warning in loaded.warnings { printError(warning.description) }
                 print("\(config): valid: node \(loaded.node) in \(loaded.region), \(loaded.checks.count) checks, "
                       + "fence \(loaded.fence.name), \(loaded.files.map { "\($0.paths.count) replicated paths" } ?? "no file replication")")
                 return
             }
-            let level = logLevel
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            bootstrapLogging(logLevel)
             var logger = Logger(label: "lifeboat.agent")
             logger[metadataKey: "node"] = "\(loaded.node)"
             for warning in loaded.warnings { logger.warning("\(warning.description)") }

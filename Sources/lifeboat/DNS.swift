@@ -17,13 +17,7 @@ extension Lifeboat {
             var config: String = "/etc/lifeboat/lifeboat.yml"
 
             func load() throws -> (LifeboatConfiguration, DNSConfig, DNSTrafficSwitch) {
-                let loaded: LifeboatConfiguration
-                do {
-                    loaded = try ConfigLoader.load(path: config)
-                } catch let error as ConfigurationError {
-                    printError(error.description)
-                    throw ExitCode(1)
-                }
+                let loaded = try loadingConfig { try ConfigLoader.load(path: config) }
                 guard let dns = loaded.dns else {
                     printError("\(config): no dns: section; traffic switching is not configured")
                     throw ExitCode(1)

@@ -55,14 +55,9 @@ extension Lifeboat {
             var detection = DetectionSettings.default
             var policy = FailoverPolicy.default
             if let config {
-                do {
-                    let loaded = try ConfigLoader.load(path: config)
-                    detection = loaded.detection
-                    policy = loaded.failover
-                } catch let error as ConfigurationError {
-                    printError(error.description)
-                    throw ExitCode(1)
-                }
+                let loaded = try loadingConfig { try ConfigLoader.load(path: config) }
+                detection = loaded.detection
+                policy = loaded.failover
             }
             var logger = Logger(label: "lifeboat") { label in
                 logLevel == nil ? SwiftLogNoOpLogHandler() as any LogHandler : StreamLogHandler.standardError(label: label)

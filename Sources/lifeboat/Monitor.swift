@@ -39,19 +39,8 @@ extension Lifeboat {
         var logLevel: Logger.Level = .info
 
         func run() async throws {
-            let loaded: LifeboatConfiguration
-            do {
-                loaded = try ConfigLoader.load(path: config)
-            } catch let error as ConfigurationError {
-                printError(error.description)
-                throw ExitCode(1)
-            }
-            let level = logLevel
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            let loaded = try loadingConfig { try ConfigLoader.load(path: config) }
+            bootstrapLogging(logLevel)
             let logger = Logger(label: "lifeboat.monitor")
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

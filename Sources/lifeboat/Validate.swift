@@ -20,14 +20,7 @@ extension Lifeboat {
         var quiet = false
 
         func run() async throws {
-            let config: LifeboatConfiguration?
-            let diagnostics: [Diagnostic]
-            do {
-                (config, diagnostics) = try ConfigLoader.check(path: file)
-            } catch let error as ConfigurationError {
-                printError(error.description)
-                throw ExitCode(1)
-            }
+            let (config, diagnostics) = try loadingConfig { try ConfigLoader.check(path: file) }
             for diagnostic in diagnostics { printError(diagnostic.description) }
             let errors = diagnostics.filter { $0.severity == .error }.count
             let warnings = diagnostics.count - errors

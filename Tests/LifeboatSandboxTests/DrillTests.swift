@@ -50,15 +50,21 @@ import Testing
 /// The engine against a real pair, with the monitor's path to the primary through a proxy that
 /// the test can cut while the primary itself stays up.
 @Suite(.serialized) struct EngineCorroborationTests {
+    /// An engine watching `cluster`, its path to the primary through a proxy the test controls.
+    static func engineBehindProxy(_ cluster: SandboxCluster) throws -> (TCPProxy, Engine<ContinuousClock>) {
+        let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.address, port: cluster.primary.port)
+        var configs = cluster.nodes.map(\.config)
+        configs[0].host = "127.0.0.1"
+        configs[0].port = proxy.port
+        let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
+        let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
+                            epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+        return (proxy, engine)
+    }
+
     @Test func aStandbyStillStreamingVetoesFailoverWhenOnlyTheMonitorsPathBreaks() async throws {
         try await withSandboxCluster { cluster in
-            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.address, port: cluster.primary.port)
-            var configs = cluster.nodes.map(\.config)
-            configs[0].host = "127.0.0.1"
-            configs[0].port = proxy.port
-            let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
-            let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
-                                epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+            let (proxy, engine) = try Self.engineBehindProxy(cluster)
             let task = Task { try await engine.run() }
             defer { task.cancel() }
             let primary = cluster.primary.name
@@ -88,13 +94,7 @@ import Testing
     /// failed its probes, so fencing it must not wait the whole step timeout (10 s).
     @Test func aBlackHoledPrimaryIsNotWaitedForWhenFencing() async throws {
         try await withSandboxCluster { cluster in
-            let proxy = try TCPProxy(port: try FreePort.find(), forwardingTo: cluster.primary.address, port: cluster.primary.port)
-            var configs = cluster.nodes.map(\.config)
-            configs[0].host = "127.0.0.1"
-            configs[0].port = proxy.port
-            let fleet = try PostgresFleet(nodes: configs, logger: testLogger())
-            let engine = Engine(topology: cluster.topology, detection: .default, policy: .default, fleet: fleet,
-                                epochStore: InMemoryEpochStore(), clock: ContinuousClock(), logger: testLogger())
+            let (proxy, engine) = try Self.engineBehindProxy(cluster)
             let task = Task { try await engine.run() }
             defer { task.cancel() }
             try await waitFor("monitoring") { await engine.state == .monitoring(primary: cluster.primary.name) }

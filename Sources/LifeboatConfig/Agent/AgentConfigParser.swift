@@ -22,32 +22,12 @@ public enum AgentConfigParser {
     public static func parse(yaml: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> (AgentConfiguration?, [Diagnostic])
     {
-        let reader = ConfigReader(file: file)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                reader.report(.error, at: nil, "", "the file is empty; expected a mapping with keys \(topKeys.joined(separator: ", "))")
-                return (nil, reader.diagnostics)
-            }
-            root = node
-        } catch {
-            reader.report(.error, at: nil, "", "not valid YAML: \(error)")
-            return (nil, reader.diagnostics)
-        }
-        let config = parseRoot(root, reader: reader, environment: environment)
-        let diagnostics = reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
-        var result = diagnostics.contains { $0.severity == .error } ? nil : config
-        result?.warnings = diagnostics.filter { $0.severity == .warning }
-        return (result, diagnostics)
+        ConfigParser.document(yaml: yaml, file: file, topKeys: topKeys) { parseRoot($0, reader: $1, environment: environment) }
     }
 
     /// Reads and validates an agent config file; throws `ConfigurationError` with every problem.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AgentConfiguration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError(diagnostics: [Diagnostic(
-                severity: .error, file: path, line: 0, column: 0, path: "",
-                message: FileManager.default.fileExists(atPath: path) ? "cannot read the file as UTF-8 text (permissions?)" : "no such file")])
-        }
+        let text = try ConfigLoader.readText(path)
         let (config, diagnostics) = parse(yaml: text, file: path, environment: environment)
         guard let config else { throw ConfigurationError(diagnostics: diagnostics) }
         return config

@@ -9,6 +9,11 @@ public enum DebianPackage {
             throw PostgresInstallation.NotInstalled(reason: "\(binaries.joined(separator: ", ")) not found. Install: sudo apt-get install -y \(list)")
         }
         log("\(binaries[0]) not found; installing Debian's \(list) (apt-get)…")
+        try await aptInstall(packages)
+    }
+
+    /// `apt-get update` then `apt-get install -y` (as root, non-interactive).
+    static func aptInstall(_ packages: [String]) async throws {
         let runner = CommandRunner()
         try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], asUser: false)
         try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q"] + packages, asUser: false)

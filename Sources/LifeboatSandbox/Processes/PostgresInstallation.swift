@@ -34,10 +34,8 @@ public struct PostgresInstallation: Sendable {
             throw NotInstalled(reason: "PostgreSQL server binaries not found under /usr/lib/postgresql, and installing needs root. Run: sudo apt-get install -y postgresql")
         }
         log("PostgreSQL not found; installing Debian's postgresql package (apt-get)…")
-        let runner = CommandRunner()
         do {
-            try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], asUser: false)
-            try await runner.run("/usr/bin/env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "postgresql"], asUser: false)
+            try await DebianPackage.aptInstall(["postgresql"])
         } catch {
             throw NotInstalled(reason: "installing PostgreSQL with apt-get failed: \(error)")
         }
