@@ -32,6 +32,8 @@ let package = Package(
     targets: [
         // Pure decision core: no I/O, no NIO, no Logging/Metrics, no wall clock.
         .target(name: "LifeboatCore", swiftSettings: strict),
+        // The protocols adapters implement (and the deadline helper they share): Core only.
+        .target(name: "LifeboatPorts", dependencies: ["LifeboatCore"], swiftSettings: strict),
         // YAML -> validated Topology/Policy; the only reader of config files and env.
         .target(
             name: "LifeboatConfig",
@@ -41,18 +43,20 @@ let package = Package(
         .target(
             name: "LifeboatPostgres",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatEngine",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        // DNS wire format, TSIG and the RFC 2136 UPDATE client.
+        // DNS wire format, TSIG and the RFC 2136 UPDATE client; the Linode DNS API.
         .target(
             name: "LifeboatDNS",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatEngine",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,10 +64,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Runs the core against the ports: probe scheduling, the engine, the journal, agent coordination.
         .target(
             name: "LifeboatEngine",
             dependencies: [
-                "LifeboatCore",
+                "LifeboatCore", "LifeboatPorts",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,14 +78,14 @@ let package = Package(
         // The embedded state store (SQLite via GRDB): epoch, machine snapshot, journal.
         .target(
             name: "LifeboatStore",
-            dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LifeboatCore", "LifeboatPorts", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Notifications: Slack, PagerDuty Events API v2, signed JSON webhooks.
         .target(
             name: "LifeboatNotify",
             dependencies: [
-                "LifeboatCore", "LifeboatEngine",
+                "LifeboatCore", "LifeboatPorts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -101,7 +106,19 @@ let package = Package(
         // The monitor's HTTP API: status, events, operator commands.
         .target(
             name: "LifeboatHTTP",
-            dependencies: ["LifeboatCore", "LifeboatEngine", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["LifeboatCore", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+        // The agent's wire protocol: request signing, bodies, and the monitor's client (fencing
+        // through the agent, status, sync-now) as a NodeAgent adapter.
+        .target(
+            name: "LifeboatAgentAPI",
+            dependencies: [
+                "LifeboatCore", "LifeboatPorts", "LifeboatProbes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // Debian's MariaDB Connector/C (libmariadb-dev), for the agent's mysql check.
@@ -110,13 +127,27 @@ let package = Package(
         .target(
             name: "LifeboatAgent",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatProbes", "CMariaDB",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Metrics", package: "swift-metrics"),
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "CMariaDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The one assembly of a running monitor (engine, state store, notifiers, API, agent
+        // coordinator, application checks in a ServiceGroup): `lifeboat monitor` and the drill.
+        .target(
+            name: "LifeboatMonitor",
+            dependencies: [
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
+                "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -124,7 +155,8 @@ let package = Package(
         .target(
             name: "LifeboatSandbox",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
+                "LifeboatAgentAPI", "LifeboatMonitor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -135,11 +167,11 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatStore", "LifeboatHTTP", "LifeboatNotify", "LifeboatProbes", "LifeboatAgent",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatHTTP",
+                "LifeboatAgent", "LifeboatMonitor",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,7 +182,7 @@ let package = Package(
         .target(
             name: "LifeboatTestSupport",
             dependencies: [
-                "LifeboatCore", "LifeboatSandbox", .product(name: "Logging", package: "swift-log"),
+                "LifeboatSandbox", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -160,38 +192,50 @@ let package = Package(
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "LifeboatTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatDNSTests",
-            dependencies: ["LifeboatDNS", "LifeboatEngine", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["LifeboatDNS", "LifeboatPorts", "LifeboatConfig", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatNotifyTests",
-            dependencies: ["LifeboatNotify", "LifeboatEngine", "LifeboatTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LifeboatNotify", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatProbesTests", dependencies: ["LifeboatProbes", "LifeboatTestSupport", "LifeboatSandbox"], swiftSettings: strict),
-        .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatEngine"], swiftSettings: strict),
+        .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatPorts"], swiftSettings: strict),
+        .testTarget(
+            name: "LifeboatEngineTests",
+            dependencies: ["LifeboatEngine", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LifeboatHTTPTests",
+            dependencies: ["LifeboatHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LifeboatArchitectureTests", dependencies: [], swiftSettings: strict),
         .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",
-            dependencies: ["LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LifeboatPostgres", "LifeboatPorts", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPorts", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatStore",
+                           "LifeboatMonitor", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatAgentTests",
-            dependencies: ["LifeboatAgent", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport",
+            dependencies: ["LifeboatAgent", "LifeboatAgentAPI", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatTestSupport", .product(name: "Yams", package: "Yams"),
+            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Yams", package: "Yams"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

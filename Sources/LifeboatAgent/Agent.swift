@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 import LifeboatConfig
 import LifeboatCore
-import LifeboatEngine
+import LifeboatAgentAPI
+import LifeboatPorts
 import LifeboatPostgres
 import Logging
 import Prometheus
@@ -32,6 +33,7 @@ public final class Agent: Sendable {
     let postgres: PostgresNode?
     let runner: CheckRunner
     let cache: HealthCache
+    let freshRole = FreshValue<DatabaseRole>()
     let logger: Logger
     /// The epoch of the last fence order, so a restarted monitor sees the agent already fenced.
     private let fencedUnder = Mutex<UInt64?>(nil)
@@ -82,17 +84,21 @@ public final class Agent: Sendable {
         return snapshot
     }
 
+    /// The local database's role right now, for `/primary` and `/replica`: from a query that
+    /// started after the request arrived (never the health cache), so a promotion or a fence
+    /// shows at once.
+    public func currentRole() async -> DatabaseRole {
+        guard let postgres else { return await health().role ?? .unknown }
+        return await freshRole.get {
+            ((try? await postgres.connectAndQuery(timeout: .seconds(1))).map { Self.role($0) }) ?? .unknown
+        }
+    }
+
     static func role(_ state: PostgresNode.RoleState) -> DatabaseRole {
         state.inRecovery ? .replica : (state.readOnly ? .fenced : .primary)
     }
 
     // MARK: Actions
-
-    public struct FenceResult: Sendable, Codable {
-        public var fenced: Bool
-        public var method: String
-        public var detail: String
-    }
 
     /// Makes the local PostgreSQL refuse writes, as configured. Idempotent.
     public func fence(epoch: UInt64) async -> FenceResult {
@@ -110,62 +116,19 @@ public final class Agent: Sendable {
                 return FenceResult(fenced: false, method: "read-only", detail: "\(error)")
             }
         case .stop(let pgCtl, let dataDirectory, let runAs):
-            var argv = [pgCtl, "stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"]
-            if let runAs { argv = ["/usr/sbin/runuser", "-u", runAs, "--"] + argv }
+            let asUser: ([String]) -> [String] = { argv in runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] + argv } ?? argv }
             do {
-                let outcome = try await ProcessRunner.run(argv, timeout: .seconds(40))
+                let outcome = try await ProcessRunner.run(asUser([pgCtl, "stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"]), timeout: .seconds(40))
                 if outcome.succeeded { return FenceResult(fenced: true, method: "stop", detail: "pg_ctl stop -m fast: server stopped") }
-                let text = outcome.output + outcome.errorOutput
-                if text.contains("Is server running?") || text.contains("does not exist") {
-                    return FenceResult(fenced: true, method: "stop", detail: "already stopped")
-                }
+                // Not stopped by this call: already stopped is as good (idempotent). pg_ctl status
+                // says which by its exit status: 3 = not running, 4 = no data directory.
+                let status = try await ProcessRunner.run(asUser([pgCtl, "status", "-D", dataDirectory]), timeout: .seconds(10))
+                if status.exitCode == 3 { return FenceResult(fenced: true, method: "stop", detail: "already stopped") }
+                if status.exitCode == 4 { return FenceResult(fenced: true, method: "stop", detail: "no data directory at \(dataDirectory): nothing runs there") }
                 return FenceResult(fenced: false, method: "stop", detail: "pg_ctl \(outcome.describe(timeout: .seconds(40)))")
             } catch {
                 return FenceResult(fenced: false, method: "stop", detail: "cannot run \(pgCtl): \(error)")
             }
-        }
-    }
-
-    public struct FileHash: Sendable, Codable, Equatable {
-        public var path: String
-        public var sha256: String?
-        public var error: String?
-    }
-
-    public struct StatusReport: Sendable, Codable {
-        public var node: String
-        public var region: String
-        public var role: DatabaseRole
-        public var currentLSN: String?
-        public var receiveLSN: String?
-        public var replayLSN: String?
-        public var replayLagSeconds: Double?
-        public var fencedUnderEpoch: UInt64?
-        public var binary: FileHash?
-        public var configFiles: [FileHash]
-        /// One hash over the binary's and the config files' names and contents: equal across
-        /// regions when the deployments match.
-        public var deploymentHash: String
-        public var files: FilesStatus?
-
-        enum CodingKeys: String, CodingKey {
-            case node, region, role, binary, files
-            case currentLSN = "current_lsn", receiveLSN = "receive_lsn", replayLSN = "replay_lsn"
-            case replayLagSeconds = "replay_lag_seconds", fencedUnderEpoch = "fenced_under_epoch"
-            case configFiles = "config_files", deploymentHash = "deployment_hash"
-        }
-    }
-
-    public struct FilesStatus: Sendable, Codable {
-        public var epoch: UInt64
-        public var primaryRegion: String
-        public var source: Bool
-        public var refusal: String?
-        public var paths: [PathSyncStatus]
-
-        enum CodingKeys: String, CodingKey {
-            case epoch, source, refusal, paths
-            case primaryRegion = "primary_region"
         }
     }
 
@@ -240,3 +203,28 @@ actor HealthCache {
 }
 
 import Synchronization
+
+/// A value computed at most one at a time, where every caller gets a result computed *after*
+/// it asked: callers that arrive while a computation runs wait for it, then share the next one.
+/// The role endpoints use it so a promotion or a fence shows at once, yet a load balancer
+/// hammering them costs one query at a time.
+actor FreshValue<Value: Sendable> {
+    private var running: (generation: Int, task: Task<Value, Never>)?
+    private var started = 0
+
+    func get(_ compute: @escaping @Sendable () async -> Value) async -> Value {
+        let arrival = started
+        while let current = running, current.generation <= arrival {
+            _ = await current.task.value
+            if running?.generation == current.generation { running = nil }
+        }
+        if let current = running { return await current.task.value }
+        started += 1
+        let generation = started
+        let task = Task { await compute() }
+        running = (generation, task)
+        let value = await task.value
+        if running?.generation == generation { running = nil }
+        return value
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatAgentAPI
 import LifeboatConfig
 import Prometheus
 
@@ -65,7 +66,7 @@ public final class AgentMetrics: Sendable {
         if let role = snapshot.role { for (r, gauge) in roles { gauge.set(to: r == role ? 1 : 0) } }
     }
 
-    func record(_ files: Agent.FilesStatus) {
+    func record(_ files: FilesStatus) {
         filesSource.set(to: files.source ? 1 : 0)
         filesEpoch.set(Double(files.epoch))
         for path in files.paths {

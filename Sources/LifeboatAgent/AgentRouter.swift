@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import LifeboatAgentAPI
 import NIOCore
 
 extension HealthSnapshot: ResponseEncodable {}
@@ -14,8 +15,7 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     }
     for role in [DatabaseRole.primary, .replica] {
         router.get("/\(role.rawValue)") { _, _ -> Response in
-            let snapshot = await agent.health()
-            let current = snapshot.role ?? .unknown
+            let current = await agent.currentRole()
             let body = ["role": current.rawValue, "node": agent.config.node]
             // 200 only when the local database has this role right now: a load balancer's role check.
             return try jsonResponse(body, status: current == role ? .ok : .serviceUnavailable)
@@ -48,26 +48,6 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
         }
     }
     return router
-}
-
-public struct FenceOrder: Codable, Sendable {
-    public var epoch: UInt64
-    public init(epoch: UInt64) { self.epoch = epoch }
-}
-
-public struct SyncOrder: Codable, Sendable {
-    public var epoch: UInt64
-    public var primaryRegion: String
-
-    public init(epoch: UInt64, primaryRegion: String) {
-        self.epoch = epoch
-        self.primaryRegion = primaryRegion
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case epoch
-        case primaryRegion = "primary_region"
-    }
 }
 
 /// The body, once the signature, timestamp and nonce check out; otherwise 401 and nothing runs.

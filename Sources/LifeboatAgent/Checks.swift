@@ -1,7 +1,9 @@
 import CMariaDB
 import Foundation
 import LifeboatConfig
+import LifeboatAgentAPI
 import LifeboatCore
+import LifeboatPorts
 import LifeboatPostgres
 import LifeboatProbes
 
@@ -13,12 +15,6 @@ public struct CheckReport: Sendable, Codable, Equatable {
     /// Seconds the check took.
     public var duration: Double
     public var error: String?
-}
-
-/// What the local database is, as the last check saw it.
-public enum DatabaseRole: String, Sendable, Codable {
-    /// `primary`: accepts writes. `fenced`: out of recovery but read-only. `unknown`: not reachable.
-    case primary, replica, fenced, unknown
 }
 
 /// Runs the node's checks, all at once, each bounded by its own timeout.

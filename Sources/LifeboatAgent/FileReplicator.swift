@@ -1,41 +1,8 @@
 import Foundation
 import LifeboatConfig
+import LifeboatAgentAPI
 import LifeboatCore
 import Logging
-
-/// The epoch and primary region this agent was last told about, kept across restarts.
-public struct ReplicationOrder: Sendable, Codable, Equatable {
-    public var epoch: UInt64
-    public var primaryRegion: String
-
-    public init(epoch: UInt64, primaryRegion: String) {
-        self.epoch = epoch
-        self.primaryRegion = primaryRegion
-    }
-}
-
-/// One replicated path's record, for `/metrics`, `status` and the monitor.
-public struct PathSyncStatus: Sendable, Codable, Equatable {
-    public var name: String
-    public var path: String
-    /// Where this path was last pulled from (nil while this region is the source).
-    public var source: String?
-    public var lastSuccess: Date?
-    public var lastAttempt: Date?
-    public var lastBytes: UInt64 = 0
-    public var totalBytes: UInt64 = 0
-    public var errors: UInt64 = 0
-    public var lastError: String?
-    public var lastDuration: Double?
-
-    public func ageSeconds(now: Date = Date()) -> Double? { lastSuccess.map { now.timeIntervalSince($0) } }
-
-    enum CodingKeys: String, CodingKey {
-        case name, path, source, errors
-        case lastSuccess = "last_success", lastAttempt = "last_attempt", lastBytes = "last_bytes", totalBytes = "total_bytes"
-        case lastError = "last_error", lastDuration = "last_duration_seconds"
-    }
-}
 
 /// Why a sync did not happen.
 public enum SyncRefusal: Error, Sendable, Equatable, CustomStringConvertible {
@@ -102,16 +69,27 @@ public actor FileReplicator {
         order = new
     }
 
-    /// Runs one pass over every path now (waiting for a pass already running to end first).
+    /// Runs one pass over every path now, after any pass already running. Never two passes at
+    /// once: callers that wait for the same running pass would otherwise all start their own
+    /// when it ends (the actor is reentrant), and two rsyncs would write into the same directory.
     @discardableResult
     public func syncNow() async -> [PathSyncStatus] {
-        if let running { _ = await running.value }
+        while let current = running {
+            _ = await current.value
+            if running == current { running = nil }
+        }
+        // No suspension between the check above and claiming the slot here.
         let task = Task { await self.pass() }
         running = task
         let result = await task.value
-        running = nil
+        if running == task { running = nil }
         return result
     }
+
+    /// Passes started so far, and the most that ever ran at once (tests check it stays 1).
+    public private(set) var passesStarted = 0
+    public private(set) var mostAtOnce = 0
+    private var atOnce = 0
 
     /// Syncs every `interval` until cancelled.
     public func run() async {
@@ -122,6 +100,10 @@ public actor FileReplicator {
     }
 
     private func pass() async -> [PathSyncStatus] {
+        passesStarted += 1
+        atOnce += 1
+        mostAtOnce = max(mostAtOnce, atOnce)
+        defer { atOnce -= 1 }
         let order = self.order
         if order.primaryRegion == region {
             lastRefusal = nil

@@ -22,6 +22,12 @@ public struct ProcessOutcome: Sendable {
 
     public var succeeded: Bool { ending == .exited(0) }
 
+    /// The exit status, when the program exited by itself.
+    public var exitCode: Int32? {
+        if case .exited(let code) = ending { return code }
+        return nil
+    }
+
     /// `exit 3`, `killed by signal 9`, `timed out after 2s`, with the last line it printed on stderr.
     public func describe(timeout: Duration) -> String {
         let status = switch ending {

@@ -1,27 +1,49 @@
 import LifeboatCore
+import LifeboatPorts
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Runs the failover core against the real world: schedules probes, feeds results to the
-/// machine, carries out its actions through the ports and journals every decision and step.
+/// machine one event at a time, saves each decision before carrying out its actions, runs every
+/// action under a deadline it enforces itself, and journals every decision and step.
 public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: Sendable {
     public typealias Instant = C.Instant
 
     public struct Settings: Sendable {
-        /// Upper bound for each workflow step (fence, promote, wait writable, repoint, traffic switch).
+        /// Upper bound for each workflow step (fence, promote, wait writable, repoint, traffic
+        /// switch), enforced by the engine whatever the adapter does.
         public var stepTimeout: Duration
+        /// Per-step overrides of `stepTimeout`.
+        public var stepTimeouts: [FailoverStep: Duration]
         /// How often the scheduler looks for due probes and timers.
         public var tick: Duration
+        /// A step result or timer whose decision could not be saved is fed again after this long.
+        public var saveRetryDelay: Duration
 
-        /// Called after each workflow step succeeded and was journaled (tests use it to crash the
-        /// monitor at a chosen step).
+        /// Called after each workflow step succeeded, before its result is fed to the machine
+        /// (tests use it to crash the monitor at a chosen step).
         public var afterStep: (@Sendable (FailoverStep) -> Void)?
 
-        public init(stepTimeout: Duration = .seconds(10), tick: Duration = .milliseconds(5), afterStep: (@Sendable (FailoverStep) -> Void)? = nil) {
+        public init(stepTimeout: Duration = .seconds(10), stepTimeouts: [FailoverStep: Duration] = [:], tick: Duration = .milliseconds(5),
+                    saveRetryDelay: Duration = .seconds(1), afterStep: (@Sendable (FailoverStep) -> Void)? = nil) {
             self.stepTimeout = stepTimeout
+            self.stepTimeouts = stepTimeouts
             self.tick = tick
+            self.saveRetryDelay = saveRetryDelay
             self.afterStep = afterStep
         }
+
+        public func timeout(for step: FailoverStep) -> Duration { stepTimeouts[step] ?? stepTimeout }
+    }
+
+    /// What an operator's command came to, as the engine answers it.
+    public enum CommandReply: Sendable, Equatable {
+        case outcome(CommandOutcome)
+        /// The decision could not be saved, so nothing was done.
+        case notSaved(String)
+        /// The engine is not running.
+        case notRunning
     }
 
     enum Work: Sendable {
@@ -29,7 +51,17 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case step(FailoverAction)
     }
 
+    /// One event on its way into the machine, with the journal lines already recorded in memory
+    /// that must be persisted with its decision (a step's progress notes).
+    struct Inbound: Sendable {
+        var event: FailoverEvent
+        var persistOnly: [JournalLine] = []
+        var reply: CheckedContinuation<CommandReply, Never>?
+    }
+
     public nonisolated let journal: InMemoryJournal<Instant>
+    /// This monitor's id: the owner it stores epochs under.
+    public nonisolated let owner: String
     private var machine: FailoverMachine<C>
     private let fleet: any DatabaseFleet
     private let epochStore: any EpochStore
@@ -37,15 +69,22 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private let stateStore: (any StateStore)?
     private let clock: C
     private let settings: Settings
-    private var logger: Logger
+    private let logger: Logger
     private var nextProbe: [String: Instant] = [:]
     private var probing: Set<String> = []
     private var timers: [TimerID: Instant] = [:]
+    private var deferred: [(inbound: Inbound, due: Instant)] = []
+    private let events: AsyncStream<Inbound>
+    private let eventsIn: AsyncStream<Inbound>.Continuation
     private var workQueue: AsyncStream<Work>.Continuation?
     private let metrics: EngineMetrics
     private let notifiers: [any Notifier]
     private let cluster: String
     private var notifications: AsyncStream<Notice>.Continuation?
+    /// The facts last saved (ages zeroed): a decision that changes none and says nothing is not saved again.
+    private var savedFacts: MachineSnapshot?
+    private var saveFailing = false
+    private var probesFed = 0
     /// Wall-clock seconds of the last successful DNS switch, for the metric; set by the shell.
     private let wallClock: @Sendable () -> Double
 
@@ -53,12 +92,13 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         topology: Topology, detection: DetectionSettings, policy: FailoverPolicy,
         fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch = NoTrafficSwitch(),
         clock: C, settings: Settings = Settings(), logger: Logger, journal: InMemoryJournal<Instant> = InMemoryJournal(),
-        stateStore: (any StateStore)? = nil, wallClock: @escaping @Sendable () -> Double = { 0 },
+        stateStore: (any StateStore)? = nil, owner: String = "lifeboat-monitor", wallClock: @escaping @Sendable () -> Double = { 0 },
         notifiers: [any Notifier] = [], cluster: String = "lifeboat"
     ) {
         self.notifiers = notifiers
         self.cluster = cluster
         self.stateStore = stateStore
+        self.owner = owner
         self.metrics = EngineMetrics(topology: topology, channels: notifiers.map(\.channel))
         self.wallClock = wallClock
         self.machine = FailoverMachine(topology: topology, detection: detection, policy: policy)
@@ -69,36 +109,41 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         self.settings = settings
         self.logger = logger
         self.journal = journal
+        (events, eventsIn) = AsyncStream.makeStream(of: Inbound.self)
     }
 
-    /// Runs until cancelled (or until graceful shutdown when in a ServiceGroup).
+    /// Runs until cancelled (or until graceful shutdown when in a ServiceGroup). Throws when the
+    /// epoch store or the saved state cannot be read: a monitor that does not know its epoch
+    /// must not act.
     public func run() async throws {
-        let epoch = try await epochStore.load()
-        machine = FailoverMachine(topology: machine.topology, detection: machine.detection, policy: machine.policy, epoch: epoch)
-        var resume: [FailoverAction] = []
-        if let saved = try stateStore?.loadSnapshot() {
-            machine = FailoverMachine(restoring: saved.snapshot.aged(by: saved.age), topology: machine.topology,
-                                      detection: machine.detection, policy: machine.policy, now: clock.now)
-            resume = machine.resumeActions()
-            logger.notice("monitor restarting", metadata: ["state": "\(machine.state.kind.rawValue)", "epoch": "\(machine.epoch)"])
-        }
-        logger.info("monitor starting", metadata: ["epoch": "\(machine.epoch)", "nodes": "\(machine.topology.databaseNodes.map(\.name).joined(separator: ","))"])
+        let resume = try await restore()
         let (stream, continuation) = AsyncStream.makeStream(of: Work.self)
         workQueue = continuation
-        let resumedAt = clock.now
-        metrics.state(machine.state.kind, epoch: machine.epoch, paused: machine.paused)
-        for action in resume { dispatch(action, now: resumedAt) }
-        let now = clock.now
-        for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
-
         let (notificationStream, notificationQueue) = AsyncStream.makeStream(of: Notice.self)
         notifications = notificationQueue
+        metrics.state(machine.state.kind, epoch: machine.epoch, paused: machine.paused)
+        let now = clock.now
+        if !resume.isEmpty {
+            let lines = journalLines(for: resume, event: nil, epoch: machine.epoch)
+            record(lines, at: now)
+            if let stateStore {
+                do { try await stateStore.append(lines) } catch { logger.error("cannot write the journal: \(error)") }
+            }
+            dispatch(resume, now: now)
+        }
+        for node in machine.topology.databaseNodes { nextProbe[node.name] = now }
+
+        let events = self.events
         await withDiscardingTaskGroup { group in
             group.addTask { await self.schedule() }
             group.addTask { await self.deliver(notificationStream) }
+            group.addTask {
+                for await inbound in events { await self.process(inbound) }
+            }
             for await work in stream.cancelOnGracefulShutdown() {
                 group.addTask { await self.perform(work) }
             }
+            eventsIn.finish()
             notificationQueue.finish()
             group.cancelAll()
         }
@@ -106,11 +151,37 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         logger.info("monitor stopped", metadata: ["state": "\(machine.state.kind.rawValue)"])
     }
 
-    /// Feeds an operator command (pause, resume, failover, reset).
-    public func submit(_ event: FailoverEvent) {
-        journal.append(at: clock.now, epoch: machine.epoch, kind: .operatorCommand, message: "\(event)")
-        feed(event)
+    private func restore() async throws -> [FailoverAction] {
+        let stored = try await epochStore.load()
+        let topology = machine.topology, detection = machine.detection, policy = machine.policy
+        var resume: [FailoverAction] = []
+        if let saved = try await stateStore?.loadSnapshot() {
+            machine = FailoverMachine(restoring: saved.snapshot.aged(by: saved.age), stored: stored, owner: owner, topology: topology,
+                                      detection: detection, policy: policy, now: clock.now)
+            resume = machine.resumeActions()
+            logger.notice("monitor restarting", metadata: ["state": "\(machine.state.kind.rawValue)", "epoch": "\(machine.epoch)"])
+        } else {
+            machine = FailoverMachine(topology: topology, detection: detection, policy: policy, epoch: stored.epoch)
+        }
+        savedFacts = machine.snapshot(now: clock.now).facts
+        logger.info("monitor starting", metadata: [
+            "epoch": "\(machine.epoch)", "monitor.id": "\(owner)", "nodes": "\(topology.databaseNodes.map(\.name).joined(separator: ","))",
+        ])
+        return resume
     }
+
+    /// Feeds an operator command (pause, resume, failover, switchover, reset) and answers once the
+    /// machine has decided and the decision is saved.
+    public func submit(_ event: FailoverEvent) async -> CommandReply {
+        await withCheckedContinuation { (continuation: CheckedContinuation<CommandReply, Never>) in
+            if case .terminated = eventsIn.yield(Inbound(event: event, reply: continuation)) {
+                continuation.resume(returning: .notRunning)
+            }
+        }
+    }
+
+    /// What `event` would come to now, decided by the machine's own `handle` on a copy.
+    public func preview(_ event: FailoverEvent) -> CommandOutcome { machine.preview(event, now: clock.now) }
 
     public var state: FailoverState<Instant> { machine.state }
     public var epoch: Epoch { machine.epoch }
@@ -118,7 +189,14 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var health: [String: NodeHealth<Instant>] { machine.health }
     public var paused: Bool { machine.paused }
     public var topology: Topology { machine.topology }
-    public func plan(to target: String?) -> FailoverPlan { machine.failoverPlan(to: target) }
+    public var lastPrimaryLSN: LSN? { machine.lastPrimaryLSN }
+    /// Probe results fed to the machine so far (tests wait for rounds of probes with it).
+    public var probeCount: Int { probesFed }
+    public var now: Instant { clock.now }
+    /// The epoch and primary region file replication should follow now (nil during a failover).
+    public var settledOrder: ReplicationOrder? {
+        ReplicationOrder.settled(state: machine.state, epoch: machine.epoch, topology: machine.topology)
+    }
 
     // MARK: Scheduling
 
@@ -139,8 +217,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         }
         for (timer, due) in timers where due <= now {
             timers[timer] = nil
-            feed(.timerFired(timer))
+            eventsIn.yield(Inbound(event: .timerFired(timer)))
         }
+        let ready = deferred.filter { $0.due <= now }
+        deferred.removeAll { $0.due <= now }
+        for item in ready { eventsIn.yield(item.inbound) }
     }
 
     private func perform(_ work: Work) async {
@@ -150,37 +231,123 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             let result = await fleet.probe(node, timeout: machine.detection.timeout)
             let primaryLSN = machine.state.primary.flatMap { machine.health[$0]?.lastStatus?.currentLSN }
             metrics.probed(node, result, took: started.duration(to: clock.now), primaryLSN: primaryLSN)
-            probeFinished(node, result)
+            probing.remove(node)
+            // ±5% jitter so nodes (and several monitors) are not probed in lockstep.
+            nextProbe[node] = clock.now.advanced(by: machine.detection.interval * Double.random(in: 0.95...1.05))
+            eventsIn.yield(Inbound(event: .probed(node: node, result: result)))
         case .step(let action):
-            let event = await execute(action)
-            feed(event)
+            let (event, notes) = await execute(action)
+            if case .stepSucceeded(let step, _, _) = event { settings.afterStep?(step) }
+            eventsIn.yield(Inbound(event: event, persistOnly: notes))
         }
-    }
-
-    private func probeFinished(_ node: String, _ result: ProbeResult) {
-        probing.remove(node)
-        // ±5% jitter so nodes (and several monitors) are not probed in lockstep.
-        nextProbe[node] = clock.now.advanced(by: machine.detection.interval * Double.random(in: 0.95...1.05))
-        feed(.probed(node: node, result: result))
     }
 
     // MARK: Core
 
-    private func feed(_ event: FailoverEvent) {
+    /// One event: decide on a copy of the machine, save the decision with its journal lines, and
+    /// only then adopt it and carry out its actions. A decision that cannot be saved is not acted on.
+    private func process(_ inbound: Inbound) async {
+        let event = inbound.event
         let now = clock.now
-        let failoverKey = Self.failoverKey(machine.state)
-        let actions = machine.handle(event, now: now)
-        notify(actions, failoverKey: failoverKey ?? Self.failoverKey(machine.state))
-        if let stateStore, actions.contains(where: Self.changesState) {
-            // Saved before any side effect runs: a restart re-issues the step in flight.
+        if case .probed = event { probesFed += 1 }
+        let failoverKeyBefore = Self.failoverKey(machine.state)
+        var next = machine
+        let actions = next.handle(event, now: now)
+        let lines = journalLines(for: actions, event: event, epoch: next.epoch)
+        let facts = next.snapshot(now: now)
+        let acts = actions.contains { if case .probe = $0 { return false } else { return true } }
+
+        if let stateStore, !lines.isEmpty || facts.facts != savedFacts || !inbound.persistOnly.isEmpty {
             do {
-                try stateStore.saveSnapshot(machine.snapshot(now: now))
+                try await stateStore.save(facts, journal: inbound.persistOnly + lines)
+                savedFacts = facts.facts
+                if saveFailing {
+                    saveFailing = false
+                    logger.notice("the monitor's state is saved again; acting on decisions again")
+                }
             } catch {
-                logger.critical("cannot save the monitor's state: \(error)")
+                if acts || event.isOperatorCommand {
+                    saveFailed(error, inbound: inbound, now: now)
+                    return
+                }
+                // Nothing to act on: keep tracking health; the facts are saved with the next decision.
+                logger.error("cannot save the monitor's state: \(error)")
             }
         }
+        machine = next
+        record(lines.map { ($0.kind, $0.message) }, at: now)
+        notify(actions, failoverKey: failoverKeyBefore ?? Self.failoverKey(machine.state))
+        dispatch(actions, now: now)
+        if let reply = inbound.reply { reply.resume(returning: .outcome(machine.outcome(of: actions))) }
+    }
+
+    private func saveFailed(_ error: any Error, inbound: Inbound, now: Instant) {
+        metrics.stateSaveFailed()
+        let text = "cannot save the monitor's state (\(error)); the decision on \(Self.describe(inbound.event)) is not carried out"
+        logger.critical("\(text)")
+        if !saveFailing {
+            saveFailing = true
+            notifications?.yield(Notice(severity: .critical, summary: "monitor cannot save its state: failover actions are suspended (\(error))",
+                                        dedupKey: "lifeboat/\(cluster)/state-store", action: .trigger, epoch: machine.epoch))
+        }
+        switch inbound.event {
+        case .probed:
+            break  // the next probe decides again
+        case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset:
+            inbound.reply?.resume(returning: .notSaved("\(error)"))
+        case .stepSucceeded, .stepFailed, .timerFired:
+            deferred.append((inbound, now.advanced(by: settings.saveRetryDelay)))
+        }
+    }
+
+    /// The journal lines a decision writes: the command or step result that caused it, then each action.
+    private func journalLines(for actions: [FailoverAction], event: FailoverEvent?, epoch: Epoch) -> [JournalLine] {
+        var lines: [(JournalKind, String)] = []
+        switch event {
+        case .stepSucceeded(let step, let node, let detail)?:
+            lines.append((.stepSucceeded(step, node: node), detail.isEmpty ? step.rawValue : detail))
+        case .stepFailed(let step, let node, let error)?:
+            lines.append((.stepFailed(step, node: node), error.message))
+        case .pause?, .resume?, .operatorFailover?, .operatorSwitchover?, .operatorReset?:
+            lines.append((.operatorCommand, Self.describe(event!.escaped())))
+        case .probed?, .timerFired?, nil:
+            break
+        }
         for action in actions {
-            dispatch(action, now: now)
+            switch action {
+            case .transition(let from, let to, let reason): lines.append((.transition(from: from, to: to), reason))
+            case .decision(let text): lines.append((.decision, text))
+            case .refused(let refusal): lines.append((.decision, "refused \(event.map { Self.describe($0.escaped()) } ?? "a command"): \(refusal)"))
+            case .alert(let severity, let text): lines.append((.alert(severity), text))
+            case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic:
+                let (step, node) = Self.describe(action)
+                lines.append((.stepStarted(step, node: node), "\(step.rawValue)\(node.map { " \($0)" } ?? "")"))
+            case .probe, .scheduleTimer: break
+            }
+        }
+        return lines.map { JournalLine(epoch: epoch, kind: $0.0, message: $0.1) }
+    }
+
+    private func record(_ lines: [JournalLine], at now: Instant) {
+        record(lines.map { ($0.kind, $0.message) }, at: now)
+    }
+
+    private func record(_ lines: [(JournalKind, String)], at now: Instant) {
+        let epoch = machine.epoch
+        for (kind, message) in lines { journal.append(at: now, epoch: epoch, kind: kind, message: message) }
+    }
+
+    /// A command or event in words, for the journal (operator text already escaped).
+    static func describe(_ event: FailoverEvent) -> String {
+        switch event {
+        case .pause(let by): return "pause asked by \(by)"
+        case .resume(let by): return "resume asked by \(by)"
+        case .operatorFailover(let to, let by): return "failover\(to.map { " to \($0)" } ?? "") asked by \(by)"
+        case .operatorSwitchover(let to, let by): return "switchover\(to.map { " to \($0)" } ?? "") asked by \(by)"
+        case .operatorReset(let by): return "reset asked by \(by)"
+        case .probed(let node, _): return "a probe of \(node)"
+        case .stepSucceeded(let step, _, _), .stepFailed(let step, _, _): return "the result of \(step.rawValue)"
+        case .timerFired(.retry(let step)): return "the retry timer of \(step.rawValue)"
         }
     }
 
@@ -228,101 +395,103 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         logger.error("notification not delivered: \(error)", metadata: ["notify.channel": "\(channel)"])
     }
 
-    private static func changesState(_ action: FailoverAction) -> Bool {
-        switch action {
-        case .transition, .decision, .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic, .scheduleTimer, .alert: return true
-        case .probe: return false
-        }
-    }
-
-    private func dispatch(_ action: FailoverAction, now: Instant) {
+    /// Carries out a decided batch of actions (already journaled and saved).
+    private func dispatch(_ actions: [FailoverAction], now: Instant) {
         let epoch = machine.epoch
-        switch action {
-        case .transition(let from, let to, let reason):
-            metrics.state(to, epoch: epoch, paused: machine.paused)
-            switch (from, to) {
-            case (.switchingTraffic, .monitoring): metrics.failover(outcome: "complete")
-            case (_, .failed): metrics.failover(outcome: "failed")
-            case (_, .trafficNotSwitched): metrics.failover(outcome: "traffic_not_switched")
-            default: break
+        for action in actions {
+            switch action {
+            case .transition(let from, let to, let reason):
+                metrics.state(to, epoch: epoch, paused: machine.paused)
+                switch (from, to) {
+                case (.switchingTraffic, .monitoring): metrics.failover(outcome: "complete")
+                case (_, .failed): metrics.failover(outcome: "failed")
+                case (_, .trafficNotSwitched): metrics.failover(outcome: "traffic_not_switched")
+                default: break
+                }
+                logger.notice("\(reason)", metadata: ["state.from": "\(from.rawValue)", "state.to": "\(to.rawValue)", "epoch": "\(epoch)"])
+            case .decision(let text):
+                metrics.state(machine.state.kind, epoch: epoch, paused: machine.paused)
+                logger.info("\(text)", metadata: ["epoch": "\(epoch)"])
+            case .refused(let refusal):
+                logger.notice("command refused: \(refusal)", metadata: ["epoch": "\(epoch)"])
+            case .alert(let severity, let text):
+                switch severity {
+                case .info: logger.info("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+                case .warning: logger.warning("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+                case .critical: logger.critical("\(text)", metadata: ["alert": "\(severity.rawValue)"])
+                }
+            case .probe(let nodes, let after):
+                let due = now.advanced(by: after)
+                for node in nodes where nextProbe[node].map({ due < $0 }) ?? true { nextProbe[node] = due }
+            case .scheduleTimer(let id, let after):
+                timers[id] = now.advanced(by: after)
+            case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic:
+                let (step, node) = Self.describe(action)
+                logger.info("starting \(step.rawValue)", metadata: ["node": "\(node ?? "-")", "epoch": "\(epoch)"])
+                workQueue?.yield(.step(action))
             }
-            logger.notice("\(reason)", metadata: ["state.from": "\(from.rawValue)", "state.to": "\(to.rawValue)", "epoch": "\(epoch)"])
-            journal.append(at: now, epoch: epoch, kind: .transition(from: from, to: to), message: reason)
-        case .decision(let text):
-            metrics.state(machine.state.kind, epoch: epoch, paused: machine.paused)
-            logger.info("\(text)", metadata: ["epoch": "\(epoch)"])
-            journal.append(at: now, epoch: epoch, kind: .decision, message: text)
-        case .alert(let severity, let text):
-            switch severity {
-            case .info: logger.info("\(text)", metadata: ["alert": "\(severity.rawValue)"])
-            case .warning: logger.warning("\(text)", metadata: ["alert": "\(severity.rawValue)"])
-            case .critical: logger.critical("\(text)", metadata: ["alert": "\(severity.rawValue)"])
-            }
-            journal.append(at: now, epoch: epoch, kind: .alert(severity), message: text)
-        case .probe(let nodes, let after):
-            let due = now.advanced(by: after)
-            for node in nodes where nextProbe[node].map({ due < $0 }) ?? true { nextProbe[node] = due }
-        case .scheduleTimer(let id, let after):
-            timers[id] = now.advanced(by: after)
-        case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic:
-            let (step, node) = Self.describe(action)
-            logger.info("starting \(step.rawValue)", metadata: ["node": "\(node ?? "-")", "epoch": "\(epoch)"])
-            journal.append(at: now, epoch: epoch, kind: .stepStarted(step, node: node), message: "\(step.rawValue)\(node.map { " \($0)" } ?? "")")
-            workQueue?.yield(.step(action))
         }
     }
 
-    /// Carries out one workflow action and turns its outcome into the event the core expects.
-    private func execute(_ action: FailoverAction) async -> FailoverEvent {
+    /// Carries out one workflow action under the step's deadline and turns its outcome into the
+    /// event the core expects, with the progress notes it journaled on the way.
+    private func execute(_ action: FailoverAction) async -> (FailoverEvent, [JournalLine]) {
         let (step, node) = Self.describe(action)
-        let timeout = settings.stepTimeout
-        let result: Result<String, any Error>
-        do {
-            let detail: String
-            switch action {
-            case .bumpEpoch(let epoch):
-                try await epochStore.store(epoch)
-                detail = ""
-            case .fence(let node, let epoch):
-                // The old primary already failed its probes: connecting is given the probe's own
-                // timeout, not the step's (a black-holed region would otherwise cost the whole step).
-                let connect = max(machine.detection.timeout, .milliseconds(500))
-                detail = try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connect).detail
-            case .fenceForSwitchover(let node, let epoch):
-                let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
-                guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }
-                detail = outcome.detail
-            case .catchUp(let node, let primary, _):
-                detail = try await fleet.waitCaughtUp(node, primary: primary, timeout: timeout)
-            case .promote(let node, let epoch):
-                detail = try await fleet.promote(node, epoch: epoch, timeout: timeout)
-            case .waitWritable(let node, _):
-                detail = try await fleet.waitWritable(node, timeout: timeout)
-            case .repoint(let node, let primary, _):
-                detail = try await fleet.repoint(node, toPrimary: primary, timeout: timeout)
-            case .switchTraffic(let region, let fromRegion, let node, let epoch):
-                let journal = self.journal, clock = self.clock
-                detail = try await traffic.switchTraffic(
-                    toRegion: region, fromRegion: fromRegion, node: node, epoch: epoch, timeout: timeout,
-                    progress: { note in journal.append(at: clock.now, epoch: epoch, kind: .stepProgress(.switchTraffic), message: note) }
-                )
-            case .transition, .decision, .probe, .scheduleTimer, .alert:
-                detail = ""
-            }
-            result = .success(detail)
-        } catch {
-            result = .failure(error)
+        let timeout = settings.timeout(for: step)
+        let notes = Mutex<[JournalLine]>([])
+        let journal = self.journal, clock = self.clock, epochNow = machine.epoch
+        let progress: @Sendable (String) -> Void = { note in
+            journal.append(at: clock.now, epoch: epochNow, kind: .stepProgress(step), message: note)
+            notes.withLock { $0.append(JournalLine(epoch: epochNow, kind: .stepProgress(step), message: note)) }
         }
-        let now = clock.now
-        switch result {
-        case .success(let detail):
-            if step == .switchTraffic, detail.contains("DNS switched") { metrics.lastDNSSwitch.record(wallClock()) }
-            journal.append(at: now, epoch: machine.epoch, kind: .stepSucceeded(step, node: node), message: detail.isEmpty ? step.rawValue : detail)
-            settings.afterStep?(step)
-            return .stepSucceeded(step, node: node, detail: detail)
-        case .failure(let error):
-            journal.append(at: now, epoch: machine.epoch, kind: .stepFailed(step, node: node), message: "\(error)")
-            return .stepFailed(step, node: node, error: "\(error)")
+        let fleet = self.fleet, epochStore = self.epochStore, traffic = self.traffic, owner = self.owner
+        // The old primary already failed its probes: connecting is given the probe's own timeout,
+        // not the step's (a black-holed region would otherwise cost the whole step).
+        let fenceConnect = max(machine.detection.timeout, .milliseconds(500))
+        do {
+            let outcome = try await withDeadline(timeout, clock: clock) {
+                try await Self.carryOut(action, fleet: fleet, epochStore: epochStore, traffic: traffic, owner: owner, timeout: timeout,
+                                        fenceConnect: fenceConnect, progress: progress)
+            }
+            if outcome.dnsChanged { metrics.lastDNSSwitch.record(wallClock()) }
+            return (.stepSucceeded(step, node: node, detail: outcome.detail), notes.withLock { $0 })
+        } catch {
+            return (.stepFailed(step, node: node, error: StepError(classifying: error)), notes.withLock { $0 })
+        }
+    }
+
+    private struct StepOutcome: Sendable {
+        var detail: String
+        var dnsChanged = false
+    }
+
+    private static func carryOut(_ action: FailoverAction, fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch,
+                                 owner: String, timeout: Duration, fenceConnect: Duration,
+                                 progress: @escaping @Sendable (String) -> Void) async throws -> StepOutcome {
+        switch action {
+        case .bumpEpoch(let from, let to):
+            try await epochStore.compareAndSwap(expected: from, new: to, owner: owner)
+            return StepOutcome(detail: "stored by \(owner)")
+        case .fence(let node, let epoch):
+            return StepOutcome(detail: try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect).detail)
+        case .fenceForSwitchover(let node, let epoch):
+            let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
+            guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }
+            return StepOutcome(detail: outcome.detail)
+        case .catchUp(let node, let primary, _):
+            return StepOutcome(detail: try await fleet.waitCaughtUp(node, primary: primary, timeout: timeout))
+        case .promote(let node, let epoch):
+            return StepOutcome(detail: try await fleet.promote(node, epoch: epoch, timeout: timeout))
+        case .waitWritable(let node, _):
+            return StepOutcome(detail: try await fleet.waitWritable(node, timeout: timeout))
+        case .repoint(let node, let primary, _):
+            return StepOutcome(detail: try await fleet.repoint(node, toPrimary: primary, timeout: timeout))
+        case .switchTraffic(let region, let fromRegion, let node, let epoch):
+            let result = try await traffic.switchTraffic(toRegion: region, fromRegion: fromRegion, node: node, epoch: epoch, timeout: timeout,
+                                                         progress: progress)
+            return StepOutcome(detail: result.detail, dnsChanged: result.changed)
+        case .transition, .decision, .refused, .probe, .scheduleTimer, .alert:
+            return StepOutcome(detail: "")
         }
     }
 
@@ -335,12 +504,13 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .waitWritable(let node, _): return (.waitWritable, node)
         case .repoint(let node, _, _): return (.repoint, node)
         case .switchTraffic(_, _, let node, _): return (.switchTraffic, node)
-        case .transition, .decision, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
+        case .transition, .decision, .refused, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
         }
     }
 }
 
-struct SwitchoverError: Error, CustomStringConvertible {
+struct SwitchoverError: ClassifiedFailure {
     var message: String
     var description: String { message }
+    var failureKind: StepError.Kind { .unreachable }
 }

@@ -18,6 +18,7 @@ public struct EngineMetrics: Sendable {
         "lifeboat_failovers_total": "failovers by outcome",
         "lifeboat_last_dns_switch_timestamp_seconds": "Unix time of the last successful DNS switch (0: none)",
         "lifeboat_notifications_failed_total": "notifications that could not be delivered, by channel",
+        "lifeboat_state_save_failures_total": "decisions not carried out because the monitor's state could not be saved",
         "lifeboat_service_up": "1 when the application node's health check passed",
         "lifeboat_agent_up": "1 when the node's agent answered its latest signed status request",
         "lifeboat_deployment_drift": "1 when the node's app binary or config files differ from its peers'",
@@ -52,6 +53,7 @@ public struct EngineMetrics: Sendable {
     let failovers: [String: Counter]
     let lastDNSSwitch: Gauge
     let notificationFailures: [String: Counter]
+    let stateSaveFailures: Counter
 
     static let outcomes = ["complete", "failed", "traffic_not_switched"]
 
@@ -76,6 +78,8 @@ public struct EngineMetrics: Sendable {
         paused = Gauge(label: "lifeboat_paused")
         failovers = Dictionary(uniqueKeysWithValues: Self.outcomes.map { ($0, Counter(label: "lifeboat_failovers_total", dimensions: [("outcome", $0)])) })
         lastDNSSwitch = Gauge(label: "lifeboat_last_dns_switch_timestamp_seconds")
+        stateSaveFailures = Counter(label: "lifeboat_state_save_failures_total")
+        stateSaveFailures.increment(by: 0)
         for outcome in Self.outcomes { failovers[outcome]?.increment(by: 0) }
     }
 
@@ -106,4 +110,6 @@ public struct EngineMetrics: Sendable {
     func failover(outcome: String) { failovers[outcome]?.increment() }
 
     func notificationFailed(_ channel: String) { notificationFailures[channel]?.increment() }
+
+    func stateSaveFailed() { stateSaveFailures.increment() }
 }

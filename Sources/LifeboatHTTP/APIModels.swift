@@ -17,7 +17,9 @@ public struct StatusView: Codable, Sendable, Equatable {
     }
     public struct Node: Codable, Sendable, Equatable {
 
-        public init(name: String, region: String, role: String, health: String, reachable: Bool, lsn: String?, lagBytes: UInt64?, lagSeconds: Double?, walReceiver: String?, lastError: String?) {
+        public init(name: String, region: String, role: String, health: String, reachable: Bool, lsn: String?, lagBytes: UInt64?, lagSeconds: Double?, walReceiver: String?, lastError: String?,
+                    observedAgoSeconds: Double? = nil) {
+            self.observedAgoSeconds = observedAgoSeconds
             self.name = name
             self.region = region
             self.role = role
@@ -39,10 +41,13 @@ public struct StatusView: Codable, Sendable, Equatable {
         public var lagSeconds: Double?
         public var walReceiver: String?
         public var lastError: String?
+        /// Seconds since the monitor last probed the node (absent: not yet).
+        public var observedAgoSeconds: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, region, role, health, reachable, lsn
             case lagBytes = "lag_bytes", lagSeconds = "lag_seconds", walReceiver = "wal_receiver", lastError = "last_error"
+            case observedAgoSeconds = "observed_ago_seconds"
         }
     }
 
@@ -91,9 +96,12 @@ public struct StatusView: Codable, Sendable, Equatable {
         public var filesRefusal: String?
         public var files: [FilePath]
         public var error: String?
+        /// Seconds since the monitor last asked the agent (absent: not yet).
+        public var checkedAgoSeconds: Double?
 
         public init(node: String, region: String, reachable: Bool, role: String?, deploymentHash: String?, drift: Bool, filesEpoch: UInt64?,
-                    filesPrimaryRegion: String?, filesRefusal: String?, files: [FilePath], error: String?) {
+                    filesPrimaryRegion: String?, filesRefusal: String?, files: [FilePath], error: String?, checkedAgoSeconds: Double? = nil) {
+            self.checkedAgoSeconds = checkedAgoSeconds
             self.node = node
             self.region = region
             self.reachable = reachable
@@ -110,7 +118,7 @@ public struct StatusView: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case node, region, reachable, role, drift, files, error
             case deploymentHash = "deployment_hash", filesEpoch = "files_epoch", filesPrimaryRegion = "files_primary_region"
-            case filesRefusal = "files_refusal"
+            case filesRefusal = "files_refusal", checkedAgoSeconds = "checked_ago_seconds"
         }
     }
 
@@ -180,11 +188,18 @@ public struct EventsView: Codable, Sendable, Equatable {
     public var events: [EventView]
 }
 
-/// `POST /v1/failover` body.
-public struct FailoverRequest: Codable, Sendable {
+/// A request body the API decodes strictly: these keys and no others.
+public protocol StrictlyDecodable: Decodable {
+    static var keys: [String] { get }
+}
+
+/// `POST /v1/failover` and `/v1/switchover` body.
+public struct FailoverRequest: Codable, Sendable, StrictlyDecodable {
     public var to: String?
     public var dryRun: Bool?
     public var by: String?
+
+    public static let keys = ["to", "dry_run", "by"]
 
     public init(to: String? = nil, dryRun: Bool? = nil, by: String? = nil) {
         self.to = to
@@ -199,8 +214,10 @@ public struct FailoverRequest: Codable, Sendable {
 }
 
 /// `POST /v1/pause` and `/v1/resume` body (optional).
-public struct OperatorRequest: Codable, Sendable {
+public struct OperatorRequest: Codable, Sendable, StrictlyDecodable {
     public var by: String?
+
+    public static let keys = ["by"]
 
     public init(by: String? = nil) { self.by = by }
 }
@@ -208,7 +225,8 @@ public struct OperatorRequest: Codable, Sendable {
 /// What a failover did or would do.
 public struct PlanView: Codable, Sendable, Equatable {
 
-    public init(accepted: Bool, dryRun: Bool, from: String?, to: String?, refusal: String?, steps: [String], lossBytes: UInt64?) {
+    public init(accepted: Bool, dryRun: Bool, from: String?, to: String?, epoch: UInt64? = nil, refusal: String?, steps: [String], lossBytes: UInt64?) {
+        self.epoch = epoch
         self.accepted = accepted
         self.dryRun = dryRun
         self.from = from
@@ -221,12 +239,14 @@ public struct PlanView: Codable, Sendable, Equatable {
     public var dryRun: Bool
     public var from: String?
     public var to: String?
+    /// The epoch the failover runs (or would run) under.
+    public var epoch: UInt64?
     public var refusal: String?
     public var steps: [String]
     public var lossBytes: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case accepted, from, to, refusal, steps
+        case accepted, from, to, epoch, refusal, steps
         case dryRun = "dry_run", lossBytes = "loss_bytes"
     }
 }
@@ -239,11 +259,21 @@ public struct MessageView: Codable, Sendable, Equatable {
     public var message: String
 }
 
+/// What an operator's command came to, as the monitor answers it.
+public enum CommandAnswer: Sendable, Equatable {
+    case outcome(CommandOutcome)
+    /// The monitor could not save the decision, so nothing was done.
+    case notSaved(String)
+    /// The monitor is not running (shutting down).
+    case notRunning
+}
+
 /// What the API needs from a running monitor.
 public protocol MonitorControl: Sendable {
     func status() async -> StatusView
-    func events(since: Int64, limit: Int) async throws -> [EventView]
-    func plan(to: String?) async -> FailoverPlan
-    /// Feeds an operator command to the engine; `by` is journaled.
-    func submit(_ event: FailoverEvent) async
+    func events(after: Int64, limit: Int) async throws -> [EventView]
+    /// Carries out an operator's command (decided by the core, saved, then acted on).
+    func command(_ event: FailoverEvent) async -> CommandAnswer
+    /// What the command would come to now, decided by the core on a copy of its state.
+    func preview(_ event: FailoverEvent) async -> CommandOutcome
 }

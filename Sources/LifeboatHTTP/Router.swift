@@ -8,6 +8,8 @@ extension PlanView: ResponseEncodable {}
 extension MessageView: ResponseEncodable {}
 
 /// The monitor's API routes (docs/api.yaml). Mutating routes need `Authorization: Bearer TOKEN`.
+/// Request bodies and query parameters are checked strictly: an unknown key, a wrong type or a
+/// value out of bounds is a 400 naming it, and nothing is done.
 public func buildRouter(control: any MonitorControl, token: String, metrics: (@Sendable () -> String)? = nil) -> Router<BasicRequestContext> {
     let router = Router()
     router.get("/healthz") { _, _ in MessageView(message: "ok") }
@@ -18,62 +20,143 @@ public func buildRouter(control: any MonitorControl, token: String, metrics: (@S
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics())))
         }
     }
-    router.get("/v1/status") { _, _ in await control.status() }
+    router.get("/v1/status") { request, _ in
+        try QueryParameters.check(request, allowed: [])
+        return await control.status()
+    }
     router.get("/v1/events") { request, _ -> EventsView in
-        let since = request.uri.queryParameters.get("since", as: Int64.self) ?? 0
-        let limit = min(1000, request.uri.queryParameters.get("limit", as: Int.self) ?? 200)
-        return EventsView(events: try await control.events(since: since, limit: limit))
+        try QueryParameters.check(request, allowed: ["since", "limit"])
+        let since = try QueryParameters.integer(request, "since", in: 0...Int64.max) ?? 0
+        let limit = try QueryParameters.integer(request, "limit", in: 1...1000) ?? 200
+        return EventsView(events: try await control.events(after: since, limit: Int(limit)))
     }
     let mutating = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token))
-    mutating.post("/pause") { request, context -> MessageView in
-        let who = try await operatorName(request, context)
-        await control.submit(.pause(by: who))
-        return MessageView(message: "paused by \(who): no automatic failover until resumed")
+    mutating.post("/pause") { request, context -> Response in
+        let body = try await StrictBody.decode(OperatorRequest.self, request, context) ?? OperatorRequest()
+        return try await answer(control.command(.pause(by: body.by ?? "api")), dryRun: false, request, context)
     }
-    mutating.post("/resume") { request, context -> MessageView in
-        let who = try await operatorName(request, context)
-        await control.submit(.resume(by: who))
-        return MessageView(message: "resumed by \(who)")
+    mutating.post("/resume") { request, context -> Response in
+        let body = try await StrictBody.decode(OperatorRequest.self, request, context) ?? OperatorRequest()
+        return try await answer(control.command(.resume(by: body.by ?? "api")), dryRun: false, request, context)
     }
     mutating.post("/failover") { request, context -> Response in
-        let body = try await decodeOptional(FailoverRequest.self, request, context) ?? FailoverRequest()
-        let who = body.by ?? "api"
-        let plan = await control.plan(to: body.to)
-        let dryRun = body.dryRun ?? false
-        let view = PlanView(accepted: plan.refusal == nil && !dryRun, dryRun: dryRun, from: plan.from, to: plan.candidate,
-                            refusal: plan.refusal, steps: plan.steps, lossBytes: plan.lossBytes)
-        if plan.refusal == nil && !dryRun {
-            await control.submit(.operatorFailover(to: plan.candidate, by: who))
-        }
-        let status: HTTPResponse.Status = plan.refusal != nil ? .conflict : (dryRun ? .ok : .accepted)
-        return try view.response(from: request, context: context).withStatus(status)
+        let body = try await StrictBody.decode(FailoverRequest.self, request, context) ?? FailoverRequest()
+        let event = FailoverEvent.operatorFailover(to: body.to, by: body.by ?? "api")
+        if body.dryRun == true { return try await answer(.outcome(control.preview(event)), dryRun: true, request, context) }
+        return try await answer(control.command(event), dryRun: false, request, context)
     }
     mutating.post("/switchover") { request, context -> Response in
-        let body = try await decodeOptional(FailoverRequest.self, request, context) ?? FailoverRequest()
-        let who = body.by ?? "api"
-        let plan = await control.plan(to: body.to)
-        let view = PlanView(accepted: plan.refusal == nil, dryRun: false, from: plan.from, to: plan.candidate,
-                            refusal: plan.refusal, steps: plan.steps.map { $0.hasPrefix("promote") ? "wait until the candidate has replayed the fenced primary's last WAL; " + $0 : $0 },
-                            lossBytes: plan.refusal == nil ? 0 : nil)
-        if plan.refusal == nil { await control.submit(.operatorSwitchover(to: plan.candidate, by: who)) }
-        return try view.response(from: request, context: context).withStatus(plan.refusal == nil ? .accepted : .conflict)
+        let body = try await StrictBody.decode(FailoverRequest.self, request, context) ?? FailoverRequest()
+        let event = FailoverEvent.operatorSwitchover(to: body.to, by: body.by ?? "api")
+        if body.dryRun == true { return try await answer(.outcome(control.preview(event)), dryRun: true, request, context) }
+        return try await answer(control.command(event), dryRun: false, request, context)
     }
     return router
 }
 
-private func operatorName(_ request: Request, _ context: BasicRequestContext) async throws -> String {
-    (try await decodeOptional(OperatorRequest.self, request, context))?.by ?? "api"
+/// The HTTP answer to what a command came to: 202 started (200 for a dry run or a command with
+/// nothing to plan), 409 refused with the core's reason, 503 when the monitor could not save its
+/// decision (nothing was done).
+private func answer(_ answer: CommandAnswer, dryRun: Bool, _ request: Request, _ context: BasicRequestContext) throws -> Response {
+    switch answer {
+    case .outcome(.started(let plan)):
+        let view = PlanView(accepted: !dryRun, dryRun: dryRun, from: plan.from, to: plan.candidate, epoch: plan.epoch.value,
+                            refusal: nil, steps: plan.steps.map(\.description), lossBytes: plan.lossBytes)
+        return try view.response(from: request, context: context).withStatus(dryRun ? .ok : .accepted)
+    case .outcome(.refused(let refusal)):
+        let view = PlanView(accepted: false, dryRun: dryRun, from: nil, to: nil, epoch: nil, refusal: refusal.description, steps: [], lossBytes: nil)
+        return try view.response(from: request, context: context).withStatus(.conflict)
+    case .outcome(.done(let text)):
+        return try MessageView(message: text).response(from: request, context: context)
+    case .notSaved(let why):
+        return try MessageView(message: "the monitor cannot save its state, so nothing was done: \(why)")
+            .response(from: request, context: context).withStatus(.serviceUnavailable)
+    case .notRunning:
+        return try MessageView(message: "the monitor is shutting down; nothing was done").response(from: request, context: context)
+            .withStatus(.serviceUnavailable)
+    }
 }
 
-private func decodeOptional<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T? {
-    var request = request
-    let buffer = try await request.collectBody(upTo: 64 * 1024)
-    guard buffer.readableBytes > 0 else { return nil }
-    let decoder = JSONDecoder()
-    do {
-        return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
-    } catch {
-        throw HTTPError(.badRequest, message: "the body is not valid JSON for this request: \(error)")
+/// A 400 with a `Message` body naming what was wrong.
+public struct APIRequestError: HTTPResponseError, CustomStringConvertible {
+    public var message: String
+    public var status: HTTPResponse.Status { .badRequest }
+    public var description: String { message }
+
+    public init(_ message: String) { self.message = message }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(MessageView(message: message))
+        return Response(status: .badRequest, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Query parameters: only the documented ones, each at most once, integers within bounds.
+enum QueryParameters {
+    static func check(_ request: Request, allowed: Set<String>) throws {
+        var seen: Set<String> = []
+        for (key, _) in request.uri.queryParameters {
+            let name = String(key)
+            guard allowed.contains(name) else {
+                let known = allowed.isEmpty ? "this endpoint takes none" : "known: \(allowed.sorted().joined(separator: ", "))"
+                throw APIRequestError("unknown query parameter '\(LogSafe.escape(name, maxLength: 64))' (\(known))")
+            }
+            guard seen.insert(name).inserted else { throw APIRequestError("query parameter '\(name)' given more than once") }
+        }
+    }
+
+    static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            let bound = range.upperBound == Int64.max ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
+            throw APIRequestError("query parameter '\(name)' must be a whole number \(bound), got '\(LogSafe.escape(String(text), maxLength: 64))'")
+        }
+        return value
+    }
+}
+
+/// JSON request bodies decoded strictly: an object with only the documented keys, each of the
+/// documented type. Empty bodies mean "no options".
+enum StrictBody {
+    static let maximumBytes = 64 * 1024
+
+    static func decode<T: StrictlyDecodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T? {
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: maximumBytes) } catch {
+            throw APIRequestError("the body is larger than \(maximumBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        let data = Data(buffer.readableBytesView)
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            throw APIRequestError("the body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw APIRequestError("the body must be a JSON object with the keys \(T.keys.joined(separator: ", "))")
+        }
+        for key in fields.keys.sorted() where !T.keys.contains(key) {
+            let hint = T.keys.first { $0.replacingOccurrences(of: "_", with: "").lowercased() == key.replacingOccurrences(of: "_", with: "").lowercased() }
+            throw APIRequestError("unknown field '\(LogSafe.escape(key, maxLength: 64))'" + (hint.map { " (did you mean '\($0)'?)" } ?? "")
+                + "; this request takes \(T.keys.joined(separator: ", "))")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.typeMismatch(expected, context), let DecodingError.valueNotFound(expected, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIRequestError("field '\(field)' must be \(describe(expected))")
+        } catch let error as APIRequestError {
+            throw error
+        } catch {
+            throw APIRequestError("the body does not fit this request: \(error)")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        if type == Bool.self { return "true or false" }
+        if type == String.self { return "a string" }
+        return "of type \(type)"
     }
 }
 

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 import NIOCore
 
 public struct NotifyError: Error, CustomStringConvertible, Sendable {

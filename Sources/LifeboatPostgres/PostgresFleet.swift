@@ -1,6 +1,6 @@
 import LifeboatConfig
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 import Logging
 
 /// The `DatabaseFleet` port over real PostgreSQL servers.
@@ -30,12 +30,8 @@ public struct PostgresFleet: DatabaseFleet {
     }
 
     public func probe(_ node: String, timeout: Duration) async -> ProbeResult {
-        guard let target = nodes[node] else { return .unreachable(reason: "no such database node in the config") }
+        guard let target = nodes[node] else { return .unreachable(ProbeFailure(.failed, "no such database node in the config")) }
         return await target.probe(timeout: timeout)
-    }
-
-    public func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome {
-        try await self.node(node).fence(timeout: timeout)
     }
 
     public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
@@ -61,13 +57,13 @@ public struct PostgresFleet: DatabaseFleet {
         while start.duration(to: clock.now) < timeout {
             if let status = await standby.probe(timeout: timeout).status, let replayed = status.replayLSN ?? status.currentLSN {
                 if replayed >= target {
-                    return "replayed up to \(replayed), the old primary's last position is \(target) (after \(TimeoutError.format(start.duration(to: clock.now))))"
+                    return "replayed up to \(replayed), the old primary's last position is \(target) (after \(DurationText.format(start.duration(to: clock.now))))"
                 }
                 last = "replayed \(replayed) of \(target)"
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw PostgresNodeError(node: node, operation: "catch-up", reason: "not caught up within \(TimeoutError.format(timeout)) (\(last))")
+        throw PostgresNodeError(node: node, operation: "catch-up", reason: "not caught up within \(DurationText.format(timeout)) (\(last))")
     }
 
     public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {

@@ -1,7 +1,7 @@
 import Foundation
 import LifeboatConfig
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 import Logging
 import NIOSSL
 import PostgresNIO
@@ -41,13 +41,13 @@ public actor PostgresNode {
     /// Reachability, role, WAL positions, lag, WAL receiver state and replicas in one round trip.
     public func probe(timeout: Duration) async -> ProbeResult {
         do {
-            let status = try await withTimeout(timeout, onTimeout: { await self.dropProbeConnection() }) {
+            let status = try await withTimeout(timeout, onAbandon: { await self.dropProbeConnection() }) {
                 try await self.runProbe(timeout: timeout)
             }
             return .reachable(status)
         } catch {
             await dropProbeConnection()
-            return .unreachable(reason: PostgresNodeError.describe(error))
+            return .unreachable(PostgresNodeError.classify(error))
         }
     }
 
@@ -137,11 +137,11 @@ public actor PostgresNode {
             // connect has its own timeout; wrapping it could abandon a connection that then never closes.
             connection = try await connect(timeout: min(connectTimeout ?? timeout, timeout))
         } catch {
-            return .unreachable(reason: PostgresNodeError.describe(error))
+            return .unreachable(PostgresNodeError.classify(error))
         }
         defer { Task { try? await connection.close() } }
         do {
-            return try await withTimeout(timeout, onTimeout: { try? await connection.close() }) {
+            return try await withTimeout(timeout, onAbandon: { try? await connection.close() }) {
                 try await connection.query("ALTER SYSTEM SET default_transaction_read_only = on", logger: self.logger)
                 try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
                 let rows = try await connection.query("""
@@ -198,13 +198,13 @@ public actor PostgresNode {
                 try await withConnection(timeout: remaining) { connection in
                     _ = try await self.single(connection, "SELECT txid_current()::text", as: String.self)
                 }
-                return "write accepted \(TimeoutError.format(start.duration(to: clock.now))) after promotion"
+                return "write accepted \(DurationText.format(start.duration(to: clock.now))) after promotion"
             } catch {
-                lastError = PostgresNodeError.describe(error)
+                lastError = PostgresNodeError.classify(error).detail
             }
             try await Task.sleep(for: pollEvery)
         }
-        throw PostgresNodeError(node: config.name, operation: "wait-writable", reason: "not writable after \(TimeoutError.format(timeout)) (last: \(lastError))")
+        throw PostgresNodeError(node: config.name, operation: "wait-writable", reason: "not writable after \(DurationText.format(timeout)) (last: \(lastError))")
     }
 
     /// Points this standby at `primary`: its `primary_conninfo` keeps every setting (user,
@@ -271,7 +271,7 @@ public actor PostgresNode {
     private func withConnection<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await connect(timeout: timeout)
         do {
-            let result = try await withTimeout(timeout, onTimeout: { try? await connection.close() }) { try await body(connection) }
+            let result = try await withTimeout(timeout, onAbandon: { try? await connection.close() }) { try await body(connection) }
             try? await connection.close()
             return result
         } catch {

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 
 /// The monitor's embedded state: the fencing epoch, the failover machine's snapshot and the
 /// journal, in one SQLite file created with owner-only permissions. A corrupt file or one written
@@ -10,7 +10,7 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
     public let path: String
     private let queue: DatabaseQueue
 
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Opens (creating and migrating when needed) the state file the monitor owns. With
     /// `readOnly`, the file must exist and is never created or migrated (tools reading a live
@@ -62,6 +62,14 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
                     kind TEXT NOT NULL, step TEXT, node TEXT, message TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2: epoch owner, monitor id") { db in
+            // The owner of the stored epoch, for compare-and-swap; and this state file's monitor id,
+            // made once so a restarted monitor is the same owner.
+            try db.execute(sql: "ALTER TABLE lifeboat_epoch ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            try db.execute(sql: "CREATE TABLE lifeboat_identity (id INTEGER PRIMARY KEY CHECK (id = 1), monitor_id TEXT NOT NULL)")
+            let random = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            try db.execute(sql: "INSERT INTO lifeboat_identity (id, monitor_id) VALUES (1, ?)", arguments: ["monitor-\(random)"])
+        }
         do {
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw StateStoreError(path: path, reason: "written by a newer version of Lifeboat; upgrade this one (it will not downgrade the file)")
@@ -74,24 +82,36 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
         }
     }
 
-    // MARK: EpochStore
-
-    public func load() async throws -> Epoch {
-        try await queue.read { db in Epoch(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM lifeboat_epoch WHERE id = 1") ?? 0)) }
+    /// This state file's monitor id (`monitor-<random>`, made when the file was created): the
+    /// owner the monitor stores epochs under.
+    public func monitorID() throws -> String {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT monitor_id FROM lifeboat_identity WHERE id = 1") ?? "" }
     }
 
-    public func store(_ epoch: Epoch) async throws {
+    // MARK: EpochStore
+
+    public func load() async throws -> EpochRecord {
+        try await queue.read { db in try Self.epochRecord(db) }
+    }
+
+    public func compareAndSwap(expected: Epoch, new: Epoch, owner: String) async throws {
         try await queue.write { db in
-            let current = Epoch(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM lifeboat_epoch WHERE id = 1") ?? 0))
-            guard epoch >= current else { throw StaleEpochError(attempted: epoch, stored: current) }
-            try db.execute(sql: "UPDATE lifeboat_epoch SET value = ? WHERE id = 1", arguments: [Int64(epoch.value)])
+            let current = try Self.epochRecord(db)
+            let swapped = try current.swapped(expected: expected, new: new, owner: owner)
+            try db.execute(sql: "UPDATE lifeboat_epoch SET value = ?, owner = ? WHERE id = 1", arguments: [Int64(swapped.epoch.value), swapped.owner])
         }
+    }
+
+    private static func epochRecord(_ db: Database) throws -> EpochRecord {
+        guard let row = try Row.fetchOne(db, sql: "SELECT value, owner FROM lifeboat_epoch WHERE id = 1") else { return .initial }
+        let value: Int64 = row["value"]
+        return EpochRecord(epoch: Epoch(UInt64(max(0, value))), owner: row["owner"])
     }
 
     // MARK: StateStore
 
-    public func loadSnapshot() throws -> (snapshot: MachineSnapshot, age: Duration)? {
-        guard let row = try queue.read({ try Row.fetchOne($0, sql: "SELECT snapshot, saved_at FROM lifeboat_snapshot WHERE id = 1") }) else {
+    public func loadSnapshot() async throws -> (snapshot: MachineSnapshot, age: Duration)? {
+        guard let row = try await queue.read({ try Row.fetchOne($0, sql: "SELECT snapshot, saved_at FROM lifeboat_snapshot WHERE id = 1") }) else {
             return nil
         }
         let text: String = row["snapshot"]
@@ -105,37 +125,35 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
         }
     }
 
-    public func saveSnapshot(_ snapshot: MachineSnapshot) throws {
+    public func save(_ snapshot: MachineSnapshot, journal: [JournalLine]) async throws {
         let text = String(decoding: try JSONEncoder().encode(snapshot), as: UTF8.self)
-        try queue.write { db in
+        let now = Date().timeIntervalSince1970
+        try await queue.write { db in
             try db.execute(sql: "INSERT INTO lifeboat_snapshot (id, snapshot, saved_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, saved_at = excluded.saved_at",
-                           arguments: [text, Date().timeIntervalSince1970])
+                           arguments: [text, now])
+            try Self.insert(journal, at: now, db)
         }
     }
 
-    public func record(epoch: Epoch, kind: String, step: String?, node: String?, message: String) throws {
-        try queue.write { db in
+    public func append(_ journal: [JournalLine]) async throws {
+        guard !journal.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try await queue.write { db in try Self.insert(journal, at: now, db) }
+    }
+
+    private static func insert(_ lines: [JournalLine], at now: Double, _ db: Database) throws {
+        for line in lines {
+            let stored = line.kind.stored
             try db.execute(sql: "INSERT INTO lifeboat_journal (at, epoch, kind, step, node, message) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [Date().timeIntervalSince1970, Int64(epoch.value), kind, step, node, message])
+                           arguments: [now, Int64(line.epoch.value), stored.kind, stored.step, stored.node, line.message])
         }
     }
 
-    public struct Line: Sendable, Equatable {
-        public var seq: Int64
-        public var at: Date
-        public var epoch: UInt64
-        public var kind: String
-        public var step: String?
-        public var node: String?
-        public var message: String
-    }
-
-    /// Journal lines after `since` (a sequence number), oldest first.
-    public func journal(since: Int64 = 0, limit: Int = 1000) throws -> [Line] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM lifeboat_journal WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [since, limit]).map { row in
-                Line(seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), epoch: UInt64(row["epoch"] as Int64),
-                     kind: row["kind"], step: row["step"], node: row["node"], message: row["message"])
+    public func journal(after: Int64, limit: Int) async throws -> [StoredJournalLine] {
+        try await queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM lifeboat_journal WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [after, limit]).map { row in
+                StoredJournalLine(seq: row["seq"], unixTime: row["at"], epoch: UInt64(max(0, row["epoch"] as Int64)), kind: row["kind"],
+                                  step: row["step"], node: row["node"], message: row["message"])
             }
         }
     }
@@ -150,20 +168,4 @@ public struct StateStoreError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var reason: String
     public var description: String { "state file \(path): \(reason)" }
-}
-
-extension JournalEntry.Kind {
-    /// How the persistent journal names this kind, with the step and node it concerns.
-    public var stored: (kind: String, step: String?, node: String?) {
-        switch self {
-        case .transition(let from, let to): return ("transition \(from.rawValue) -> \(to.rawValue)", nil, nil)
-        case .decision: return ("decision", nil, nil)
-        case .stepStarted(let step, let node): return ("step-started", step.rawValue, node)
-        case .stepSucceeded(let step, let node): return ("step-succeeded", step.rawValue, node)
-        case .stepProgress(let step): return ("step-progress", step.rawValue, nil)
-        case .stepFailed(let step, let node): return ("step-failed", step.rawValue, node)
-        case .alert(let severity): return ("alert \(severity.rawValue)", nil, nil)
-        case .operatorCommand: return ("operator", nil, nil)
-        }
-    }
 }

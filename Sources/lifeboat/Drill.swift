@@ -11,9 +11,13 @@ extension Lifeboat {
             abstract: "Run a disaster-recovery drill and measure RTO and RPO.",
             discussion: """
                 --sandbox builds two regions on this machine: a PostgreSQL primary (us-east) and a \
-                streaming standby (eu-west) in a temporary directory on free loopback ports, run as the \
-                postgres OS user when started as root. A client writes numbered rows; the monitor engine \
-                watches both nodes; the primary's postmaster is killed with SIGKILL. The drill prints \
+                streaming standby (eu-west) in a temporary directory, each region on its own address of \
+                a loopback block reserved for this drill (two drills can run at once), run as the \
+                postgres OS user when started as root. A Knot DNS server serves app.lifeboat.sandbox, an \
+                agent runs per region, and the monitor runs exactly as lifeboat monitor builds it (state \
+                file, API, agent coordination). A client writes numbered rows through the DNS name; then \
+                the scenario acts: kill-primary (default) sends SIGKILL to the primary's postmaster, \
+                switchover asks for a planned switchover as an operator would. The drill prints \
                 the timeline (fault, detection, decision, fencing, promotion, first write on the new \
                 primary), RTO (fault -> first acknowledged write on the new primary) and RPO \
                 (acknowledged writes missing on the new primary). Everything is removed afterwards, also \
@@ -26,7 +30,11 @@ extension Lifeboat {
         @Flag(help: "Run against local sandbox regions built for the drill (the only kind of drill in this version).")
         var sandbox = false
 
-        @Flag(help: "Drill a planned switchover (zero data loss expected) instead of killing the primary.")
+        @Option(help: ArgumentHelp("What to do to the cluster: \(DrillScenarios.all.map(\.name).joined(separator: ", ")).",
+                                   valueName: "name"))
+        var scenario = "kill-primary"
+
+        @Flag(help: "Same as --scenario switchover.")
         var switchover = false
 
         @Option(help: "Take detection and failover settings from this config file (its nodes are not used).")
@@ -48,6 +56,12 @@ extension Lifeboat {
             guard sandbox else {
                 throw ValidationError("only sandbox drills exist in this version: run lifeboat drill --sandbox")
             }
+            guard DrillScenarios.named(scenario) != nil else {
+                throw ValidationError("unknown scenario '\(scenario)'; known: \(DrillScenarios.all.map(\.name).joined(separator: ", "))")
+            }
+            if switchover, scenario != "kill-primary", scenario != "switchover" {
+                throw ValidationError("--switchover and --scenario \(scenario) contradict each other")
+            }
             guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
         }
 
@@ -63,7 +77,8 @@ extension Lifeboat {
                 logLevel == nil ? SwiftLogNoOpLogHandler() as any LogHandler : StreamLogHandler.standardError(label: label)
             }
             logger.logLevel = logLevel ?? .critical
-            let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, switchover: switchover, logger: logger)
+            let chosen = DrillScenarios.named(switchover ? "switchover" : scenario) ?? KillPrimaryScenario()
+            let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, scenario: chosen, logger: logger)
 
             let task = Task {
                 var reports: [DrillReport] = []

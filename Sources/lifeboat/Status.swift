@@ -34,10 +34,11 @@ extension Lifeboat {
                 case let (bytes?, nil): "\(bytes) B"
                 default: node.role == "standby" ? "?" : ""
                 }
-                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", lag, node.walReceiver ?? ""]
+                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", lag, node.walReceiver ?? "",
+                        age(node.observedAgoSeconds)]
             }
             var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
-            out += grid(["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver"], rows)
+            out += grid(["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver", "Seen"], rows)
             out.append("Last decision: \(view.lastDecision)")
             if !view.agents.isEmpty {
                 let agentRows = view.agents.map { a -> [String] in
@@ -48,13 +49,19 @@ extension Lifeboat {
                     let isSource = a.filesPrimaryRegion == a.region
                     let source = a.filesPrimaryRegion.map { isSource ? "source (epoch \(a.filesEpoch ?? 0))" : "from \($0) (epoch \(a.filesEpoch ?? 0))" } ?? ""
                     return [a.region, a.node, a.reachable ? (a.role ?? "") : "unreachable", a.drift ? "DRIFT" : (a.deploymentHash.map { String($0.prefix(12)) } ?? ""),
-                            [source, isSource ? "" : files, a.filesRefusal ?? ""].filter { !$0.isEmpty }.joined(separator: " — ")]
+                            [source, isSource ? "" : files, a.filesRefusal ?? ""].filter { !$0.isEmpty }.joined(separator: " — "), age(a.checkedAgoSeconds)]
                 }
                 out.append("")
                 out.append("Agents")
-                out += grid(["Region", "Node", "Agent sees", "Deployment", "Files"], agentRows)
+                out += grid(["Region", "Node", "Agent sees", "Deployment", "Files", "Asked"], agentRows)
             }
             return out.joined(separator: "\n")
+        }
+
+        /// How old a line is: "0.4s ago", or "never".
+        static func age(_ seconds: Double?) -> String {
+            guard let seconds else { return "never" }
+            return seconds < 60 ? String(format: "%.1fs ago", seconds) : "\(Int(seconds / 60))m\(Int(seconds) % 60)s ago"
         }
 
         static func grid(_ header: [String], _ rows: [[String]]) -> [String] {
@@ -75,8 +82,13 @@ extension Lifeboat {
         @Option(help: "Only events after this sequence number.")
         var since: Int64 = 0
 
-        @Option(help: "At most this many events.")
+        @Option(help: "At most this many events (1 to 1000).")
         var limit = 200
+
+        func validate() throws {
+            guard since >= 0 else { throw ValidationError("--since must be 0 or more") }
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+        }
 
         func run() async throws {
             let (status, data) = try await options.call("GET", "/v1/events?since=\(since)&limit=\(limit)")
@@ -110,7 +122,11 @@ extension Lifeboat {
     struct Failover: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Promote a standby now (unplanned: does not wait for it to catch up).",
-            discussion: "Prints the plan step by step and what it would lose (the candidate's lag). With --dry-run nothing changes."
+            discussion: """
+                Prints the plan step by step and what it would lose (the candidate's lag). With --dry-run \
+                nothing changes: the monitor's own decision logic is run on a copy of its state, so the \
+                plan shown is the one a real request would start, and a refusal is the one it would give.
+                """
         )
         @OptionGroup var options: APIOptions
         @Option(help: "The standby to promote (default: the best one).") var to: String?
@@ -119,12 +135,23 @@ extension Lifeboat {
 
         func run() async throws {
             let (status, data) = try await options.call("POST", "/v1/failover", body: FailoverRequest(to: to, dryRun: dryRun, by: by), authenticated: true)
-            let plan = try options.decode(PlanView.self, data)
-            if let refusal = plan.refusal {
-                printError("no failover: \(refusal)")
+            try Self.report(status, data, options: options, what: "failover")
+        }
+
+        /// Prints the monitor's answer to a failover or switchover: the plan, or why not.
+        static func report(_ status: Int, _ data: Data, options: APIOptions, what: String) throws {
+            if status == 400 || status == 503 {
+                printError("no \(what): \(try options.decode(MessageView.self, data).message)")
                 throw ExitCode(1)
             }
-            print(plan.dryRun ? "Plan (dry run, nothing changed): \(plan.from ?? "?") -> \(plan.to ?? "?")" : "Failover started: \(plan.from ?? "?") -> \(plan.to ?? "?")")
+            let plan = try options.decode(PlanView.self, data)
+            if let refusal = plan.refusal {
+                printError("no \(what): \(refusal)")
+                throw ExitCode(1)
+            }
+            let epoch = plan.epoch.map { " under epoch \($0)" } ?? ""
+            print(plan.dryRun ? "Plan (dry run, nothing changed): \(plan.from ?? "?") -> \(plan.to ?? "?")\(epoch)"
+                              : "\(what.prefix(1).uppercased() + what.dropFirst()) started: \(plan.from ?? "?") -> \(plan.to ?? "?")\(epoch)")
             for (i, step) in plan.steps.enumerated() { print("  \(i + 1). \(step)") }
             print("  would lose: " + (plan.lossBytes.map { $0 == 0 ? "nothing known (0 bytes behind)" : "up to \($0) bytes of WAL" } ?? "unknown (no position known)"))
             if !plan.dryRun { print("Follow it with: lifeboat events --api \(options.api)") }
@@ -140,24 +167,18 @@ extension Lifeboat {
             discussion: """
                 Fences the current primary (read-only, sessions terminated), waits until the target has \
                 replayed its last WAL, then promotes the target and switches traffic. Needs a healthy primary. \
-                Writes fail for the few hundred milliseconds in between; none that was acknowledged is lost.
+                Writes fail for the few hundred milliseconds in between; none that was acknowledged is lost. \
+                With --dry-run nothing changes: the plan is the one a real request would start.
                 """
         )
         @OptionGroup var options: APIOptions
         @Option(help: "The standby to promote (default: the best one).") var to: String?
+        @Flag(help: "Show the plan without acting.") var dryRun = false
         @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
 
         func run() async throws {
-            let (status, data) = try await options.call("POST", "/v1/switchover", body: FailoverRequest(to: to, by: by), authenticated: true)
-            let plan = try options.decode(PlanView.self, data)
-            if let refusal = plan.refusal {
-                printError("no switchover: \(refusal)")
-                throw ExitCode(1)
-            }
-            print("Switchover started: \(plan.from ?? "?") -> \(plan.to ?? "?")")
-            for (i, step) in plan.steps.enumerated() { print("  \(i + 1). \(step)") }
-            print("Follow it with: lifeboat events --api \(options.api)")
-            if status >= 300 { throw ExitCode(1) }
+            let (status, data) = try await options.call("POST", "/v1/switchover", body: FailoverRequest(to: to, dryRun: dryRun, by: by), authenticated: true)
+            try Failover.report(status, data, options: options, what: "switchover")
         }
     }
 }

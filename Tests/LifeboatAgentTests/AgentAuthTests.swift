@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatAgent
+import LifeboatAgentAPI
 import Testing
 
 @Suite struct AgentAuthTests {

@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatAgent
+import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatCore
 import LifeboatPostgres

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import LifeboatAgent
+import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatSandbox
 import LifeboatTestSupport

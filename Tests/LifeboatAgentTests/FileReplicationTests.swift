@@ -1,5 +1,7 @@
 import Foundation
 import LifeboatAgent
+import LifeboatCore
+import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatSandbox
 import LifeboatTestSupport

@@ -58,12 +58,17 @@ import Testing
             #expect(pause.stdout == "paused by alice: no automatic failover until resumed\n")
             #expect(try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring (paused)"))
             let resume = try CLI.run(["resume", "--api", api], environment: ["LIFEBOAT_API_TOKEN": token])
-            #expect(resume.stdout == "resumed by \(ProcessInfo.processInfo.environment["USER"] ?? "operator")\n")
+            #expect(resume.stdout == "resumed by \(ProcessInfo.processInfo.environment["USER"] ?? "operator"): automatic failover allowed again\n")
 
             let plan = try CLI.run(["failover", "--api", api, "--dry-run", "--token-file", tokenFile])
             #expect(plan.status == 0, "\(plan.stderr)")
-            #expect(plan.stdout.hasPrefix("Plan (dry run, nothing changed): pg-us-east -> pg-eu-west\n  1. bump the epoch to 1\n"))
+            #expect(plan.stdout.hasPrefix("Plan (dry run, nothing changed): pg-us-east -> pg-eu-west under epoch 1\n  1. bump the epoch to 1\n"))
             #expect(plan.stdout.contains("would lose: "))
+            // The switchover's plan is the core's too: it waits for the candidate to catch up.
+            let planned = try CLI.run(["switchover", "--api", api, "--dry-run", "--token-file", tokenFile])
+            #expect(planned.status == 0, "\(planned.stderr)")
+            #expect(planned.stdout.contains("3. wait until pg-eu-west has replayed pg-us-east's last WAL (zero data loss)\n"))
+            #expect(planned.stdout.contains("would lose: nothing known (0 bytes behind)"))
             let refused = try CLI.run(["failover", "--api", api, "--to", "pg-nowhere", "--token-file", tokenFile])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("no failover: pg-nowhere is not a standby of pg-us-east"))
@@ -84,7 +89,7 @@ import Testing
             #expect(monitor.terminationStatus == 0)
             // The token never appears in the log, the journal or any answer.
             let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            let journal = try SQLiteStateStore(path: state, readOnly: true).journal(limit: 100_000).map(\.message).joined(separator: "\n")
+            let journal = try await SQLiteStateStore(path: state, readOnly: true).journal(after: 0, limit: 100_000).map(\.message).joined(separator: "\n")
             #expect(!logged.contains(token) && !journal.contains(token) && !events.contains(token) && !table.stdout.contains(token))
         }
     }

@@ -16,25 +16,39 @@ import Testing
     @Test func twoWritableNodesRaiseAnAlertAndPickNeither() {
         var h = Harness()
         h.probe("pg-a", primary())
-        // pg-a was picked; pg-b appearing writable is a stray primary and gets fenced.
+        #expect(h.kind == .discovering, "no pick before every node has been probed once")
+        let actions = h.probe("pg-b", primary())
+        #expect(h.kind == .discovering)
+        #expect(actions.alerts == ["more than one node accepts writes (pg-a, pg-b); refusing to pick a primary"])
+        #expect(actions.sideEffects.isEmpty, "neither is fenced nor promoted")
+        #expect(h.probe("pg-a", primary()).alerts.isEmpty, "the alert is not repeated on every probe")
+        // Once an operator fenced pg-b (read-only), pg-a is the only writable node.
+        h.probe("pg-b", primary(readOnly: true))
+        #expect(h.machine.state == .monitoring(primary: "pg-a"))
+    }
+
+    @Test func aSecondWritableNodeAfterDiscoveryIsFencedByTheSplitBrainGuard() {
+        var h = Harness()
+        h.steadyState()
         let actions = h.probe("pg-b", primary())
         #expect(h.machine.state == .monitoring(primary: "pg-a"))
         #expect(actions.contains(.fence(node: "pg-b", epoch: .initial)))
-        #expect(actions.alerts.first?.contains("split-brain guard") == true)
-
-        var fresh = Harness()
-        fresh.probe("pg-a", down)
-        fresh.probe("pg-b", primary())
-        #expect(fresh.kind == .monitoring)
+        #expect(actions.alerts.first?.hasPrefix("split-brain guard: pg-b accepts writes") == true)
     }
 
     @Test func simultaneousWritersAreRefused() {
         var h = Harness(threeRegions)
         h.probe("pg-c", standby(streaming: false))
-        // Both come up writable before discovery finished: pg-a first is enough to pick it, so
-        // feed the ambiguous picture through a fenced node instead.
-        h.probe("pg-a", primary(readOnly: true))
-        #expect(h.kind == .discovering, "a read-only (fenced) node is never taken for the primary")
+        h.probe("pg-a", primary())
+        let actions = h.probe("pg-b", primary())
+        #expect(h.kind == .discovering)
+        #expect(actions.alerts == ["more than one node accepts writes (pg-a, pg-b); refusing to pick a primary"])
+        // A node that cannot be reached counts as observed: discovery does not wait for it forever.
+        var partial = Harness(threeRegions)
+        partial.probe("pg-b", down)
+        partial.probe("pg-c", standby(streaming: true))
+        partial.probe("pg-a", primary())
+        #expect(partial.machine.state == .monitoring(primary: "pg-a"))
     }
 }
 
@@ -103,7 +117,7 @@ import Testing
         h.advance(.milliseconds(10))
         let start = h.probe("pg-b", standby(streaming: false))
         #expect(h.kind == .bumpingEpoch)
-        #expect(start.sideEffects == [.bumpEpoch(to: Epoch(1))])
+        #expect(start.sideEffects == [.bumpEpoch(from: Epoch(0), to: Epoch(1))])
         #expect(start.transitionReasons.first?.hasPrefix("primary pg-a is down: the monitor cannot reach it and standby pg-b (no WAL receiver) lost its WAL stream too; chose pg-b") == true)
 
         #expect(h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: "")).sideEffects == [.fence(node: "pg-a", epoch: Epoch(1))])
@@ -143,7 +157,7 @@ import Testing
         h.probe("pg-b", standby(streaming: false))
         h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
         h.send(.stepSucceeded(.fence, node: "pg-a", detail: "unreachable"))
-        let failed = h.send(.stepFailed(.promote, node: "pg-b", error: "timeout after 10s"))
+        let failed = h.send(.stepFailed(.promote, node: "pg-b", error: StepError(.failed, "timeout after 10s")))
         #expect(failed.contains(.scheduleTimer(.retry(.promote), after: .milliseconds(200))))
         #expect(failed.decisions == ["promote on pg-b failed (attempt 1 of 3): timeout after 10s; retrying in 200ms"])
         #expect(h.kind == .promoting)
@@ -161,7 +175,7 @@ import Testing
         h.send(.stepSucceeded(.fence, node: "pg-a", detail: "unreachable"))
         var last: [FailoverAction] = []
         for attempt in 1...3 {
-            last = h.send(.stepFailed(.promote, node: "pg-b", error: "permission denied"))
+            last = h.send(.stepFailed(.promote, node: "pg-b", error: StepError(.failed, "permission denied")))
             if attempt < 3 {
                 #expect(last.contains(.scheduleTimer(.retry(.promote), after: .milliseconds(200 << (attempt - 1)))))
                 h.send(.timerFired(.retry(.promote)))
@@ -172,7 +186,7 @@ import Testing
         #expect(last.alerts.count == 1)
         // Probes no longer drive anything.
         #expect(h.probe("pg-b", standby(streaming: false)).sideEffects.isEmpty)
-        #expect(h.send(.operatorFailover(to: nil, by: "alice")).decisions.first?.contains("reset it first") == true)
+        #expect(h.send(.operatorFailover(to: nil, by: "alice")).refusals == [.lastFailoverFailed])
         h.send(.operatorReset(by: "alice"))
         #expect(h.kind == .discovering)
     }
@@ -225,7 +239,7 @@ import Testing
         // Cooldown over: the next observation starts the failover.
         h.advance(.seconds(600))
         let start = h.probe("pg-c", standby(0x3000, streaming: false))
-        #expect(start.sideEffects == [.bumpEpoch(to: Epoch(2))])
+        #expect(start.sideEffects == [.bumpEpoch(from: Epoch(1), to: Epoch(2))])
         #expect(h.machine.retired == ["pg-a"], "the old primary pg-a is never a candidate")
     }
 
@@ -238,7 +252,7 @@ import Testing
         #expect(h.kind == .holding)
         #expect(held.alerts.first?.contains("paused") == true)
         let resumed = h.send(.resume(by: "bob"))
-        #expect(resumed.sideEffects == [.bumpEpoch(to: Epoch(1))])
+        #expect(resumed.sideEffects == [.bumpEpoch(from: Epoch(0), to: Epoch(1))])
     }
 
     @Test func automaticOffHoldsWithAnAlert() {
@@ -249,7 +263,7 @@ import Testing
         #expect(h.kind == .holding)
         #expect(held.alerts == ["primary pg-a is down and no automatic failover will happen: automatic failover is off; run lifeboat failover to promote a standby"])
         // An operator may still fail over by hand.
-        #expect(h.send(.operatorFailover(to: "pg-b", by: "carol")).sideEffects == [.bumpEpoch(to: Epoch(1))])
+        #expect(h.send(.operatorFailover(to: "pg-b", by: "carol")).sideEffects == [.bumpEpoch(from: Epoch(0), to: Epoch(1))])
     }
 
     @Test func everyCandidateOverTheLagLimitRaisesAnAlertInstead() {
@@ -284,7 +298,7 @@ import Testing
         h.primaryFails()
         h.probe("pg-b", down)
         let start = h.probe("pg-c", standby(0x1000, streaming: false))
-        #expect(start.sideEffects == [.bumpEpoch(to: Epoch(1))])
+        #expect(start.sideEffects == [.bumpEpoch(from: Epoch(0), to: Epoch(1))])
         guard case .failingOver(let progress) = h.machine.state else { Issue.record("not failing over"); return }
         #expect(progress.candidate == "pg-c")
     }
@@ -310,8 +324,9 @@ import Testing
         var h = Harness(threeRegions)
         h.steadyState()
         for _ in 0..<3 { h.probe("pg-c", down) }
-        #expect(h.send(.operatorFailover(to: "pg-z", by: "dave")).decisions == ["refused failover asked by dave: pg-z is not a standby of pg-a"])
-        #expect(h.send(.operatorFailover(to: "pg-c", by: "dave")).decisions == ["refused failover asked by dave to pg-c: unhealthy (unhealthy)"])
+        #expect(h.send(.operatorFailover(to: "pg-z", by: "dave")).refusals == [.notAStandby(node: "pg-z", primary: "pg-a")])
+        #expect(h.send(.operatorFailover(to: "pg-c", by: "dave")).refusals == [.ineligible(node: "pg-c", .unhealthy(.unhealthy))])
+        #expect(CommandRefusal.ineligible(node: "pg-c", .unhealthy(.unhealthy)).description == "pg-c: unhealthy (unhealthy)")
         #expect(h.kind == .monitoring)
     }
 
@@ -325,7 +340,7 @@ import Testing
 
     @Test func refusedBeforeDiscovery() {
         var h = Harness()
-        #expect(h.send(.operatorFailover(to: nil, by: "frank")).decisions == ["refused failover asked by frank: no primary has been identified yet"])
+        #expect(h.send(.operatorFailover(to: nil, by: "frank")).refusals == [.noPrimaryIdentified])
     }
 }
 
@@ -366,10 +381,10 @@ import Testing
     @Test func aFailingSwitchLeavesThePromotionStandingAndKeepsRetrying() {
         var h = atTrafficSwitch()
         for _ in 1..<h.machine.policy.stepAttempts {
-            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503"))
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: StepError(.failed, "HTTP 503")))
             h.send(.timerFired(.retry(.switchTraffic)))
         }
-        let last = h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503"))
+        let last = h.send(.stepFailed(.switchTraffic, node: "pg-b", error: StepError(.failed, "HTTP 503")))
         #expect(h.kind == .trafficNotSwitched)
         #expect(h.machine.state.primary == "pg-b", "the promotion stands")
         #expect(last.alerts == ["promoted pg-b but traffic not switched: HTTP 503"])
@@ -379,7 +394,7 @@ import Testing
         // The slow retry fails once more, then succeeds.
         #expect(h.send(.timerFired(.retry(.switchTraffic))).sideEffects
             == [.switchTraffic(region: "eu-west", fromRegion: "us-east", node: "pg-b", epoch: Epoch(1))])
-        #expect(h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "HTTP 503")).contains(.scheduleTimer(.retry(.switchTraffic), after: .seconds(30))))
+        #expect(h.send(.stepFailed(.switchTraffic, node: "pg-b", error: StepError(.failed, "HTTP 503"))).contains(.scheduleTimer(.retry(.switchTraffic), after: .seconds(30))))
         h.send(.timerFired(.retry(.switchTraffic)))
         let done = h.send(.stepSucceeded(.switchTraffic, node: "pg-b", detail: "app now 198.51.100.21"))
         #expect(h.machine.state == .monitoring(primary: "pg-b"))
@@ -389,7 +404,7 @@ import Testing
     @Test func theNewPrimaryIsStillWatchedWhileTrafficIsNotSwitched() {
         var h = atTrafficSwitch()
         for _ in 1...h.machine.policy.stepAttempts {
-            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "timeout"))
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: StepError(.failed, "timeout")))
             h.send(.timerFired(.retry(.switchTraffic)))
         }
         #expect(h.kind == .trafficNotSwitched)
@@ -402,7 +417,7 @@ import Testing
     @Test func anOperatorResetAfterPointingTrafficByHand() {
         var h = atTrafficSwitch()
         for _ in 1...h.machine.policy.stepAttempts {
-            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: "timeout"))
+            h.send(.stepFailed(.switchTraffic, node: "pg-b", error: StepError(.failed, "timeout")))
             h.send(.timerFired(.retry(.switchTraffic)))
         }
         h.send(.operatorReset(by: "oscar"))
@@ -435,7 +450,9 @@ import Testing
             let decoded = try JSONDecoder().decode(MachineSnapshot.self, from: JSONEncoder().encode(snapshot))
             #expect(decoded == snapshot)
             let later = Instant(offset: .seconds(1000))
-            let restored = FailoverMachine<ManualClock>(restoring: decoded.aged(by: .seconds(5)), topology: twoRegions,
+            // What the epoch store holds at that step: epoch 1, stored by this monitor, once past bump-epoch.
+            let stored = step == .bumpEpoch ? EpochRecord.initial : EpochRecord(epoch: Epoch(1), owner: "m1")
+            let restored = FailoverMachine<ManualClock>(restoring: decoded.aged(by: .seconds(5)), stored: stored, owner: "m1", topology: twoRegions,
                                                         detection: .default, policy: .default, now: later)
             #expect(restored.state.kind == step.stateKind, "\(step)")
             guard case .failingOver(let p) = restored.state else { Issue.record("not failing over"); continue }
@@ -454,8 +471,8 @@ import Testing
         #expect(snapshot.phase == .watching(primary: "pg-b"))
         #expect(snapshot.lastFailoverAgo == 60_000)
         var restored = Harness(threeRegions)
-        restored.machine = FailoverMachine(restoring: snapshot.aged(by: .seconds(30)), topology: threeRegions, detection: .default,
-                                           policy: .default, now: restored.now)
+        restored.machine = FailoverMachine(restoring: snapshot.aged(by: .seconds(30)), stored: EpochRecord(epoch: Epoch(1), owner: "m1"),
+                                           owner: "m1", topology: threeRegions, detection: .default, policy: .default, now: restored.now)
         #expect(restored.machine.retired == ["pg-a"])
         #expect(restored.machine.resumeActions().isEmpty)
         restored.probe("pg-b", primary(0x3000))
@@ -484,9 +501,9 @@ import Testing
         h.steadyState()
         h.advance(.milliseconds(100))
         h.probe("pg-a", down)
-        #expect(h.send(.operatorSwitchover(to: nil, by: "ops")).decisions == ["refused switchover asked by ops: primary pg-a is not healthy; use lifeboat failover"])
+        #expect(h.send(.operatorSwitchover(to: nil, by: "ops")).refusals == [.primaryNotHealthy(primary: "pg-a")])
         var fresh = Harness()
-        #expect(fresh.send(.operatorSwitchover(to: nil, by: "ops")).decisions.first?.hasPrefix("refused switchover asked by ops: it needs a healthy primary") == true)
+        #expect(fresh.send(.operatorSwitchover(to: nil, by: "ops")).refusals == [.switchoverNeedsMonitoring(state: .discovering)])
     }
 
     @Test func aCatchUpThatNeverHappensStopsBeforePromotion() {
@@ -497,7 +514,7 @@ import Testing
         h.send(.stepSucceeded(.fence, node: "pg-a", detail: "fenced"))
         var last: [FailoverAction] = []
         for _ in 1...3 {
-            last = h.send(.stepFailed(.catchUp, node: "pg-b", error: "not caught up"))
+            last = h.send(.stepFailed(.catchUp, node: "pg-b", error: StepError(.failed, "not caught up")))
             h.send(.timerFired(.retry(.catchUp)))
         }
         #expect(h.kind == .failed)

@@ -28,7 +28,7 @@ func standby(_ lsn: UInt64 = 0x1000, streaming: Bool, lag: Duration = .zero) -> 
     ))
 }
 
-let down = ProbeResult.unreachable(reason: "connection refused")
+let down = ProbeResult.unreachable(ProbeFailure(.refused, "connection refused"))
 
 /// Drives a machine with a manual notion of now and collects every transition it makes.
 struct Harness {
@@ -83,6 +83,9 @@ extension [FailoverAction] {
     var decisions: [String] {
         compactMap { if case .decision(let text) = $0 { return text } else { return nil } }
     }
+    var refusals: [CommandRefusal] {
+        compactMap { if case .refused(let refusal) = $0 { return refusal } else { return nil } }
+    }
     var alerts: [String] {
         compactMap { if case .alert(_, let text) = $0 { return text } else { return nil } }
     }
@@ -90,7 +93,7 @@ extension [FailoverAction] {
         filter {
             switch $0 {
             case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic: return true
-            case .transition, .decision, .probe, .scheduleTimer, .alert: return false
+            case .transition, .decision, .refused, .probe, .scheduleTimer, .alert: return false
             }
         }
     }

@@ -36,7 +36,7 @@ import Testing
             case 7: harness.probe(node, standby(lsn - rng.next() % 4096, streaming: false, lag: .seconds(Int64(rng.next() % 60))))
             case 8...9: harness.probe(node, down)
             case 10: harness.send(.stepSucceeded(step, node: Bool.random(using: &rng) ? node : nil, detail: "ok"))
-            case 11: harness.send(.stepFailed(step, node: Bool.random(using: &rng) ? node : nil, error: "boom"))
+            case 11: harness.send(.stepFailed(step, node: Bool.random(using: &rng) ? node : nil, error: StepError(.failed, "boom")))
             case 12: harness.send(.timerFired(.retry(step)))
             case 13: harness.send(Bool.random(using: &rng) ? .pause(by: "t") : .resume(by: "t"))
             case 14: harness.send(Bool.random(using: &rng) ? .operatorFailover(to: Bool.random(using: &rng) ? node : nil, by: "t")

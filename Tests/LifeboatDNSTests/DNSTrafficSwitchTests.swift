@@ -2,7 +2,7 @@ import Foundation
 import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
-import LifeboatEngine
+import LifeboatPorts
 import LifeboatSandbox
 import LifeboatTestSupport
 import Synchronization
@@ -29,8 +29,10 @@ import Testing
         try await knot.waitUntilServing()
         let traffic = try makeSwitch(knot)
         let notes = Mutex<[String]>([])
-        let detail = try await traffic.switchTraffic(toRegion: "eu-west", fromRegion: "us-east", node: "pg-eu-west", epoch: Epoch(1),
+        let result = try await traffic.switchTraffic(toRegion: "eu-west", fromRegion: "us-east", node: "pg-eu-west", epoch: Epoch(1),
                                                      timeout: .seconds(10), progress: { note in notes.withLock { $0.append(note) } })
+        let detail = result.detail
+        #expect(result.changed)
         let seen = notes.withLock { $0 }
         #expect(seen.count == 2)
         #expect(seen[0] == "DNS switched: app.lifeboat.test. from 127.0.0.10 to 127.0.0.20, 127.0.0.21, TTL 30s")

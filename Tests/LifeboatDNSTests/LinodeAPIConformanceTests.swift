@@ -2,7 +2,7 @@ import Foundation
 import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
-import LifeboatEngine
+import LifeboatPorts
 import LifeboatTestSupport
 import Testing
 import Yams

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 import LifeboatNotify
 import LifeboatTestSupport
 import Synchronization

@@ -2,6 +2,7 @@ import Foundation
 import LifeboatCore
 import LifeboatDNS
 import LifeboatEngine
+import LifeboatPorts
 import LifeboatPostgres
 import LifeboatSandbox
 import LifeboatTestSupport
@@ -39,7 +40,10 @@ import Testing
         #expect(report.text.contains("RTO  "))
         // Clients found the new primary through the real DNS server.
         let dnsNotes = report.timeline.filter { $0.event == "dns" }.map(\.detail)
-        #expect(dnsNotes.first == "DNS switched: app.lifeboat.sandbox. from 127.0.1.1 to 127.0.2.1, TTL 0s")
+        let addresses = report.nodes.map { $0.address.split(separator: ":")[0] }
+        #expect(dnsNotes.first == "DNS switched: app.lifeboat.sandbox. from \(addresses[0]) to \(addresses[1]), TTL 0s")
+        // Each drill has loopback addresses of its own: never the 127.0.0.0/16 other programs use.
+        #expect(addresses.allSatisfy { !$0.hasPrefix("127.0.") }, "\(addresses)")
         #expect(dnsNotes.last?.hasPrefix("DNS verified: 1 authoritative server answers the new targets") == true)
         #expect(report.trafficSwitchSeconds != nil)
         let json = try JSONEncoder().encode(report)
@@ -76,8 +80,9 @@ import Testing
             try await waitFor("veto") {
                 engine.journal.entries.contains { $0.message.hasPrefix("failover vetoed: standby pg-eu-west still streams WAL") }
             }
-            // Hold on for a while: nothing is promoted while the standby streams.
-            try await Task.sleep(for: .seconds(2))
+            // Nothing is promoted while the standby streams, however many rounds of probes pass.
+            let probes = await engine.probeCount
+            try await waitFor("ten more probes") { await engine.probeCount >= probes + 10 }
             if case .confirming = await engine.state {} else { Issue.record("expected confirming, got \(await engine.state)") }
             #expect(await engine.epoch == .initial)
             #expect(!engine.journal.entries.contains { if case .stepStarted = $0.kind { return true } else { return false } })
@@ -124,15 +129,18 @@ import Testing
             try await waitFor("monitoring") { await engine.state == .monitoring(primary: cluster.primary.name) }
             try await waitFor("standby healthy") { await engine.health["pg-eu-west"]?.verdict == .healthy }
 
-            await engine.submit(.operatorFailover(to: "pg-eu-west", by: "test"))
+            let reply = await engine.submit(.operatorFailover(to: "pg-eu-west", by: "test"))
+            guard case .outcome(.started(let plan)) = reply else { Issue.record("not started: \(reply)"); return }
+            #expect(plan.candidate == "pg-eu-west" && plan.epoch == Epoch(1))
             try await waitFor("failover done") { await engine.state == .monitoring(primary: "pg-eu-west") }
             #expect(await engine.epoch == Epoch(1))
             // The old primary is alive but refuses writes; the new one takes them.
             #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
             await #expect(throws: CommandError.self) { try await cluster.psql(cluster.primary, "CREATE TABLE x (id int)") }
             try await cluster.psql(cluster.standbys[0], "CREATE TABLE x (id int)")
-            // Watching the fenced old primary for a while never flips roles back.
-            try await Task.sleep(for: .seconds(1))
+            // Watching the fenced old primary for rounds of probes never flips roles back.
+            let probes = await engine.probeCount
+            try await waitFor("ten more probes") { await engine.probeCount >= probes + 10 }
             #expect(await engine.state == .monitoring(primary: "pg-eu-west"))
             let promotions = engine.journal.entries.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }
             #expect(promotions.count == 1)
@@ -184,7 +192,8 @@ import Testing
 
 @Suite(.serialized) struct SwitchoverDrillTests {
     @Test func aPlannedSwitchoverLosesNoAcknowledgedWrite() async throws {
-        let report = try await SandboxDrill(switchover: true, logger: testLogger()).run()
+        let report = try await SandboxDrill(scenario: SwitchoverScenario(), logger: testLogger()).run()
+        #expect(report.scenario == "switchover")
         #expect(report.passed, "\(report.problems)")
         #expect(report.rpoLostWrites == 0)
         #expect(report.promotions == 1)

@@ -2,6 +2,7 @@ import Foundation
 import LifeboatCore
 import LifeboatEngine
 import LifeboatNotify
+import LifeboatPorts
 import LifeboatPostgres
 import LifeboatSandbox
 import LifeboatTestSupport

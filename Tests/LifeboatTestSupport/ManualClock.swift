@@ -12,11 +12,12 @@ public final class ManualClock: Clock, @unchecked Sendable {
     }
 
     private struct Sleeper {
+        var id: Int
         var deadline: Instant
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private let lock = Mutex<(now: Instant, sleepers: [Sleeper])>((Instant(offset: .zero), []))
+    private let lock = Mutex<(now: Instant, sleepers: [Sleeper], nextID: Int)>((Instant(offset: .zero), [], 0))
 
     public init() {}
 
@@ -34,14 +35,32 @@ public final class ManualClock: Clock, @unchecked Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
+    /// Suspends until `advance` passes `deadline`; a cancelled sleeper throws `CancellationError`
+    /// at once, as the real clocks do.
     public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let fireNow = lock.withLock { state -> Bool in
-                if deadline <= state.now { return true }
-                state.sleepers.append(Sleeper(deadline: deadline, continuation: continuation))
-                return false
+        let id = lock.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let fire: Result<Void, any Error>? = lock.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return nil
+                }
+                if let fire { continuation.resume(with: fire) }
             }
-            if fireNow { continuation.resume() }
+        } onCancel: {
+            let cancelled = lock.withLock { state -> Sleeper? in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.sleepers.remove(at: index)
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
         }
     }
+
+    /// How many tasks are asleep on this clock (tests wait for the engine to settle on it).
+    public var sleepers: Int { lock.withLock { $0.sleepers.count } }
 }

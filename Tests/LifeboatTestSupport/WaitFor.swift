@@ -11,5 +11,9 @@ public func waitFor(_ what: String, timeout: Duration = .seconds(20), _ conditio
 public struct WaitTimedOut: Error, CustomStringConvertible {
     public var what: String
     public var after: Duration
+    public init(what: String, after: Duration) {
+        self.what = what
+        self.after = after
+    }
     public var description: String { "timed out waiting for \(what) (\(after))" }
 }

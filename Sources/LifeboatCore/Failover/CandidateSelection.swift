@@ -1,3 +1,33 @@
+/// Why a standby may not be promoted. Decisions read the case; people read `description`.
+public enum Ineligibility: Sendable, Equatable, CustomStringConvertible {
+    case unhealthy(HealthVerdict)
+    case unreachableOnLatestProbe
+    case notAStandby
+    case noWALPosition
+    case overLagBytes(behind: UInt64, limit: UInt64)
+    case overLagSeconds(behind: Duration, limit: Duration)
+
+    /// Healthy and a standby, held back only by a lag limit: an operator may still promote it.
+    public var isLagLimit: Bool {
+        switch self {
+        case .overLagBytes, .overLagSeconds: return true
+        case .unhealthy, .unreachableOnLatestProbe, .notAStandby, .noWALPosition: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unhealthy(let verdict): return "unhealthy (\(verdict.rawValue))"
+        case .unreachableOnLatestProbe: return "unreachable on its latest probe"
+        case .notAStandby: return "not a standby"
+        case .noWALPosition: return "reports no WAL position"
+        case .overLagBytes(let behind, let limit): return "\(behind) bytes behind, over max_lag_bytes \(limit)"
+        case .overLagSeconds(let behind, let limit):
+            return "replay \(DurationText.format(behind)) behind, over max_lag_seconds \(DurationText.format(limit))"
+        }
+    }
+}
+
 /// How one standby fared as a promotion candidate.
 public struct CandidateAssessment: Sendable, Equatable {
     public var node: String
@@ -6,7 +36,7 @@ public struct CandidateAssessment: Sendable, Equatable {
     public var lagSeconds: Duration?
     public var priority: Int
     /// Nil when eligible; otherwise why not.
-    public var ineligibleBecause: String?
+    public var ineligible: Ineligibility?
 }
 
 public struct CandidateChoice: Sendable, Equatable {
@@ -22,12 +52,12 @@ public struct CandidateChoice: Sendable, Equatable {
             if let lsn = chosen.lsn { text += " (LSN \(lsn)" + (chosen.lagBytes.map { ", \($0) bytes behind" } ?? "") + ")" }
             let others = assessments.filter { $0.node != chosen.node }
             if !others.isEmpty {
-                text += "; " + others.map { "\($0.node): \($0.ineligibleBecause ?? "eligible, lower rank")" }.joined(separator: "; ")
+                text += "; " + others.map { "\($0.node): \($0.ineligible?.description ?? "eligible, lower rank")" }.joined(separator: "; ")
             }
             return text
         }
         if assessments.isEmpty { return "no standby to promote" }
-        return "no eligible standby: " + assessments.map { "\($0.node): \($0.ineligibleBecause ?? "?")" }.joined(separator: "; ")
+        return "no eligible standby: " + assessments.map { "\($0.node): \($0.ineligible?.description ?? "?")" }.joined(separator: "; ")
     }
 }
 
@@ -43,7 +73,7 @@ public enum CandidateSelection {
         enforceLagLimits: Bool = true
     ) -> CandidateChoice {
         let knownLSNs = standbys.compactMap { health[$0]?.lastStatus?.durableLSN }
-        let reference = ([lastPrimaryLSN].compactMap { $0} + knownLSNs).max()
+        let reference = ([lastPrimaryLSN].compactMap { $0 } + knownLSNs).max()
 
         var assessments: [CandidateAssessment] = []
         for name in standbys {
@@ -54,31 +84,30 @@ public enum CandidateSelection {
                 node: name, lsn: lsn,
                 lagBytes: lsn.flatMap { lsn in reference.map { $0.bytes(after: lsn) } },
                 lagSeconds: status?.replayLag,
-                priority: topology.priority(ofNode: name), ineligibleBecause: nil
+                priority: topology.priority(ofNode: name), ineligible: nil
             )
             if nodeHealth?.verdict != .healthy {
-                assessment.ineligibleBecause = "unhealthy (\(nodeHealth?.verdict.rawValue ?? "unknown"))"
+                assessment.ineligible = .unhealthy(nodeHealth?.verdict ?? .unknown)
             } else if status == nil {
-                assessment.ineligibleBecause = "unreachable on its latest probe"
+                assessment.ineligible = .unreachableOnLatestProbe
             } else if status?.inRecovery == false {
-                assessment.ineligibleBecause = "not a standby"
+                assessment.ineligible = .notAStandby
             } else if lsn == nil {
-                assessment.ineligibleBecause = "reports no WAL position"
+                assessment.ineligible = .noWALPosition
             } else if enforceLagLimits, let bytes = assessment.lagBytes, bytes > policy.maxLagBytes {
-                assessment.ineligibleBecause = "\(bytes) bytes behind, over max_lag_bytes \(policy.maxLagBytes)"
+                assessment.ineligible = .overLagBytes(behind: bytes, limit: policy.maxLagBytes)
             } else if enforceLagLimits, let seconds = assessment.lagSeconds, seconds > policy.maxLagSeconds {
-                assessment.ineligibleBecause = "replay \(DurationText.format(seconds)) behind, over max_lag_seconds \(DurationText.format(policy.maxLagSeconds))"
+                assessment.ineligible = .overLagSeconds(behind: seconds, limit: policy.maxLagSeconds)
             }
             assessments.append(assessment)
         }
 
-        let eligible = assessments.filter { $0.ineligibleBecause == nil }.sorted { a, b in
+        let eligible = assessments.filter { $0.ineligible == nil }.sorted { a, b in
             if a.lsn != b.lsn { return (a.lsn ?? LSN(0)) > (b.lsn ?? LSN(0)) }
             if a.priority != b.priority { return a.priority < b.priority }
             return a.node < b.node
         }
-        let healthy = assessments.filter { $0.ineligibleBecause == nil || $0.ineligibleBecause!.contains("over max_lag") }
-        let allOver = eligible.isEmpty && !healthy.isEmpty
-        return CandidateChoice(chosen: eligible.first, assessments: assessments, allOverLagLimit: allOver)
+        let heldByLag = assessments.contains { $0.ineligible?.isLagLimit == true }
+        return CandidateChoice(chosen: eligible.first, assessments: assessments, allOverLagLimit: eligible.isEmpty && heldByLag)
     }
 }

@@ -8,10 +8,13 @@ public enum FailoverAction: Sendable, Equatable {
     case transition(from: StateKind, to: StateKind, reason: String)
     /// Log and journal a decision that does not change state (a veto, a refusal, a blocker update).
     case decision(String)
+    /// An operator's command was refused; the engine journals it and answers the operator.
+    case refused(CommandRefusal)
     /// Probe these nodes after `after` instead of waiting for their interval.
     case probe(nodes: [String], after: Duration)
-    /// Persist `epoch` in the state store, before any side effect of the failover.
-    case bumpEpoch(to: Epoch)
+    /// Store `to` in the epoch store if it still holds `from` (compare-and-swap), before any side
+    /// effect of the failover.
+    case bumpEpoch(from: Epoch, to: Epoch)
     /// Make `node` refuse writes (or confirm it cannot be reached).
     case fence(node: String, epoch: Epoch)
     /// Switchover: make `node` refuse writes; unreachable is a failure here.

@@ -3,7 +3,7 @@ public enum FailoverEvent: Sendable, Equatable {
     case probed(node: String, result: ProbeResult)
     /// A workflow step finished; `node` names the standby for `.repoint`.
     case stepSucceeded(FailoverStep, node: String?, detail: String)
-    case stepFailed(FailoverStep, node: String?, error: String)
+    case stepFailed(FailoverStep, node: String?, error: StepError)
     case timerFired(TimerID)
     case pause(by: String)
     case resume(by: String)
@@ -17,4 +17,27 @@ public enum FailoverEvent: Sendable, Equatable {
 
 public enum TimerID: Hashable, Sendable {
     case retry(FailoverStep)
+}
+
+extension FailoverEvent {
+    /// The event with the text an operator's request supplied (`by`, a target node) made safe for
+    /// log lines and the journal (`LogSafe`). Other events carry only what the monitor produced.
+    public func escaped() -> FailoverEvent {
+        switch self {
+        case .pause(let by): return .pause(by: LogSafe.escape(by))
+        case .resume(let by): return .resume(by: LogSafe.escape(by))
+        case .operatorFailover(let to, let by): return .operatorFailover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
+        case .operatorSwitchover(let to, let by): return .operatorSwitchover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
+        case .operatorReset(let by): return .operatorReset(by: LogSafe.escape(by))
+        case .probed, .stepSucceeded, .stepFailed, .timerFired: return self
+        }
+    }
+
+    /// Asked for by an operator (journaled as such, answered with a `CommandOutcome`).
+    public var isOperatorCommand: Bool {
+        switch self {
+        case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset: return true
+        case .probed, .stepSucceeded, .stepFailed, .timerFired: return false
+        }
+    }
 }

@@ -17,9 +17,16 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     public internal(set) var lastReason = "starting: no primary identified yet"
     /// Former primaries demoted by a failover: never candidates until seen again as standbys.
     public internal(set) var retired: Set<String> = []
-    var lastPrimaryLSN: LSN?
+    /// The last WAL position the primary was seen at: the reference for a candidate's lag. Kept
+    /// in the snapshot, so a restarted monitor measures lag against what it last saw, not
+    /// against the standbys alone.
+    public internal(set) var lastPrimaryLSN: LSN?
     var strayFencesInFlight: Set<String> = []
     var lastDiscoveryProblem: String?
+    /// Set when a restore found the snapshot at odds with the epoch store (announced on resume).
+    var restoreProblem: String?
+    /// Transitions refused because the table does not allow them (always zero unless there is a bug).
+    public internal(set) var invariantViolations = 0
 
     public init(topology: Topology, detection: DetectionSettings = .default, policy: FailoverPolicy = .default, epoch: Epoch = .initial) {
         self.topology = topology
@@ -29,7 +36,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     }
 
     public mutating func handle(_ event: FailoverEvent, now: Instant) -> [FailoverAction] {
-        switch event {
+        switch event.escaped() {
         case .probed(let node, let result):
             return probed(node, result, now: now)
         case .stepSucceeded(let step, let node, let detail):
@@ -60,7 +67,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             case .failed, .trafficNotSwitched:
                 return [move(to: .discovering, reason: "operator \(who) reset the failover; rediscovering roles")]
             case .discovering, .monitoring, .confirming, .holding, .failingOver:
-                return [.decision("reset by \(who) ignored: nothing has failed")]
+                return [.refused(.nothingToReset)]
             }
         }
     }
@@ -151,7 +158,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     private mutating func watch(_ primary: String, now: Instant) -> [FailoverAction] {
         let primaryHealth = health[primary]
         if primaryHealth?.verdict == .unhealthy {
-            let error = primaryHealth?.lastResult.flatMap(Self.errorText) ?? "no answer"
+            let error = primaryHealth?.lastResult?.failure?.detail ?? "no answer"
             let reason = "primary \(primary) failed \(primaryHealth?.consecutiveFailures ?? 0) consecutive probes (\(error)); asking the standbys to corroborate"
             let move = move(to: .confirming(primary: primary, since: now, veto: nil), reason: reason)
             return [move, .probe(nodes: standbys(excluding: primary), after: .zero)] + evaluate(now: now)
@@ -165,6 +172,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     }
 
     private mutating func discover() -> [FailoverAction] {
+        // Only once every node has been probed: the first writable node to answer is not
+        // necessarily the only one.
+        guard topology.databaseNodes.allSatisfy({ health[$0.name]?.lastObservedAt != nil }) else { return [] }
         let writable = topology.databaseNodes.map(\.name).filter { health[$0]?.currentStatus?.isWritablePrimary == true }
         if writable.count == 1, let primary = writable.first {
             lastDiscoveryProblem = nil
@@ -220,7 +230,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
                 : choice.summary
             return hold(primary, blocker: blocker)
         }
-        return beginFailover(from: primary, to: chosen.node, reason: "\(corroboration); \(choice.summary)", manual: false, now: now)
+        return beginFailover(from: primary, to: chosen.node, reason: "\(corroboration); \(choice.summary)", manual: false, planned: false, now: now)
     }
 
     private func guardRailBlocking(now: Instant) -> String? {
@@ -255,54 +265,50 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .trafficNotSwitched(let progress, _):
             primary = progress.candidate
         case .discovering:
-            return [.decision("refused failover asked by \(who): no primary has been identified yet")]
+            return [.refused(.noPrimaryIdentified)]
         case .failingOver:
-            return [.decision("refused failover asked by \(who): a failover is already running")]
+            return [.refused(.failoverRunning)]
         case .failed:
-            return [.decision("refused failover asked by \(who): the last failover failed; reset it first")]
+            return [.refused(.lastFailoverFailed)]
         }
-        let choice = chooseCandidate(excluding: primary, enforceLagLimits: false)
         let chosen: CandidateAssessment
-        if let target {
-            guard let assessment = choice.assessments.first(where: { $0.node == target }) else {
-                return [.decision("refused failover asked by \(who): \(target) is not a standby of \(primary)")]
-            }
-            if let why = assessment.ineligibleBecause {
-                return [.decision("refused failover asked by \(who) to \(target): \(why)")]
-            }
-            chosen = assessment
-        } else {
-            guard let best = choice.chosen else { return [.decision("refused failover asked by \(who): \(choice.summary)")] }
-            chosen = best
+        switch pick(target, excluding: primary) {
+        case .failure(let refusal): return [.refused(refusal)]
+        case .success(let assessment): chosen = assessment
         }
         let lag = chosen.lagBytes.map { ", \($0) bytes behind" } ?? ""
-        return beginFailover(from: primary, to: chosen.node, reason: "operator \(who) asked for failover to \(chosen.node)\(lag)", manual: true, now: now)
+        return beginFailover(from: primary, to: chosen.node, reason: "operator \(who) asked for failover to \(chosen.node)\(lag)",
+                             manual: true, planned: false, now: now)
     }
 
     private mutating func operatorSwitchover(to target: String?, by who: String, now: Instant) -> [FailoverAction] {
         guard case .monitoring(let primary) = state else {
-            return [.decision("refused switchover asked by \(who): it needs a healthy primary being monitored (state is \(state.kind.rawValue))")]
+            return [.refused(.switchoverNeedsMonitoring(state: state.kind))]
         }
         guard health[primary]?.verdict == .healthy, health[primary]?.currentStatus?.isWritablePrimary == true else {
-            return [.decision("refused switchover asked by \(who): primary \(primary) is not healthy; use lifeboat failover")]
+            return [.refused(.primaryNotHealthy(primary: primary))]
         }
-        let plan = failoverPlan(to: target)
-        guard let candidate = plan.candidate else {
-            return [.decision("refused switchover asked by \(who): \(plan.refusal ?? "no candidate")")]
+        switch pick(target, excluding: primary) {
+        case .failure(let refusal):
+            return [.refused(refusal)]
+        case .success(let chosen):
+            return beginFailover(from: primary, to: chosen.node, reason: "operator \(who) asked for a switchover to \(chosen.node) (planned, zero data loss)",
+                                 manual: true, planned: true, now: now)
         }
-        var actions = beginFailover(from: primary, to: candidate, reason: "operator \(who) asked for a switchover to \(candidate) (planned, zero data loss)",
-                                    manual: true, now: now)
-        if case .failingOver(var p) = state {
-            p.planned = true
-            state = .failingOver(p)
+    }
+
+    /// The operator's target (or the best standby), ignoring lag limits: an operator may accept a loss.
+    private func pick(_ target: String?, excluding primary: String) -> Result<CandidateAssessment, CommandRefusal> {
+        let choice = chooseCandidate(excluding: primary, enforceLagLimits: false)
+        guard let target else {
+            guard let best = choice.chosen else { return .failure(.noCandidate(summary: choice.summary)) }
+            return .success(best)
         }
-        actions = actions.map { action in
-            if case .alert(let severity, let text) = action, text.hasPrefix("failover started") {
-                return .alert(severity == .critical ? .warning : severity, "switchover started" + text.dropFirst("failover started".count))
-            }
-            return action
+        guard let assessment = choice.assessments.first(where: { $0.node == target }) else {
+            return .failure(.notAStandby(node: target, primary: primary))
         }
-        return actions
+        if let why = assessment.ineligible { return .failure(.ineligible(node: target, why)) }
+        return .success(assessment)
     }
 
     private func chooseCandidate(excluding primary: String, enforceLagLimits: Bool) -> CandidateChoice {
@@ -312,16 +318,17 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         )
     }
 
-    private mutating func beginFailover(from primary: String, to candidate: String, reason: String, manual: Bool, now: Instant) -> [FailoverAction] {
+    private mutating func beginFailover(from primary: String, to candidate: String, reason: String, manual: Bool, planned: Bool,
+                                        now: Instant) -> [FailoverAction] {
         let others = standbys(excluding: primary).filter { $0 != candidate }
         let progress = FailoverProgress(
             oldPrimary: primary, candidate: candidate, epoch: epoch.next, step: .bumpEpoch, attempt: 1,
-            startedAt: now, pendingRepoints: others, otherStandbys: others, manual: manual, reason: reason
+            startedAt: now, pendingRepoints: others, otherStandbys: others, manual: manual, planned: planned, reason: reason
         )
-        return [
-            move(to: .failingOver(progress), reason: reason),
-            .alert(.critical, "failover started: \(primary) -> \(candidate) under epoch \(progress.epoch)"),
-        ] + actions(for: progress)
+        let alert: FailoverAction = planned
+            ? .alert(.warning, "switchover started: \(primary) -> \(candidate) under epoch \(progress.epoch)")
+            : .alert(.critical, "failover started: \(primary) -> \(candidate) under epoch \(progress.epoch)")
+        return [move(to: .failingOver(progress), reason: reason), alert] + actions(for: progress)
     }
 
     // MARK: - Workflow
@@ -329,7 +336,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     /// The side effects of the step `p` stands at.
     public func actions(for p: FailoverProgress<Instant>) -> [FailoverAction] {
         switch p.step {
-        case .bumpEpoch: return [.bumpEpoch(to: p.epoch)]
+        case .bumpEpoch: return [.bumpEpoch(from: Epoch(p.epoch.value - 1), to: p.epoch)]
         case .fence: return [p.planned ? .fenceForSwitchover(node: p.oldPrimary, epoch: p.epoch) : .fence(node: p.oldPrimary, epoch: p.epoch)]
         case .catchUp: return [.catchUp(node: p.candidate, primary: p.oldPrimary, epoch: p.epoch)]
         case .promote: return [.promote(node: p.candidate, epoch: p.epoch)]
@@ -399,7 +406,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         return [move(to: .failingOver(p), reason: reason)] + actions(for: p)
     }
 
-    private mutating func stepFailed(_ step: FailoverStep, node: String?, error: String, now: Instant) -> [FailoverAction] {
+    private mutating func stepFailed(_ step: FailoverStep, node: String?, error: StepError, now: Instant) -> [FailoverAction] {
         if case .trafficNotSwitched = state, step == .switchTraffic {
             return [.decision("traffic switch failed again: \(error); next try in \(DurationText.format(policy.trafficRetryInterval))"),
                     .scheduleTimer(.retry(.switchTraffic), after: policy.trafficRetryInterval)]
@@ -411,8 +418,19 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return [.decision("ignored a late failure of step \(step.rawValue): \(error)")]
         }
         let on = node.map { " on \($0)" } ?? ""
+        if case .epochConflict(let stored) = error.kind {
+            // Another monitor (or a failover of another owner) moved the epoch: this failover must
+            // not go on under an epoch it does not own, and is never retried.
+            epoch = max(epoch, stored.epoch)
+            let reason = "\(step.rawValue) refused: the epoch store holds \(stored), not what this failover expected; it stops here (\(error))"
+            return [
+                move(to: .failed(p, reason: reason), reason: reason),
+                .alert(.critical, "failover \(p.oldPrimary) -> \(p.candidate) stopped: another monitor has acted (\(stored))"),
+            ]
+        }
         if p.attempt < policy.stepAttempts {
-            let delay = policy.retryDelay * (1 << (p.attempt - 1))
+            // Doubling, bounded: a large step_attempts must not overflow the shift or wait for ages.
+            let delay = min(policy.retryDelay * (1 << min(p.attempt - 1, 10)), max(policy.retryDelay, .seconds(30)))
             p.attempt += 1
             state = .failingOver(p)
             return [
@@ -446,17 +464,29 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         topology.databaseNodes.map(\.name).filter { $0 != primary && !retired.contains($0) }
     }
 
+    /// Every state change goes through here and is checked against the table. A change the
+    /// table does not allow is a bug: the machine stops in `failed` (an operator must look)
+    /// rather than crash the monitor mid-failover or act on a state it should not be in.
     private mutating func move(to newState: FailoverState<Instant>, reason: String) -> FailoverAction {
         let from = state.kind
         let to = newState.kind
-        precondition(TransitionTable.allows(from: from, to: to), "transition \(from) -> \(to) is not in TransitionTable")
+        guard TransitionTable.allows(from: from, to: to) else {
+            let why = "internal error: the transition \(from.rawValue) -> \(to.rawValue) is not in the transition table (\(reason)); stopped for an operator"
+            let progress: FailoverProgress<Instant>
+            switch state {
+            case .failingOver(let p), .failed(let p, _), .trafficNotSwitched(let p, _): progress = p
+            case .discovering, .monitoring, .confirming, .holding:
+                lastReason = why
+                invariantViolations += 1
+                return .alert(.critical, why)
+            }
+            invariantViolations += 1
+            state = .failed(progress, reason: why)
+            lastReason = why
+            return .alert(.critical, why)
+        }
         state = newState
         lastReason = reason
         return .transition(from: from, to: to, reason: reason)
-    }
-
-    private static func errorText(_ result: ProbeResult) -> String? {
-        if case .unreachable(let reason) = result { return reason }
-        return nil
     }
 }

@@ -30,14 +30,33 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
     /// Milliseconds since the last failover finished, when one has.
     public var lastFailoverAgo: Int64?
     public var lastReason: String
+    /// The last WAL position the primary was seen at (absent in snapshots from before 0.2).
+    public var lastPrimaryLSN: UInt64?
 
-    public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String) {
+    public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String,
+                lastPrimaryLSN: UInt64? = nil) {
+        self.lastPrimaryLSN = lastPrimaryLSN
         self.phase = phase
         self.epoch = epoch
         self.paused = paused
         self.retired = retired
         self.lastFailoverAgo = lastFailoverAgo
         self.lastReason = lastReason
+    }
+
+    /// The same snapshot with every age zeroed: two snapshots that differ only in how long ago
+    /// things happened hold the same facts (the engine saves only when the facts change).
+    public var facts: MachineSnapshot {
+        var copy = self
+        copy.lastFailoverAgo = lastFailoverAgo.map { _ in 0 }
+        func zero(_ p: Progress) -> Progress { var p = p; p.startedAgo = 0; return p }
+        switch phase {
+        case .discovering, .watching: break
+        case .failingOver(let p): copy.phase = .failingOver(zero(p))
+        case .failed(let p, let r): copy.phase = .failed(zero(p), reason: r)
+        case .trafficNotSwitched(let p, let r): copy.phase = .trafficNotSwitched(zero(p), reason: r)
+        }
+        return copy
     }
 
     /// Adds `gap` (time the monitor was down) to every age.
@@ -75,13 +94,18 @@ extension FailoverMachine {
         }
         return MachineSnapshot(
             phase: phase, epoch: epoch.value, paused: paused, retired: retired.sorted(),
-            lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason
+            lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason,
+            lastPrimaryLSN: lastPrimaryLSN?.value
         )
     }
 
     /// A machine as it was when `snapshot` was taken, `snapshot`'s ages measured back from `now`.
-    public init(restoring snapshot: MachineSnapshot, topology: Topology, detection: DetectionSettings, policy: FailoverPolicy, now: Instant) {
-        self.init(topology: topology, detection: detection, policy: policy, epoch: Epoch(snapshot.epoch))
+    /// `stored` is what the epoch store holds now and `owner` this monitor's id: the epoch is the
+    /// greater of the store's and the snapshot's, and a failover the store shows superseded (a
+    /// newer epoch, or its own epoch stored by another owner) is not resumed.
+    public init(restoring snapshot: MachineSnapshot, stored: EpochRecord, owner: String, topology: Topology, detection: DetectionSettings,
+                policy: FailoverPolicy, now: Instant) {
+        self.init(topology: topology, detection: detection, policy: policy, epoch: max(Epoch(snapshot.epoch), stored.epoch))
         func progress(_ p: MachineSnapshot.Progress) -> FailoverProgress<Instant> {
             FailoverProgress(
                 oldPrimary: p.oldPrimary, candidate: p.candidate, epoch: Epoch(p.epoch), step: p.step, attempt: p.attempt,
@@ -89,22 +113,47 @@ extension FailoverMachine {
                 otherStandbys: p.otherStandbys, manual: p.manual, planned: p.planned ?? false, reason: p.reason
             )
         }
-        switch snapshot.phase {
-        case .discovering: state = .discovering
-        case .watching(let primary): state = .monitoring(primary: primary)
-        case .failingOver(let p): state = .failingOver(progress(p))
-        case .failed(let p, let reason): state = .failed(progress(p), reason: reason)
-        case .trafficNotSwitched(let p, let reason): state = .trafficNotSwitched(progress(p), reason: reason)
-        }
         paused = snapshot.paused
         retired = Set(snapshot.retired)
         lastFailoverAt = snapshot.lastFailoverAgo.map { now.advanced(by: .milliseconds(-$0)) }
         lastReason = snapshot.lastReason
+        lastPrimaryLSN = snapshot.lastPrimaryLSN.map { LSN($0) }
+        switch snapshot.phase {
+        case .discovering:
+            state = .discovering
+        case .watching(let primary):
+            if stored.epoch > Epoch(snapshot.epoch) {
+                // Another monitor failed over while this one was away: its primary is not ours to assume.
+                state = .discovering
+                lastPrimaryLSN = nil
+                restoreProblem = "the epoch store holds \(stored), newer than this monitor's epoch \(snapshot.epoch); rediscovering roles instead of assuming \(primary) is the primary"
+                lastReason = restoreProblem!
+            } else {
+                state = .monitoring(primary: primary)
+            }
+        case .failingOver(let p):
+            let inFlight = progress(p)
+            let superseded = stored.epoch > inFlight.epoch || (stored.epoch == inFlight.epoch && stored.owner != owner)
+            let lost = inFlight.step != .bumpEpoch && stored.epoch < inFlight.epoch
+            if superseded || lost {
+                let why = superseded
+                    ? "the failover \(p.oldPrimary) -> \(p.candidate) under epoch \(p.epoch) was superseded while this monitor was down: the epoch store holds \(stored); not resuming it"
+                    : "the failover \(p.oldPrimary) -> \(p.candidate) stood past storing epoch \(p.epoch), but the epoch store holds \(stored); not resuming it"
+                state = .failed(inFlight, reason: why)
+                restoreProblem = why
+                lastReason = why
+            } else {
+                state = .failingOver(inFlight)
+            }
+        case .failed(let p, let reason): state = .failed(progress(p), reason: reason)
+        case .trafficNotSwitched(let p, let reason): state = .trafficNotSwitched(progress(p), reason: reason)
+        }
     }
 
     /// What to do after a restart: re-issue the step the workflow stood at (every step is
     /// idempotent), or re-arm the traffic-switch retry.
     public func resumeActions() -> [FailoverAction] {
+        if let restoreProblem { return [.alert(.critical, restoreProblem)] }
         switch state {
         case .failingOver(let p):
             return [.decision("resuming after a restart at step \(p.step.rawValue) of the failover \(p.oldPrimary) -> \(p.candidate) (epoch \(p.epoch))")]

@@ -60,13 +60,44 @@ public struct NodeStatus: Sendable, Equatable {
     }
 }
 
+/// Why a probe got no status. Decisions read `kind`; `detail` is for people.
+public struct ProbeFailure: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// The host answered with a reset: nothing listens (a crashed server, a stopped service).
+        case refused
+        /// No answer within the timeout: a silent network cut, a black hole, a hung server.
+        case timedOut = "timed-out"
+        /// The network says the host cannot be reached (no route, host down).
+        case unreachable
+        /// The server answered but refused us (authentication, too many connections, an SQL error).
+        case rejected
+        /// Anything else.
+        case failed
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { detail }
+}
+
 /// The outcome of one probe.
 public enum ProbeResult: Sendable, Equatable {
     case reachable(NodeStatus)
-    case unreachable(reason: String)
+    case unreachable(ProbeFailure)
 
     public var status: NodeStatus? {
         if case .reachable(let status) = self { return status }
+        return nil
+    }
+
+    public var failure: ProbeFailure? {
+        if case .unreachable(let failure) = self { return failure }
         return nil
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 
 /// The Domains part of Linode API v4: find a Domain, list its records, update one.
-/// Retries 429 (honouring Retry-After), 408, 5xx and "busy" with exponential backoff and jitter;
+/// Retries 429 (honouring Retry-After), 408 and 5xx with exponential backoff and jitter;
 /// never 400/401/403/404. The token is sent only in the Authorization header and never printed.
 public struct LinodeDomainsClient: Sendable {
     public var baseURL: String
@@ -98,8 +98,7 @@ public struct LinodeDomainsClient: Sendable {
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) { return data }
                 let reasons = Self.reasons(data)
-                let busy = status == 400 && reasons.contains { $0.lowercased().contains("busy") }
-                guard status == 429 || status == 408 || status >= 500 || busy else {
+                guard status == 429 || status == 408 || status >= 500 else {
                     throw LinodeAPIError.rejected(status: status, reasons: reasons.isEmpty ? ["(no reason given)"] : reasons)
                 }
                 lastProblem = "\(status)\(reasons.isEmpty ? "" : " \(reasons.joined(separator: "; "))")"

@@ -1,5 +1,5 @@
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 
 /// A record in Linode's DNS Manager. Linode has no conditional update, so the compare-and-swap
 /// is read-compare-write: the record is read right before the PUT and the PUT's answer is checked.

@@ -1,5 +1,5 @@
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 
 public enum DNSSwitchError: Error, Equatable, CustomStringConvertible {
     case noTargets(region: String)
@@ -44,13 +44,16 @@ public struct DNSTrafficSwitch: TrafficSwitch {
     public func switchTraffic(
         toRegion region: String, fromRegion: String, node: String, epoch: Epoch, timeout: Duration,
         progress: @escaping @Sendable (String) -> Void
-    ) async throws -> String {
+    ) async throws -> TrafficSwitchResult {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
         let change = try await point(to: region, from: fromRegion, dryRun: false)
         progress(change.summary)
-        let verified = try await verify(change.targets)
+        // Verification gets what is left of the step's deadline, never more than verifyTimeout.
+        let verified = try await verify(change.targets, within: min(verifyTimeout, max(.zero, clock.now.duration(to: deadline))))
         progress(verified)
         let exposure = change.oldTTL.map { "; resolvers may keep the old answer for up to \($0)s (its TTL)" } ?? ""
-        return "\(change.summary); \(verified)\(exposure)"
+        return TrafficSwitchResult(changed: change.changed, detail: "\(change.summary); \(verified)\(exposure)")
     }
 
     public struct Change: Sendable, Equatable {
@@ -90,7 +93,8 @@ public struct DNSTrafficSwitch: TrafficSwitch {
     }
 
     /// Asks every authoritative server until all answer `targets`; returns what it saw and how long it took.
-    public func verify(_ desired: [IPv4]) async throws -> String {
+    public func verify(_ desired: [IPv4], within limit: Duration? = nil) async throws -> String {
+        let verifyTimeout = limit ?? self.verifyTimeout
         guard !verifiers.isEmpty else { return "not verified: no authoritative servers configured (dns.verify.servers)" }
         let clock = ContinuousClock()
         let start = clock.now

@@ -1,5 +1,5 @@
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 
 /// The record on a server that takes RFC 2136 updates (BIND, Knot, PowerDNS, …).
 public struct RFC2136Provider: DNSProvider {

@@ -1,6 +1,6 @@
 import LifeboatConfig
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
 
 /// Builds the traffic switch a config's `dns:` section describes, resolving its secrets now.
 public enum TrafficSwitchFactory {

@@ -25,6 +25,8 @@ public struct DrillReport: Codable, Sendable {
     }
 
     public var kind: String
+    /// The scenario's name (`kill-primary`, `switchover`).
+    public var scenario: String
     public var nodes: [Node]
     public var detection: Detection
     public var fault: String

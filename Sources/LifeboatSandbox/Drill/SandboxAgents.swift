@@ -1,20 +1,20 @@
 import Foundation
 import Hummingbird
 import LifeboatAgent
+import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatCore
-import LifeboatEngine
 import Logging
 
 /// One `lifeboat agent` per sandbox region, on the region's own loopback address: health,
 /// signed fencing, and file replication of `<sandbox>/<region>/files/uploads` with real rsync.
-/// An `AgentCoordinator` tells them the epoch and primary region, as the monitor does.
+/// The monitor (its agents: section names them) tells them the epoch and primary region.
 public final class SandboxAgents: Sendable {
     public static let interval: Duration = .seconds(1)
     public let agents: [String: Agent]
     let nodes: [(name: String, region: String)]
     public let urls: [String: String]
-    let key: String
+    public let key: String
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     /// `uploads` in `region`: where the drill writes and looks for files.
@@ -44,18 +44,8 @@ public final class SandboxAgents: Sendable {
         nodes = cluster.nodes.map { ($0.name, $0.region) }
     }
 
-    /// Fencing through the agents first, as `lifeboat monitor` does with `agent:` on its nodes.
-    public func fencing(_ fleet: any DatabaseFleet) -> any DatabaseFleet {
-        AgentFencingFleet(base: fleet, agents: urls.mapValues { AgentClient(baseURL: $0, key: key) })
-    }
-
-    /// Starts every agent's HTTP server and replication loop, and the coordinator that follows `engine`.
-    public func start(engine: Engine<ContinuousClock>, logger: Logger) async throws {
-        let regionOf = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.region) })
-        let coordinator = AgentCoordinator(
-            targets: nodes.map { AgentCoordinator.Target(node: $0.name, region: $0.region, client: AgentClient(baseURL: urls[$0.name]!, key: key)) },
-            interval: Self.interval, timeout: .seconds(2), logger: logger,
-            settledOrder: { ReplicationOrder.settled(state: await engine.state, epoch: await engine.epoch, regionOf: regionOf) })
+    /// Starts every agent's HTTP server and replication loop; returns once every agent answers.
+    public func start(logger: Logger) async throws {
         var started: [Task<Void, Never>] = []
         for agent in agents.values {
             let listen = agent.config.listen
@@ -65,9 +55,7 @@ public final class SandboxAgents: Sendable {
             started.append(Task { try? await app.runService(gracefulShutdownSignals: []) })
             if let replicator = agent.replicator { started.append(Task { await replicator.run() }) }
         }
-        started.append(Task { try? await coordinator.run() })
         tasks.withLock { $0 = started }
-        // Ready once every agent answers.
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))
         for (name, url) in urls {

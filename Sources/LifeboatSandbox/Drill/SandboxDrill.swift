@@ -3,11 +3,14 @@ import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
 import LifeboatEngine
-import LifeboatPostgres
+import LifeboatMonitor
 import Logging
+import Prometheus
 
-/// The main job: builds two regions on this machine, runs the engine against them, kills the
-/// primary with SIGKILL while a client writes, and measures RTO and RPO.
+/// The main job: builds regions on this machine (each on its own loopback address of a block
+/// reserved for this drill), runs the monitor exactly as `lifeboat monitor` does (the same
+/// `MonitorAssembly`: engine, SQLite state, API, agent coordinator), injects a scenario's fault
+/// while a client writes, and measures RTO and RPO.
 public struct SandboxDrill: Sendable {
     public var detection: DetectionSettings
     public var policy: FailoverPolicy
@@ -19,27 +22,31 @@ public struct SandboxDrill: Sendable {
     /// Run a real authoritative DNS server (Knot) and have the client find the primary through
     /// `app.lifeboat.sandbox`; the failover then includes the traffic switch and its verification.
     public var useDNS: Bool
-    /// A planned switchover instead of killing the primary.
-    public var switchover: Bool
+    /// What is done to the cluster.
+    public var scenario: any DrillScenario
     /// Run an agent per region (fencing through it, file replication with rsync) and show files
     /// following the primary.
     public var useAgents: Bool
+    /// Serve the monitor's /metrics from this registry (the process bootstrapped swift-metrics with it).
+    public var metrics: PrometheusCollectorRegistry?
 
     public static let zone = "lifeboat.sandbox"
     public static let recordName = "app.lifeboat.sandbox"
     public var logger: Logger
 
     public init(detection: DetectionSettings = .default, policy: FailoverPolicy = .default, regions: [String] = ["us-east", "eu-west"],
-                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true, switchover: Bool = false,
-                useAgents: Bool = true, logger: Logger) {
+                installPostgres: Bool = true, failoverTimeout: Duration = .seconds(60), useDNS: Bool = true,
+                scenario: any DrillScenario = KillPrimaryScenario(), useAgents: Bool = true, metrics: PrometheusCollectorRegistry? = nil,
+                logger: Logger) {
         self.useAgents = useAgents
         self.useDNS = useDNS
-        self.switchover = switchover
+        self.scenario = scenario
         self.detection = detection
         self.policy = policy
         self.regions = regions
         self.installPostgres = installPostgres
         self.failoverTimeout = failoverTimeout
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -56,9 +63,9 @@ public struct SandboxDrill: Sendable {
             if useDNS {
                 // TTL 0: the client re-resolves on every reconnect, so client-side caching is
                 // excluded from the measurement (and stated in the report).
-                let server = try KnotServer(zone: Self.zone, records: ["app 0 IN A \(cluster.primary.address)"])
+                let server = try KnotServer(zone: Self.zone, records: ["app 0 IN A \(cluster.primary.address)"], host: cluster.block.dnsAddress)
                 knot = server
-                progress("starting Knot DNS for \(Self.zone) on 127.0.0.1:\(server.port): \(Self.recordName) -> \(cluster.primary.address)")
+                progress("starting Knot DNS for \(Self.zone) on \(server.host):\(server.port): \(Self.recordName) -> \(cluster.primary.address)")
                 try await server.waitUntilServing()
             }
             let report = try await drill(cluster, knot: knot, progress: progress)
@@ -84,42 +91,52 @@ public struct SandboxDrill: Sendable {
         }
     }
 
+    /// The monitor's configuration for the sandbox: the same kind of file an operator writes,
+    /// with the sandbox's addresses and freshly made secrets.
+    func monitorConfig(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?) throws -> LifeboatConfiguration {
+        var nodes = cluster.nodes.map(\.config)
+        for index in nodes.indices { nodes[index].agent = agents?.urls[nodes[index].name] }
+        let dns = knot.map { knot in
+            DNSConfig(provider: .rfc2136(.init(server: HostPort(host: knot.host, port: knot.port), keyName: knot.keyName,
+                                               keySecret: .inline(Secret(knot.keySecret)))),
+                      zone: Self.zone, record: Self.recordName, ttl: 0,
+                      targets: Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.region, [IPv4($0.address)!]) }),
+                      verifyServers: [HostPort(host: knot.host, port: knot.port)])
+        }
+        let token = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let api = APIConfig(listen: HostPort(host: cluster.block.apiAddress, port: try FreePort.find(bindableOn: [cluster.block.apiAddress])),
+                            token: .inline(Secret(token)))
+        return LifeboatConfiguration(
+            cluster: "sandbox", topology: cluster.topology, databaseNodes: nodes, detection: detection, failover: policy, dns: dns, api: api,
+            agents: agents.map { AgentsConfig(key: .inline(Secret($0.key)), timeout: .seconds(2), interval: SandboxAgents.interval) })
+    }
+
     private func drill(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
         let clock = ContinuousClock()
         try await cluster.psql(cluster.primary, WorkloadWriter.createTableSQL)
         try await cluster.waitForStreaming(timeout: .seconds(10))
 
-        let configs = cluster.nodes.map(\.config)
-        let postgres = try PostgresFleet(nodes: configs, logger: logger)
-        let fleet = agents?.fencing(postgres) ?? postgres
-        var traffic: any TrafficSwitch = NoTrafficSwitch()
-        var target = WorkloadWriter.Target.anyWritable(configs)
-        if let knot {
-            let zone = try DNSName(Self.zone), record = try DNSName(Self.recordName)
-            let server = DNSServer(host: "127.0.0.1", port: knot.port)
-            let client = RFC2136Client(server: server, zone: zone, key: try TSIGKey(name: knot.keyName, secretBase64: knot.keySecret))
-            traffic = DNSTrafficSwitch(
-                provider: RFC2136Provider(client: client, record: record),
-                targets: Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.region, [IPv4($0.address)!]) }),
-                ttl: 0, verifiers: [AuthoritativeServer(server: server, zone: zone, record: record)]
-            )
-            target = .dns(name: record, server: server, zone: zone, port: cluster.primary.port)
-        }
-        let engine = Engine(
-            topology: cluster.topology, detection: detection, policy: policy, fleet: fleet,
-            epochStore: InMemoryEpochStore(), traffic: traffic, clock: clock, logger: logger
-        )
         if let agents {
             progress("starting an agent per region (\(agents.urls.values.sorted().joined(separator: ", "))): health, fencing, file replication")
-            try await agents.start(engine: engine, logger: logger)
+            try await agents.start(logger: logger)
+        }
+        let config = try monitorConfig(cluster, knot: knot, agents: agents)
+        let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
+                                          options: .init(signals: [], metrics: metrics))
+        progress("starting the monitor (API on \(monitor.api)), as lifeboat monitor runs it")
+        let engine = monitor.engine
+        var target = WorkloadWriter.Target.anyWritable(config.databaseNodes)
+        if let knot {
+            target = .dns(name: try DNSName(Self.recordName), server: DNSServer(host: knot.host, port: knot.port), zone: try DNSName(Self.zone),
+                          port: cluster.primary.port)
         }
         let writer = WorkloadWriter(target: target, logger: logger)
         // The writer names where it wrote by node name or, through DNS, by address.
         let names = Dictionary(uniqueKeysWithValues: cluster.nodes.flatMap { [($0.name, $0.name), ($0.address, $0.name)] })
-        let engineTask = Task { try await engine.run() }
+        let monitorTask = Task { try await monitor.run() }
         let writerTask = Task { await writer.run() }
         defer {
-            engineTask.cancel()
+            monitorTask.cancel()
             writerTask.cancel()
         }
 
@@ -138,15 +155,8 @@ public struct SandboxDrill: Sendable {
             beforeFault = try await replicate("before-fault.txt", from: primary, to: cluster.standbys, epoch: 0, cluster: cluster)
         }
 
-        var faultText = "SIGKILL to \(primary.name)'s postmaster"
-        if switchover {
-            faultText = "switchover requested: \(primary.name) -> the best standby"
-            await engine.submit(.operatorSwitchover(to: nil, by: "drill"))
-        } else {
-            let pid = try await cluster.kill(primary)
-            faultText += " (pid \(pid))"
-        }
         let faultAt = clock.now
+        let faultText = try await scenario.inject(DrillContext(cluster: cluster, monitor: monitor))
         let writesBeforeFault = await writer.acks.count
 
         var problems: [String] = []
@@ -165,12 +175,11 @@ public struct SandboxDrill: Sendable {
         } catch {
             problems.append("\(error)")
         }
-        // Let writes flow on the new primary for a moment, then stop everything.
-        try await Task.sleep(for: .milliseconds(300))
+        // Writes flow on the new primary for a few more acknowledgements, then everything stops.
+        let acked = await writer.acks.count
+        try? await waitUntil(clock: clock, timeout: .seconds(2), "more writes") { await writer.acks.count >= acked + 10 }
         await writer.stop()
         await writerTask.value
-        engineTask.cancel()
-        _ = try? await engineTask.value
 
         let state = await engine.state
         let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
@@ -182,6 +191,8 @@ public struct SandboxDrill: Sendable {
             afterFailover = try await replicate("after-failover.txt", from: node, to: cluster.nodes.filter { $0.name != newPrimary },
                                                 epoch: await engine.epoch.value, cluster: cluster)
         }
+        monitorTask.cancel()
+        _ = try? await monitorTask.value
         for transfer in beforeFault + afterFailover where transfer.seconds == nil {
             problems.append("\(transfer.file) written in \(transfer.from) never reached \(transfer.to)")
         }
@@ -197,6 +208,7 @@ public struct SandboxDrill: Sendable {
             let present = Set(rows.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
             lost = acks.filter { !present.contains($0.seq) }
         }
+        if scenario.zeroLoss, !lost.isEmpty { problems.append("\(lost.count) acknowledged writes lost in a planned move") }
         let journal = engine.journal.entries
         let promotions = journal.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }.count
         if promotions != 1 { problems.append("expected exactly one promotion, saw \(promotions)") }
@@ -214,7 +226,7 @@ public struct SandboxDrill: Sendable {
         // A write acknowledged while the kill was being delivered can carry a time just after faultAt.
         let rpoSeconds = max(0, lost.map { $0.at.duration(to: faultAt).seconds }.max() ?? 0)
 
-        var timeline = [DrillReport.Step(at: 0, event: switchover ? "request" : "fault", detail: faultText)]
+        var timeline = [DrillReport.Step(at: 0, event: scenario.tag, detail: faultText)]
         timeline += journal.filter { $0.at >= faultAt }.compactMap { entry in
             guard let (event, detail) = Self.describe(entry) else { return nil }
             return DrillReport.Step(at: faultAt.duration(to: entry.at).seconds, event: event, detail: detail)
@@ -225,8 +237,9 @@ public struct SandboxDrill: Sendable {
         timeline.sort { $0.at < $1.at }
 
         return DrillReport(
-            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine, " + (switchover ? "planned switchover" : "primary killed with SIGKILL")
+            kind: "sandbox drill: \(cluster.nodes.count) regions on this machine (\(cluster.block.prefix).0/24), \(scenario.summary)"
                 + (knot.map { _ in ", clients find the primary through \(Self.recordName) (Knot DNS, TTL 0: client caching excluded)" } ?? ""),
+            scenario: scenario.name,
             nodes: cluster.nodes.enumerated().map { index, node in
                 DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "\(node.address):\(node.port)")
             },

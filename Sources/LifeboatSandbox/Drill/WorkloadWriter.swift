@@ -1,6 +1,7 @@
 import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
+import LifeboatPorts
 import LifeboatPostgres
 import Logging
 import PostgresNIO
@@ -70,7 +71,7 @@ public actor WorkloadWriter {
             nextSeq += 1
             do {
                 let logger = self.logger
-                try await withTimeout(writeTimeout, onTimeout: { try? await conn.close() }) {
+                try await withTimeout(writeTimeout, onAbandon: { try? await conn.close() }) {
                     try await conn.query("INSERT INTO lifeboat_drill (seq, node) VALUES (\(seq), \(node))", logger: logger)
                 }
                 acks.append(Ack(seq: seq, at: clock.now, node: node))

@@ -4,6 +4,8 @@ import Foundation
 /// TSIG-signed RFC 2136 updates. Started per test, stopped by `stop()`.
 public final class KnotServer: @unchecked Sendable {
     public let port: Int
+    /// The loopback address it listens on.
+    public let host: String
     public let zone: String
     public let keyName: String
     public let keySecret: String
@@ -23,13 +25,14 @@ public final class KnotServer: @unchecked Sendable {
     }
 
     /// `records` are zone-file lines added after the SOA/NS, e.g. `app IN A 127.0.0.10`.
-    public init(zone: String = "lifeboat.test", records: [String] = ["app 60 IN A 127.0.0.10"], port: Int? = nil) throws {
+    public init(zone: String = "lifeboat.test", records: [String] = ["app 60 IN A 127.0.0.10"], port: Int? = nil, host: String = "127.0.0.1") throws {
+        self.host = host
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/knotd") else { throw Missing() }
         self.zone = zone
         self.keyName = "lifeboat-key"
         self.keySecret = Self.randomSecret()
         self.readOnlyKeySecret = Self.randomSecret()
-        self.port = try port ?? FreePort.find()
+        self.port = try port ?? FreePort.find(bindableOn: [host])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-knot-\(UUID().uuidString.prefix(8))").path
         self.directory = dir
         for sub in ["zones", "run", "storage"] {
@@ -48,7 +51,7 @@ public final class KnotServer: @unchecked Sendable {
         let config = """
             server:
                 rundir: "\(dir)/run"
-                listen: 127.0.0.1@\(self.port)
+                listen: \(host)@\(self.port)
             key:
               - id: \(keyName)
                 algorithm: hmac-sha256
@@ -100,7 +103,7 @@ public final class KnotServer: @unchecked Sendable {
     public func kdig(_ name: String, _ type: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/kdig")
-        process.arguments = ["@127.0.0.1", "-p", String(port), name, type, "+short", "+time=1", "+retry=0"]
+        process.arguments = ["@\(host)", "-p", String(port), name, type, "+short", "+time=1", "+retry=0"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = Pipe()

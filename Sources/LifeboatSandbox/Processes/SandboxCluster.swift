@@ -6,7 +6,8 @@ import LifeboatCore
 public struct SandboxNode: Sendable {
     public var name: String
     public var region: String
-    /// The region's own loopback address (127.0.N.1): DNS can tell the regions apart.
+    /// The region's own loopback address (127.A.B.N of the sandbox's block): DNS can tell the
+    /// regions apart, and no other sandbox uses it.
     public var address: String
     /// The same port in every region, as in a real deployment.
     public var port: Int
@@ -26,6 +27,8 @@ public actor SandboxCluster {
     public nonisolated let directory: String
     public nonisolated let nodes: [SandboxNode]
     public nonisolated let installation: PostgresInstallation
+    /// The sandbox's own addresses; released by `destroy()`.
+    public nonisolated let block: LoopbackBlock
     private let runner: CommandRunner
     private var started: Set<String> = []
     private var destroyed = false
@@ -45,7 +48,9 @@ public actor SandboxCluster {
         precondition(regions.count >= 1)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-sandbox-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let addresses = regions.indices.map { "127.0.\($0 + 1).1" }
+        let block = try LoopbackBlock.reserve()
+        self.block = block
+        let addresses = regions.indices.map { block.address($0 + 1) }
         let port = try FreePort.find(bindableOn: addresses)
         var nodes: [SandboxNode] = []
         for (index, region) in regions.enumerated() {
@@ -162,6 +167,7 @@ public actor SandboxCluster {
         // Backends of a SIGKILLed postmaster exit on their own once they notice; give them a moment.
         try? await Task.sleep(for: .milliseconds(100))
         try? FileManager.default.removeItem(atPath: directory)
+        block.release()
     }
 
     private func append(to path: String, _ text: String) throws {

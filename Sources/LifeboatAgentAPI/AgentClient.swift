@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
-import LifeboatProbes
 import LifeboatCore
-import LifeboatEngine
+import LifeboatPorts
+import LifeboatProbes
 import NIOCore
 
 /// The monitor's side: signed requests to one node's agent.
@@ -19,9 +19,20 @@ public struct AgentClient: Sendable {
         self.http = http
     }
 
+    /// A failed call: `status` is the HTTP status when the agent answered.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var status: Int?
         public var description: String
+
+        /// How the monitor reads it: 401 is a key problem, 409 a refused order, no answer unreachable.
+        public var kind: AgentCallError.Kind {
+            switch status {
+            case nil: return .unreachable
+            case 401?: return .unauthorized
+            case 409?: return .refused
+            default: return .failed
+            }
+        }
     }
 
     /// Whether the agent's port accepts a TCP connection within `timeout`: a black-holed region
@@ -32,15 +43,15 @@ public struct AgentClient: Sendable {
         return await TCPHealthCheck(host: host, port: port).check(timeout: timeout).ok
     }
 
-    public func fence(epoch: Epoch, timeout: Duration) async throws -> Agent.FenceResult {
+    public func fence(epoch: Epoch, timeout: Duration) async throws -> FenceResult {
         try await call("fence", FenceOrder(epoch: epoch.value), timeout: timeout, accept: [200, 500])
     }
 
-    public func status(timeout: Duration) async throws -> Agent.StatusReport {
+    public func status(timeout: Duration) async throws -> StatusReport {
         try await call("status", [String: String](), timeout: timeout)
     }
 
-    public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> Agent.FilesStatus {
+    public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
         try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), timeout: timeout)
     }
 
@@ -63,13 +74,55 @@ public struct AgentClient: Sendable {
         let status = Int(response.status.code)
         guard accept.contains(status) else {
             let text = String(buffer: data)
-            throw Failure(status: status, description: "agent \(baseURL) answered \(status) to \(action): \(text.prefix(300))")
+            throw Failure(status: status, description: "agent \(baseURL) answered \(status) to \(action): \(LogSafe.escape(String(text.prefix(300)), maxLength: 300))")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        do { return try decoder.decode(Answer.self, from: Data(buffer: data)) } catch {
+        do { return try decoder.decode(Answer.self, from: Data(data.readableBytesView)) } catch {
             throw Failure(status: status, description: "agent \(baseURL) sent an unreadable \(action) answer: \(error)")
         }
+    }
+}
+
+/// One node's agent as the monitor's `NodeAgent` port.
+public struct HTTPNodeAgent: NodeAgent {
+    public let node: String
+    public let region: String
+    public let client: AgentClient
+
+    public init(node: String, region: String, client: AgentClient) {
+        self.node = node
+        self.region = region
+        self.client = client
+    }
+
+    public var endpoint: String { client.baseURL }
+
+    public func status(timeout: Duration) async throws -> AgentReport {
+        let report: StatusReport
+        do { report = try await client.status(timeout: timeout) } catch let failure as AgentClient.Failure {
+            throw AgentCallError(failure.kind, failure.description)
+        }
+        let now = Date()
+        let files = ([report.binary?.path].compactMap { $0 } + report.configFiles.map(\.path)).map { ($0 as NSString).lastPathComponent }
+        return AgentReport(role: report.role.rawValue, deploymentHash: report.deploymentHash, deploymentFiles: files,
+                           files: report.files.map { Self.files($0, now: now) })
+    }
+
+    public func syncNow(_ order: ReplicationOrder, timeout: Duration) async throws -> AgentFilesReport {
+        do {
+            return Self.files(try await client.syncNow(epoch: Epoch(order.epoch), primaryRegion: order.primaryRegion, timeout: timeout), now: Date())
+        } catch let failure as AgentClient.Failure {
+            throw AgentCallError(failure.kind, failure.description)
+        }
+    }
+
+    static func files(_ status: FilesStatus, now: Date) -> AgentFilesReport {
+        AgentFilesReport(
+            order: ReplicationOrder(epoch: status.epoch, primaryRegion: status.primaryRegion), source: status.source, refusal: status.refusal,
+            paths: status.paths.map {
+                AgentPathReport(name: $0.name, ageSeconds: $0.ageSeconds(now: now), lastBytes: $0.lastBytes, errors: $0.errors, lastError: $0.lastError)
+            })
     }
 }
 
@@ -82,10 +135,6 @@ public struct AgentFencingFleet: DatabaseFleet {
     public init(base: any DatabaseFleet, agents: [String: AgentClient]) {
         self.base = base
         self.agents = agents
-    }
-
-    public func fence(_ node: String, epoch: Epoch, timeout: Duration) async throws -> FenceOutcome {
-        try await fence(node, epoch: epoch, timeout: timeout, connectTimeout: timeout)
     }
 
     /// The agent first (it can also stop PostgreSQL), SQL when the agent does not fence. Not
@@ -103,7 +152,7 @@ public struct AgentFencingFleet: DatabaseFleet {
                 note = "\(error)"
             }
         } else {
-            note = "its agent at \(agent.baseURL) did not answer within \(connectTimeout)"
+            note = "its agent at \(agent.baseURL) did not answer within \(DurationText.format(connectTimeout))"
         }
         return annotate(try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout), note)
     }
@@ -111,7 +160,7 @@ public struct AgentFencingFleet: DatabaseFleet {
     private func annotate(_ outcome: FenceOutcome, _ note: String) -> FenceOutcome {
         switch outcome {
         case .fenced(let detail): .fenced(detail: "\(detail) over SQL, as \(note)")
-        case .unreachable(let reason): .unreachable(reason: "\(reason); \(note)")
+        case .unreachable(let failure): .unreachable(ProbeFailure(failure.kind, "\(failure.detail); \(note)"))
         }
     }
 

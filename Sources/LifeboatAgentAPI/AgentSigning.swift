@@ -101,15 +101,15 @@ public final class RequestVerifier: Sendable {
 }
 
 extension Sequence where Element == UInt8 {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
+    package var hex: String { map { String(format: "%02x", $0) }.joined() }
 }
 
 extension Digest {
-    var hex: String { Array(self).hex }
+    package var hex: String { Array(self).hex }
 }
 
 extension Data {
-    init?(hex: String) {
+    package init?(hex: String) {
         guard hex.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(hex.count / 2)

@@ -1,28 +1,25 @@
 import Foundation
-import LifeboatAgent
 import LifeboatCore
 import LifeboatEngine
 import LifeboatHTTP
+import LifeboatPorts
 import LifeboatProbes
-import LifeboatStore
 
-/// Connects the API to the running engine and the state file's journal.
-struct EngineControl: MonitorControl {
+/// Connects the API to the running engine, the state store's journal, the application checks and
+/// the agent coordinator.
+public struct EngineControl: MonitorControl {
     let cluster: String
     let engine: Engine<ContinuousClock>
-    let store: SQLiteStateStore
+    let store: any StateStore
     let services: ServiceMonitor
-    var agents: AgentCoordinator? = nil
+    let agents: AgentCoordinator?
 
-    static func settledOrder(_ engine: Engine<ContinuousClock>, regionOf: [String: String]) async -> ReplicationOrder? {
-        ReplicationOrder.settled(state: await engine.state, epoch: await engine.epoch, regionOf: regionOf)
-    }
-
-    func status() async -> StatusView {
+    public func status() async -> StatusView {
         let state = await engine.state
         let health = await engine.health
         let primary = state.primary
         let topology = await engine.topology
+        let now = await engine.now
         let primaryLSN = primary.flatMap { health[$0]?.lastStatus?.currentLSN }
         let nodes = topology.databaseNodes.map { node -> StatusView.Node in
             let h = health[node.name]
@@ -33,42 +30,53 @@ struct EngineControl: MonitorControl {
             case .notStreaming(let s)?: s ?? "stopped"
             case .notApplicable?, nil: nil
             }
-            var lastError: String?
-            if case .unreachable(let reason)? = h?.lastResult { lastError = reason }
             let lsn = status?.durableLSN
             return StatusView.Node(
                 name: node.name, region: node.region, role: role, health: h?.verdict.rawValue ?? "unknown",
                 reachable: h?.currentStatus != nil, lsn: lsn?.description,
                 lagBytes: status?.inRecovery == true ? lsn.flatMap { l in primaryLSN.map { $0.bytes(after: l) } } : nil,
-                lagSeconds: status?.replayLag.map(\.seconds), walReceiver: receiver, lastError: lastError
+                lagSeconds: status?.replayLag.map(\.seconds), walReceiver: receiver, lastError: h?.lastResult?.failure?.detail,
+                observedAgoSeconds: h?.lastObservedAt.map { Self.rounded($0.duration(to: now).seconds) }
             )
         }
+        let observed = ContinuousClock.now
         return StatusView(cluster: cluster, state: state.kind.rawValue, primary: primary, epoch: await engine.epoch.value,
                           paused: await engine.paused, lastDecision: await engine.lastReason, nodes: nodes,
                           services: services.observations.map {
                               StatusView.ServiceNode(service: $0.target.service, node: $0.target.node, region: $0.target.region,
                                                      healthy: $0.result?.ok, error: $0.result?.error)
                           },
-                          agents: await (agents?.current() ?? []).map(Self.view))
+                          agents: await (agents?.current() ?? []).map { Self.view($0, now: observed) })
     }
 
-    static func view(_ o: AgentObservation) -> StatusView.AgentNode {
+    static func view(_ o: AgentObservation, now: ContinuousClock.Instant) -> StatusView.AgentNode {
         StatusView.AgentNode(
             node: o.node, region: o.region, reachable: o.reachable, role: o.role, deploymentHash: o.deploymentHash, drift: o.drift,
-            filesEpoch: o.filesEpoch, filesPrimaryRegion: o.filesPrimaryRegion, filesRefusal: o.filesRefusal,
-            files: o.files.map { .init(name: $0.name, ageSeconds: $0.ageSeconds, lastBytes: $0.lastBytes, errors: $0.errors, lastError: $0.lastError) },
-            error: o.error)
+            filesEpoch: o.files?.order.epoch, filesPrimaryRegion: o.files?.order.primaryRegion, filesRefusal: o.files?.refusal,
+            files: (o.files?.paths ?? []).map {
+                .init(name: $0.name, ageSeconds: $0.ageSeconds, lastBytes: $0.lastBytes, errors: $0.errors, lastError: $0.lastError)
+            },
+            error: o.error, checkedAgoSeconds: o.checkedAt.map { rounded($0.duration(to: now).seconds) })
     }
 
-    func events(since: Int64, limit: Int) async throws -> [EventView] {
+    static func rounded(_ seconds: Double) -> Double { (max(0, seconds) * 1000).rounded() / 1000 }
+
+    public func events(after: Int64, limit: Int) async throws -> [EventView] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return try store.journal(since: since, limit: limit).map {
-            EventView(seq: $0.seq, at: formatter.string(from: $0.at), epoch: $0.epoch, kind: $0.kind, step: $0.step, node: $0.node, message: $0.message)
+        return try await store.journal(after: after, limit: limit).map {
+            EventView(seq: $0.seq, at: formatter.string(from: Date(timeIntervalSince1970: $0.unixTime)), epoch: $0.epoch, kind: $0.kind,
+                      step: $0.step, node: $0.node, message: $0.message)
         }
     }
 
-    func plan(to target: String?) async -> FailoverPlan { await engine.plan(to: target) }
+    public func command(_ event: FailoverEvent) async -> CommandAnswer {
+        switch await engine.submit(event) {
+        case .outcome(let outcome): return .outcome(outcome)
+        case .notSaved(let why): return .notSaved(why)
+        case .notRunning: return .notRunning
+        }
+    }
 
-    func submit(_ event: FailoverEvent) async { await engine.submit(event) }
+    public func preview(_ event: FailoverEvent) async -> CommandOutcome { await engine.preview(event) }
 }

@@ -1,0 +1,140 @@
+import Foundation
+import LifeboatCore
+
+/// What the local database is, as the agent saw it.
+public enum DatabaseRole: String, Sendable, Codable {
+    /// `primary`: accepts writes. `fenced`: out of recovery but read-only. `unknown`: not reachable.
+    case primary, replica, fenced, unknown
+}
+
+/// `POST /v1/actions/fence`.
+public struct FenceOrder: Codable, Sendable {
+    public var epoch: UInt64
+    public init(epoch: UInt64) { self.epoch = epoch }
+}
+
+/// `POST /v1/actions/sync-now`.
+public struct SyncOrder: Codable, Sendable {
+    public var epoch: UInt64
+    public var primaryRegion: String
+
+    public init(epoch: UInt64, primaryRegion: String) {
+        self.epoch = epoch
+        self.primaryRegion = primaryRegion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch
+        case primaryRegion = "primary_region"
+    }
+}
+
+/// The fence action's answer.
+public struct FenceResult: Sendable, Codable {
+    public var fenced: Bool
+    public var method: String
+    public var detail: String
+
+    public init(fenced: Bool, method: String, detail: String) {
+        self.fenced = fenced
+        self.method = method
+        self.detail = detail
+    }
+}
+
+/// One replicated path's record, for `/metrics`, `status` and the monitor.
+public struct PathSyncStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var path: String
+    /// Where this path was last pulled from (nil while this region is the source).
+    public var source: String?
+    public var lastSuccess: Date?
+    public var lastAttempt: Date?
+    public var lastBytes: UInt64 = 0
+    public var totalBytes: UInt64 = 0
+    public var errors: UInt64 = 0
+    public var lastError: String?
+    public var lastDuration: Double?
+
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
+    }
+
+    public func ageSeconds(now: Date = Date()) -> Double? { lastSuccess.map { now.timeIntervalSince($0) } }
+
+    enum CodingKeys: String, CodingKey {
+        case name, path, source, errors
+        case lastSuccess = "last_success", lastAttempt = "last_attempt", lastBytes = "last_bytes", totalBytes = "total_bytes"
+        case lastError = "last_error", lastDuration = "last_duration_seconds"
+    }
+}
+
+/// File replication as the agent runs it.
+public struct FilesStatus: Sendable, Codable {
+    public var epoch: UInt64
+    public var primaryRegion: String
+    public var source: Bool
+    public var refusal: String?
+    public var paths: [PathSyncStatus]
+
+    public init(epoch: UInt64, primaryRegion: String, source: Bool, refusal: String?, paths: [PathSyncStatus]) {
+        self.epoch = epoch
+        self.primaryRegion = primaryRegion
+        self.source = source
+        self.refusal = refusal
+        self.paths = paths
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, source, refusal, paths
+        case primaryRegion = "primary_region"
+    }
+}
+
+/// A deployed file and its SHA-256.
+public struct FileHash: Sendable, Codable, Equatable {
+    public var path: String
+    public var sha256: String?
+    public var error: String?
+
+    public init(path: String, sha256: String?, error: String?) {
+        self.path = path
+        self.sha256 = sha256
+        self.error = error
+    }
+}
+
+/// The status action's answer.
+public struct StatusReport: Sendable, Codable {
+    public var node: String
+    public var region: String
+    public var role: DatabaseRole
+    public var currentLSN: String?
+    public var receiveLSN: String?
+    public var replayLSN: String?
+    public var replayLagSeconds: Double?
+    public var fencedUnderEpoch: UInt64?
+    public var binary: FileHash?
+    public var configFiles: [FileHash]
+    /// One hash over the binary's and the config files' names and contents: equal across
+    /// regions when the deployments match.
+    public var deploymentHash: String
+    public var files: FilesStatus?
+
+    public init(node: String, region: String, role: DatabaseRole, fencedUnderEpoch: UInt64?, configFiles: [FileHash], deploymentHash: String) {
+        self.node = node
+        self.region = region
+        self.role = role
+        self.fencedUnderEpoch = fencedUnderEpoch
+        self.configFiles = configFiles
+        self.deploymentHash = deploymentHash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case node, region, role, binary, files
+        case currentLSN = "current_lsn", receiveLSN = "receive_lsn", replayLSN = "replay_lsn"
+        case replayLagSeconds = "replay_lag_seconds", fencedUnderEpoch = "fenced_under_epoch"
+        case configFiles = "config_files", deploymentHash = "deployment_hash"
+    }
+}

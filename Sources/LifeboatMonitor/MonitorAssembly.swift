@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import LifeboatAgentAPI
+import LifeboatConfig
+import LifeboatCore
+import LifeboatDNS
+import LifeboatEngine
+import LifeboatHTTP
+import LifeboatNotify
+import LifeboatPorts
+import LifeboatPostgres
+import LifeboatProbes
+import LifeboatStore
+import Logging
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// The one way a running monitor is built, for `lifeboat monitor` and for the drill: the
+/// PostgreSQL fleet (fencing through node agents when configured), the traffic switch, the
+/// notifiers, the SQLite state store and its monitor id, the engine, application checks, the
+/// agent coordinator and the HTTP API, in one ServiceGroup. Every secret is resolved here, so a
+/// missing one fails at start, not mid-failover.
+public struct MonitorAssembly: Sendable {
+    public let engine: Engine<ContinuousClock>
+    public let store: SQLiteStateStore
+    public let coordinator: AgentCoordinator?
+    public let services: ServiceMonitor
+    public let control: EngineControl
+    /// Where the API listens.
+    public let api: HostPort
+    private let group: ServiceGroup
+
+    public struct Options: Sendable {
+        /// Engine settings (step timeouts, the crash hook of the crash-resume tests).
+        public var engine: Engine<ContinuousClock>.Settings
+        /// Signals that stop the monitor gracefully (none when the caller cancels it, as the drill does).
+        public var signals: [UnixSignal]
+        /// Serves `/metrics` from this registry (the process must have bootstrapped swift-metrics with it).
+        public var metrics: PrometheusCollectorRegistry?
+        /// Replaces the notifiers the config names (tests, drills).
+        public var notifiers: [any Notifier]?
+        public var environment: [String: String]
+
+        public init(engine: Engine<ContinuousClock>.Settings = .init(), signals: [UnixSignal] = [.sigterm, .sigint],
+                    metrics: PrometheusCollectorRegistry? = nil, notifiers: [any Notifier]? = nil,
+                    environment: [String: String] = ProcessInfo.processInfo.environment) {
+            self.engine = engine
+            self.signals = signals
+            self.metrics = metrics
+            self.notifiers = notifiers
+            self.environment = environment
+        }
+    }
+
+    public init(config: LifeboatConfiguration, statePath: String, logger: Logger, options: Options = Options()) throws {
+        let environment = options.environment
+        let notifiers = try options.notifiers ?? Self.notifiers(config, environment: environment)
+        let token = try config.api.token?.resolve(environment: environment).reveal() ?? ""
+        let postgres = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
+        var agents: [any NodeAgent] = []
+        let fleet: any DatabaseFleet
+        if let section = config.agents {
+            let key = try section.key.resolve(environment: environment).reveal()
+            let nodes = config.databaseNodes.map { ($0.name, $0.region, $0.agent) } + config.services.flatMap(\.nodes).map { ($0.name, $0.region, $0.agent) }
+            agents = nodes.compactMap { name, region, url in
+                url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, key: key)) }
+            }
+            let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
+                node.agent.map { (node.name, AgentClient(baseURL: $0, key: key)) }
+            })
+            fleet = AgentFencingFleet(base: postgres, agents: fencing)
+        } else {
+            fleet = postgres
+        }
+        let traffic: any TrafficSwitch = try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment) } ?? NoTrafficSwitch()
+        let store = try SQLiteStateStore(path: statePath)
+        let engine = Engine(
+            topology: config.topology, detection: config.detection, policy: config.failover, fleet: fleet,
+            epochStore: store, traffic: traffic, clock: ContinuousClock(), settings: options.engine, logger: logger,
+            stateStore: store, owner: try store.monitorID(), wallClock: { Date().timeIntervalSince1970 },
+            notifiers: notifiers, cluster: config.cluster
+        )
+        if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
+        let services = ServiceMonitor(targets: Self.serviceTargets(config), interval: config.detection.interval * 2,
+                                      timeout: config.detection.timeout, logger: logger)
+        let coordinator = agents.isEmpty ? nil : AgentCoordinator(
+            agents: agents, interval: config.agents?.interval ?? .seconds(15), timeout: config.agents?.timeout ?? .seconds(2),
+            logger: logger, settledOrder: { await engine.settledOrder })
+        let control = EngineControl(cluster: config.cluster, engine: engine, store: store, services: services, agents: coordinator)
+        var exposition: (@Sendable () -> String)?
+        if let registry = options.metrics {
+            exposition = {
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return EngineMetrics.annotate(String(decoding: buffer, as: UTF8.self))
+            }
+        }
+        let router = buildRouter(control: control, token: token, metrics: exposition)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.api.listen.host, port: config.api.listen.port), serverName: "lifeboat"),
+            logger: logger
+        )
+        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine), .init(service: services), .init(service: app)]
+        if let coordinator { members.append(.init(service: coordinator)) }
+        group = ServiceGroup(configuration: .init(services: members, gracefulShutdownSignals: options.signals, logger: logger))
+        self.engine = engine
+        self.store = store
+        self.coordinator = coordinator
+        self.services = services
+        self.control = control
+        self.api = config.api.listen
+    }
+
+    /// Runs every service until a shutdown signal, the caller's cancellation, or one of them fails.
+    public func run() async throws { try await group.run() }
+
+    static func notifiers(_ config: LifeboatConfiguration, environment: [String: String]) throws -> [any Notifier] {
+        var notifiers: [any Notifier] = []
+        let n = config.notify
+        if let slack = n.slackWebhook {
+            notifiers.append(SlackNotifier(webhookURL: try slack.resolve(environment: environment).reveal(), cluster: config.cluster))
+        }
+        if let key = n.pagerDutyKey {
+            notifiers.append(PagerDutyNotifier(routingKey: try key.resolve(environment: environment).reveal(), cluster: config.cluster,
+                                               source: ProcessInfo.processInfo.hostName, url: n.pagerDutyURL))
+        }
+        if let url = n.webhookURL, let secret = n.webhookSecret {
+            notifiers.append(WebhookNotifier(url: url, secret: try secret.resolve(environment: environment).reveal(), cluster: config.cluster))
+        }
+        return notifiers
+    }
+
+    /// Application health checks from the services: section.
+    public static func serviceTargets(_ config: LifeboatConfiguration) -> [ServiceMonitor.Target] {
+        config.services.flatMap { service in
+            service.nodes.map { node -> ServiceMonitor.Target in
+                let check: any HealthCheck
+                if let url = URL(string: node.health), url.scheme == "tcp", let host = url.host, let port = url.port {
+                    check = TCPHealthCheck(host: host, port: port)
+                } else {
+                    check = HTTPHealthCheck(url: node.health, expectBody: node.healthBody)
+                }
+                return ServiceMonitor.Target(service: service.name, node: node.name, region: node.region, check: check)
+            }
+        }
+    }
+}
