@@ -210,7 +210,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatHTTPTests",
-            dependencies: ["LifeboatHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["LifeboatHTTP", "LifeboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatArchitectureTests", dependencies: [], swiftSettings: strict),

@@ -38,11 +38,11 @@ public enum ConfigParser {
             }
             root = node
         } catch let error as YamlError {
-            let (mark, problem) = describe(error)
-            reader.report(.error, at: mark, "", "not valid YAML: \(problem)")
+            let (position, problem) = describe(error, in: yaml)
+            reader.report(.error, line: position?.line ?? 1, column: position?.column ?? 1, "", "not valid YAML: \(problem)")
             return (nil, reader.diagnostics)
         } catch {
-            reader.report(.error, at: nil, "", "not valid YAML: \(error)")
+            reader.report(.error, at: nil, "", "not valid YAML: \(type(of: error))")
             return (nil, reader.diagnostics)
         }
         let config = build(root, reader)
@@ -58,7 +58,7 @@ public enum ConfigParser {
         if let version = top["version"], let value = reader.int(version, "version"), value != 1 {
             reader.error(version, "version", "unsupported config version \(value); this Lifeboat reads version 1")
         }
-        let cluster = top["cluster"].flatMap { reader.string($0, "cluster") } ?? "lifeboat"
+        let cluster = top["cluster"].flatMap { reader.name($0, "cluster") } ?? "lifeboat"
 
         let regions = parseRegions(top, reader: reader)
         let db = top["database"].flatMap { parseDatabase($0, regions: regions, reader: reader, environment: environment) }
@@ -68,7 +68,7 @@ public enum ConfigParser {
         let failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
 
         let dns = top["dns"].flatMap { node -> DNSConfig? in
-            if reader.describe(node) == "nothing (null)" { return nil }
+            if reader.isNull(node) { return nil }
             return parseDNS(node, regions: regions, reader: reader, environment: environment)
         }
         var api = APIConfig()
@@ -155,7 +155,7 @@ public enum ConfigParser {
         for (index, item) in items.enumerated() {
             let path = "regions[\(index)]"
             guard let fields = reader.mapping(item, path, keys: regionKeys) else { continue }
-            let name = reader.required(fields, "name", what: "the region's name, e.g. us-east").flatMap { reader.string($0, fields.path("name")) }
+            let name = reader.required(fields, "name", what: "the region's name, e.g. us-east").flatMap { reader.name($0, fields.path("name")) }
             let priority = fields["priority"].flatMap { reader.int($0, fields.path("priority"), min: 0) } ?? (index + 1)
             guard let name else { continue }
             if let first = regions.first(where: { $0.region.name == name }) {
@@ -190,7 +190,7 @@ public enum ConfigParser {
         for (index, item) in items.enumerated() {
             let path = "database.nodes[\(index)]"
             guard let f = reader.mapping(item, path, keys: databaseNodeKeys) else { continue }
-            let name = reader.required(f, "name", what: "a unique node name").flatMap { reader.string($0, f.path("name")) }
+            let name = reader.required(f, "name", what: "a unique node name").flatMap { reader.name($0, f.path("name")) }
             let region = reader.required(f, "region", what: "one of the regions above").flatMap { checkRegion($0, f.path("region"), regions, reader) }
             let host = reader.required(f, "host", what: "address the monitor connects to").flatMap { reader.string($0, f.path("host")) }
             let port = f["port"].flatMap { reader.int($0, f.path("port"), min: 1, max: 65535) } ?? 5432
@@ -212,30 +212,67 @@ public enum ConfigParser {
         parseSecret(f, env: "password_env", file: "password_file", inline: "password", what: "password", reader: reader, environment: environment)
     }
 
-    /// One secret given as an environment variable, a file, or (with a warning) inline.
+    /// One secret given as an environment variable, a file, or (with a warning) inline. The
+    /// variable's name and the file's path are checked, and so is the secret itself when it can be
+    /// read here (`check` returns what is wrong with it). A value that is not what the key asks
+    /// for is never echoed: it may be the secret, pasted in the wrong place.
     static func parseSecret(_ f: Fields, env: String, file: String, inline: String, what: String,
-                            reader: ConfigReader, environment: [String: String], program: String = "monitor") -> SecretSource? {
+                            reader: ConfigReader, environment: [String: String], program: String = "monitor",
+                            check: ((String) -> String?)? = nil) -> SecretSource? {
         let given = [env, file, inline].filter { f[$0] != nil }
         if given.count > 1 {
             reader.error(f[given[1]], f.path(given[1]), "give only one of \(given.joined(separator: ", "))")
         }
+        func checked(_ value: String?, _ node: Node, _ path: String) {
+            guard let value, !value.isEmpty, let check, let problem = check(value) else { return }
+            reader.error(node, path, "the \(what) \(problem) (its value is not shown)")
+        }
         if let node = f[env], let name = reader.string(node, f.path(env)) {
+            guard isEnvironmentName(name), !looksLikeASecret(name) else {
+                reader.error(node, f.path(env), "must name an environment variable (letters, digits and _, not starting with a digit); "
+                             + "the value given is not a name and may be the \(what) itself, so it is not shown: put the secret in the environment and name the variable here")
+                return nil
+            }
             if environment[name]?.isEmpty ?? true {
                 reader.warning(node, f.path(env), "environment variable \(name) is not set here; the \(program) needs it at start")
             }
+            checked(environment[name], node, f.path(env))
             return .environment(name)
         }
         if let node = f[file], let path = reader.string(node, f.path(file)) {
+            guard path.hasPrefix("/"), !path.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 0x20 } == true }) else {
+                reader.error(node, f.path(file), "must be an absolute path to a file holding the \(what), such as /etc/lifeboat/secret; "
+                             + "the value given is not one and may be the secret itself, so it is not shown")
+                return nil
+            }
             if !FileManager.default.isReadableFile(atPath: path) {
                 reader.warning(node, f.path(file), "cannot read \(path) here; the \(program) needs it at start")
+            } else {
+                checked((try? SecretSource.file(path).resolve(environment: environment))?.reveal(), node, f.path(file))
             }
             return .file(path)
         }
         if let node = f[inline], let value = reader.string(node, f.path(inline)) {
             reader.warning(f.entries[inline]?.key, f.path(inline), "inline \(what): anyone who can read this file can read it; use \(env) or \(file)")
+            checked(value, node, f.path(inline))
             return .inline(Secret(value))
         }
         return nil
+    }
+
+    /// A token pasted where a variable's name belongs: a run of 16 or more characters mixing
+    /// lowercase letters and digits (variable names are words: LINODE_TOKEN, pg_password_2).
+    static func looksLikeASecret(_ name: String) -> Bool {
+        name.split(separator: "_").contains { part in
+            part.count >= 16 && part.contains(where: \.isNumber) && part.contains(where: \.isLowercase)
+        }
+    }
+
+    /// POSIX: letters, digits and underscore, not starting with a digit.
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 255 else { return false }
+        let allowed = { (c: Unicode.Scalar) in (c >= "A" && c <= "Z") || (c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c == "_" }
+        return !(first >= "0" && first <= "9") && name.unicodeScalars.allSatisfy(allowed)
     }
 
     private static func parseTLS(_ node: Node, _ path: String, reader: ConfigReader) -> DatabaseNodeConfig.TLSMode? {
@@ -270,13 +307,13 @@ public enum ConfigParser {
         for (index, item) in items.enumerated() {
             let path = "services[\(index)]"
             guard let f = reader.mapping(item, path, keys: serviceKeys) else { continue }
-            let name = reader.required(f, "name", what: "the service's name").flatMap { reader.string($0, f.path("name")) }
+            let name = reader.required(f, "name", what: "the service's name").flatMap { reader.name($0, f.path("name")) }
             var service = ParsedService(config: ServiceConfig(name: name ?? "", nodes: []), names: [])
             if let nodesNode = reader.required(f, "nodes", what: "the service's nodes"), let nodes = reader.sequence(nodesNode, f.path("nodes")) {
                 for (n, nodeItem) in nodes.enumerated() {
                     let nodePath = "\(path).nodes[\(n)]"
                     guard let nf = reader.mapping(nodeItem, nodePath, keys: serviceNodeKeys) else { continue }
-                    let nodeName = reader.required(nf, "name", what: "a unique node name").flatMap { reader.string($0, nf.path("name")) }
+                    let nodeName = reader.required(nf, "name", what: "a unique node name").flatMap { reader.name($0, nf.path("name")) }
                     let region = reader.required(nf, "region", what: "one of the regions above").flatMap { checkRegion($0, nf.path("region"), regions, reader) }
                     let health = reader.required(nf, "health", what: "the node's health URL, e.g. http://10.0.0.3:8080/healthz")
                         .flatMap { parseHealthURL($0, nf.path("health"), reader: reader) }
@@ -318,9 +355,11 @@ public enum ConfigParser {
     private static func parseDetection(_ node: Node, reader: ConfigReader) -> DetectionSettings {
         var settings = DetectionSettings.default
         guard let f = reader.mapping(node, "detection", keys: detectionKeys) else { return settings }
-        if let n = f["interval"], let v = reader.duration(n, f.path("interval"), atLeast: .milliseconds(10)) { settings.interval = v }
-        if let n = f["timeout"], let v = reader.duration(n, f.path("timeout"), atLeast: .milliseconds(10)) { settings.timeout = v }
-        if let n = f["suspect_interval"], let v = reader.duration(n, f.path("suspect_interval"), atLeast: .milliseconds(10)) { settings.suspectInterval = v }
+        if let n = f["interval"], let v = reader.duration(n, f.path("interval"), atLeast: .milliseconds(10), atMost: .seconds(3600)) { settings.interval = v }
+        if let n = f["timeout"], let v = reader.duration(n, f.path("timeout"), atLeast: .milliseconds(10), atMost: .seconds(600)) { settings.timeout = v }
+        if let n = f["suspect_interval"], let v = reader.duration(n, f.path("suspect_interval"), atLeast: .milliseconds(10), atMost: .seconds(3600)) {
+            settings.suspectInterval = v
+        }
         if let n = f["failure_threshold"], let v = reader.int(n, f.path("failure_threshold"), min: 1, max: 100) { settings.failureThreshold = v }
         if let n = f["recovery_threshold"], let v = reader.int(n, f.path("recovery_threshold"), min: 1, max: 100) { settings.recoveryThreshold = v }
         if settings.suspectInterval > settings.interval {
@@ -337,24 +376,57 @@ public enum ConfigParser {
         if let n = f["max_lag_seconds"] {
             // A bare number means seconds; a duration such as 30s or 1m works too.
             if case .scalar(let s) = n, let seconds = Int(s.string) {
-                if seconds < 0 { reader.error(n, f.path("max_lag_seconds"), "must not be negative") } else { policy.maxLagSeconds = .seconds(seconds) }
+                if seconds < 0 {
+                    reader.error(n, f.path("max_lag_seconds"), "must not be negative")
+                } else if seconds > 30 * 24 * 3600 {
+                    reader.error(n, f.path("max_lag_seconds"), "must be at most 2592000 (30 days), found \(seconds)")
+                } else {
+                    policy.maxLagSeconds = .seconds(seconds)
+                }
             } else if let v = reader.duration(n, f.path("max_lag_seconds")) {
                 policy.maxLagSeconds = v
             }
         }
         if let n = f["cooldown"], let v = reader.duration(n, f.path("cooldown")) { policy.cooldown = v }
         if let n = f["step_attempts"], let v = reader.int(n, f.path("step_attempts"), min: 1, max: 20) { policy.stepAttempts = v }
-        if let n = f["retry_delay"], let v = reader.duration(n, f.path("retry_delay"), atLeast: .milliseconds(10)) { policy.retryDelay = v }
+        if let n = f["retry_delay"], let v = reader.duration(n, f.path("retry_delay"), atLeast: .milliseconds(10), atMost: .seconds(60)) { policy.retryDelay = v }
         return policy
     }
 
-    private static func describe(_ error: YamlError) -> (Mark?, String) {
+    /// Where a YAML error is and what it is, without the document (Yams' own description
+    /// repeats the whole file). Positions are 1-based; a reader error (a control character, bad
+    /// UTF-8) comes as an offset, turned into a line and column here.
+    static func describe(_ error: YamlError, in yaml: String) -> (Position?, String) {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            return (mark, [context.map { "\($0.text)" }, problem].compactMap { $0 }.joined(separator: ", "))
-        default:
-            return (nil, "\(error)")
+            let text = [context.map { "\($0.text) (line \($0.mark.line), column \($0.mark.column))" }, problem].compactMap { $0 }.joined(separator: ", ")
+            return (mark.line >= 1 ? Position(line: mark.line, column: max(1, mark.column)) : position(ofOffset: nil, in: yaml), text)
+        case .reader(let problem, let offset, let value, _):
+            let character = value >= 0 ? String(format: " (U+%04X)", Int(value)) : ""
+            return (position(ofOffset: offset, in: yaml), "\(problem)\(character)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\(LogSafe.escape($0, maxLength: 40))'" }.joined(separator: ", ")
+            return (Position(line: max(1, context.mark.line), column: max(1, context.mark.column)), "key \(keys) appears more than once in this mapping")
+        case .memory: return (nil, "out of memory")
+        case .dataCouldNotBeDecoded: return (nil, "the file is not UTF-8 text")
+        case .no, .writer, .emitter, .representer: return (nil, "cannot be read")
         }
+    }
+
+    /// Line and column (1-based) of the `offset`-th character; the last line's end when unknown.
+    struct Position: Equatable {
+        var line: Int
+        var column: Int
+    }
+
+    static func position(ofOffset offset: Int?, in yaml: String) -> Position {
+        var line = 1, column = 1, index = 0
+        for character in yaml {
+            if let offset, index >= offset { break }
+            if character == "\n" || character == "\r\n" { line += 1; column = 1 } else { column += 1 }
+            index += 1
+        }
+        return Position(line: line, column: column)
     }
 }

@@ -11,7 +11,11 @@ final class ConfigReader {
     init(file: String) { self.file = file }
 
     func report(_ severity: Diagnostic.Severity, at mark: Mark?, _ path: String, _ message: String) {
-        diagnostics.append(Diagnostic(severity: severity, file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message))
+        report(severity, line: mark?.line ?? 1, column: mark?.column ?? 1, path, message)
+    }
+
+    func report(_ severity: Diagnostic.Severity, line: Int, column: Int, _ path: String, _ message: String) {
+        diagnostics.append(Diagnostic(severity: severity, file: file, line: max(1, line), column: max(1, column), path: path, message: message))
     }
 
     func error(_ node: Node?, _ path: String, _ message: String) { report(.error, at: node?.mark, path, message) }
@@ -63,6 +67,20 @@ final class ConfigReader {
         return scalar.string
     }
 
+    /// A name of a node, region or service: it appears in logs, the journal, metrics labels and
+    /// URLs, so letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit.
+    func name(_ node: Node, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        let allowed = { (c: Unicode.Scalar) in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_" || c == "-"
+        }
+        guard text.unicodeScalars.count <= 63, text.unicodeScalars.allSatisfy(allowed), text.first.map({ $0.isLetter || $0.isNumber }) == true else {
+            error(node, path, "a name is letters, digits, '.', '_' and '-' (at most 63, starting with a letter or digit), found \(describe(node))")
+            return nil
+        }
+        return text
+    }
+
     func int(_ node: Node, _ path: String, min: Int = Int.min, max: Int = Int.max) -> Int? {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
             error(node, path, "expected a whole number, found \(describe(node))")
@@ -90,14 +108,29 @@ final class ConfigReader {
         }
     }
 
-    /// `500ms`, `2s`, `1m30s`, `1h`.
-    func duration(_ node: Node, _ path: String, atLeast minimum: Duration = .zero) -> Duration? {
-        guard case .scalar(let scalar) = node, let value = DurationText.parse(scalar.string) else {
+    /// `500ms`, `2s`, `1m30s`, `1h`; at least `minimum`, at most `maximum` (30 days unless a
+    /// setting says otherwise: longer is a typo, and would overflow the arithmetic done with it).
+    func duration(_ node: Node, _ path: String, atLeast minimum: Duration = .zero, atMost maximum: Duration = .seconds(30 * 24 * 3600)) -> Duration? {
+        guard case .scalar(let scalar) = node else {
+            error(node, path, "expected a duration such as 500ms, 5s, 2m or 1h, found \(describe(node))")
+            return nil
+        }
+        let value: Duration
+        switch DurationText.parseChecked(scalar.string) {
+        case .success(let parsed): value = parsed
+        case .failure(.tooLarge):
+            error(node, path, "must be at most \(DurationText.format(maximum)), found \(describe(node))")
+            return nil
+        case .failure(.malformed):
             error(node, path, "expected a duration such as 500ms, 5s, 2m or 1h, found \(describe(node))")
             return nil
         }
         guard value >= minimum, value > .zero || minimum == .zero else {
-            error(node, path, "must be at least \(DurationText.format(minimum)), found \(scalar.string)")
+            error(node, path, "must be at least \(DurationText.format(minimum)), found \(describe(node))")
+            return nil
+        }
+        guard value <= maximum else {
+            error(node, path, "must be at most \(DurationText.format(maximum)), found \(describe(node))")
             return nil
         }
         return value
@@ -122,22 +155,34 @@ final class ConfigReader {
         case "gib", "g": 1024 * 1024 * 1024
         default: nil
         }
-        guard let number = UInt64(digits), let scale else {
+        guard !digits.isEmpty, let scale else {
             error(node, path, "expected a size in bytes such as 16777216 or 16MiB, found \(describe(node))")
             return nil
         }
-        return number * scale
+        guard let number = UInt64(digits), case (let total, false) = number.multipliedReportingOverflow(by: scale), total <= 1 << 50 else {
+            error(node, path, "must be at most 1PiB, found \(describe(node))")
+            return nil
+        }
+        return total
     }
 
+    /// A node as a message shows it: a scalar quoted, escaped (no control characters reach a
+    /// terminal) and cut short.
     func describe(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar):
             if isNull(scalar) { return "nothing (null)" }
-            return "'\(scalar.string)'"
+            return "'\(LogSafe.escape(scalar.string, maxLength: 80))'"
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"
         }
+    }
+
+    /// An explicit null (`~`, `null`, or nothing after the colon).
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return isNull(scalar) }
+        return false
     }
 
     private func isNull(_ scalar: Node.Scalar) -> Bool {

@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatCore
 import Yams
 
@@ -110,7 +111,12 @@ extension ConfigParser {
             return hp
         }
         let keyName = reader.required(rf, "key_name", what: "the TSIG key's name as the server knows it").flatMap { reader.string($0, "dns.rfc2136.key_name") }
-        let secret = parseSecret(rf, env: "key_secret_env", file: "key_secret_file", inline: "key_secret", what: "TSIG secret", reader: reader, environment: environment)
+        let secret = parseSecret(rf, env: "key_secret_env", file: "key_secret_file", inline: "key_secret", what: "TSIG secret", reader: reader,
+                                 environment: environment, check: { value in
+                                     let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+                                     guard let bytes = Data(base64Encoded: trimmed), !bytes.isEmpty else { return "is not base64 (tsig-keygen prints it so)" }
+                                     return nil
+                                 })
         if secret == nil, rf["key_secret_env"] == nil, rf["key_secret_file"] == nil, rf["key_secret"] == nil {
             reader.error(n, "dns.rfc2136.key_secret_env", "missing: give key_secret_env or key_secret_file (the TSIG secret, base64)")
         }
@@ -127,14 +133,50 @@ extension ConfigParser {
         }
         var apiURL = "https://api.linode.com/v4"
         if let u = lf["api_url"], let text = reader.string(u, "dns.linode.api_url") {
-            if text.hasPrefix("https://") || text.hasPrefix("http://127.0.0.1") || text.hasPrefix("http://localhost") {
-                apiURL = text.hasSuffix("/") ? String(text.dropLast()) : text
-            } else {
-                reader.error(u, "dns.linode.api_url", "expected an https:// URL (plain http only to localhost), found '\(text)'")
+            switch checkAPIURL(text) {
+            case .success(let url): apiURL = url
+            case .failure(let problem): reader.error(u, "dns.linode.api_url", problem.message)
             }
         }
         guard let token else { return nil }
         return DNSConfig.LinodeSettings(token: token, apiURL: apiURL)
+    }
+
+    struct URLProblem: Error { var message: String }
+
+    /// Linode's API URL: https to any host; plain http only to a loopback address (a local
+    /// stand-in), since the token travels in the Authorization header. The host is the URL's
+    /// parsed host, not a prefix of the text (`http://localhost.attacker.example` is not local).
+    static func checkAPIURL(_ text: String) -> Result<String, URLProblem> {
+        let shown = LogSafe.escape(text, maxLength: 120)
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            return .failure(URLProblem(message: "expected a URL such as https://api.linode.com/v4, found '\(shown)'"))
+        }
+        guard url.user == nil, url.password == nil else {
+            return .failure(URLProblem(message: "must not carry a user or password (the token goes in token_env or token_file); the value is not shown"))
+        }
+        guard url.query == nil, url.fragment == nil else {
+            return .failure(URLProblem(message: "expected a base URL without ?query or #fragment, found '\(shown)'"))
+        }
+        switch scheme {
+        case "https":
+            break
+        case "http":
+            guard isLoopback(host) else {
+                return .failure(URLProblem(message: "plain http would send the token in clear to \(LogSafe.escape(host, maxLength: 80)); use https:// (http is accepted only for a loopback address such as 127.0.0.1)"))
+            }
+        default:
+            return .failure(URLProblem(message: "expected an https:// URL (plain http only to a loopback address), found '\(shown)'"))
+        }
+        return .success(text.hasSuffix("/") ? String(text.dropLast()) : text)
+    }
+
+    /// 127.0.0.0/8, ::1 or the name localhost itself.
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.lowercased() == "localhost" || bare == "::1" { return true }
+        guard let ip = IPv4(bare) else { return false }
+        return ip.bytes[0] == 127
     }
 
     static func isHostname(_ name: String) -> Bool {

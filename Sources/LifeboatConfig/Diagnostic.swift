@@ -1,3 +1,5 @@
+import LifeboatCore
+
 /// One problem found in a config file, located precisely enough to fix without guessing.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }
@@ -10,8 +12,11 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     public var path: String
     public var message: String
 
+    /// One line: whatever the file held (a key with a newline, an escape sequence) is shown
+    /// escaped, so a diagnostic can neither forge another line nor colour a terminal.
     public var description: String {
-        "\(file):\(line):\(column): \(severity.rawValue): \(path.isEmpty ? "" : "\(path): ")\(message)"
+        let shownPath = LogSafe.escape(path, maxLength: 200)
+        return "\(file):\(line):\(column): \(severity.rawValue): \(shownPath.isEmpty ? "" : "\(shownPath): ")\(LogSafe.escape(message, maxLength: 600))"
     }
 }
 

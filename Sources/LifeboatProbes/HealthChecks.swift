@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -77,9 +82,30 @@ public struct TCPHealthCheck: HealthCheck {
             try? await channel.close()
             return CheckResult(ok: true, duration: start.duration(to: clock.now), error: nil)
         } catch {
-            let text = "\(error)"
-            let reason = text.contains("refused") || text.contains("Refused") ? "connection refused" : (text.contains("imeout") ? "connect timed out" : text)
-            return CheckResult(ok: false, duration: start.duration(to: clock.now), error: String(reason.prefix(200)))
+            return CheckResult(ok: false, duration: start.duration(to: clock.now), error: String(Self.reason(error).prefix(200)))
+        }
+    }
+
+    /// Why a connect failed, read off the error's type and errno.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let connect as NIOConnectionError:
+            if let first = connect.connectionErrors.first { return reason(first.error) }
+            if let dns = connect.dnsAError ?? connect.dnsAAAAError { return "cannot resolve \(connect.host): \(dns)" }
+            return "cannot connect to \(connect.host):\(connect.port)"
+        case let channel as ChannelError:
+            if case .connectTimeout = channel { return "connect timed out" }
+            return "\(channel)"
+        case let io as IOError:
+            switch io.errnoCode {
+            case ECONNREFUSED: return "connection refused"
+            case ETIMEDOUT: return "connect timed out"
+            case EHOSTUNREACH: return "no route to host"
+            case ENETUNREACH: return "network unreachable"
+            default: return "\(io)"
+            }
+        default:
+            return "\(error)"
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import NIOCore
 import LifeboatAgent
 import LifeboatConfig
 import Logging
@@ -70,7 +71,8 @@ extension Lifeboat {
                 try await group.run()
             } catch {
                 await agent.shutdown()
-                let text = "\(error)".contains("Address already in use") ? "address already in use (another agent running?)" : "\(error)"
+                let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
+                let text = inUse ? "address already in use (another agent running?)" : "\(error)"
                 printError("lifeboat agent: cannot serve on \(loaded.listen) (listen in \(config)): \(text)")
                 throw ExitCode(1)
             }

@@ -24,8 +24,10 @@ import Testing
                 AgentCheck(name: "true", timeout: .seconds(10), kind: .command(["/bin/true"])),
             ]
             let primaryAgent = try Agent(config: agentConfig(node: primary.name, region: primary.region, database: primary.config, checks: checks), logger: testLogger())
+            // A long health cache on the standby's agent: its role endpoints must not answer from it.
             let standbyAgent = try Agent(config: agentConfig(node: standby.name, region: standby.region, database: standby.config,
-                                                             checks: [AgentCheck(name: "database", timeout: .seconds(10), kind: .postgresql)]), logger: testLogger())
+                                                             checks: [AgentCheck(name: "database", timeout: .seconds(10), kind: .postgresql)],
+                                                             cache: .seconds(30)), logger: testLogger())
             try await withAgentServer(standbyAgent) { standbyURL in
                 try await withAgentServer(primaryAgent) { url in
                     // /healthz: every check, 200.
@@ -72,11 +74,16 @@ import Testing
                     #expect(replay.body.contains("nonce"))
                     await #expect(throws: CommandError.self) { try await cluster.psql(primary, "INSERT INTO agent_t VALUES (2)") }
 
-                    // The load balancer stops sending writes there once the cache expires.
-                    try await waitFor("/primary to answer 503 for a fenced primary", timeout: .seconds(20)) {
-                        try await get(url + "/primary").status == 503
-                    }
-                    #expect(try await get(url + "/primary").json["role"] as? String == "fenced")
+                    // The load balancer stops sending writes there at once: the role endpoints never
+                    // answer from the health cache (a fence or a promotion shows on the next request).
+                    let right = try await get(url + "/primary")
+                    #expect(right.status == 503, "a fenced primary still answered \(right.status)")
+                    #expect(right.json["role"] as? String == "fenced")
+                    // A promotion shows at once too, whatever the health cache holds.
+                    #expect(try await get(standbyURL + "/healthz").json["role"] as? String == "replica")
+                    try await cluster.psql(standby, "SELECT pg_promote()")
+                    #expect(try await get(standbyURL + "/primary").status == 200)
+                    #expect(try await get(standbyURL + "/replica").status == 503)
                     let after = try await client.status(timeout: .seconds(10))
                     #expect(after.fencedUnderEpoch == 7)
 

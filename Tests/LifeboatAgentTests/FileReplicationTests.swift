@@ -173,3 +173,38 @@ final class RsyncDaemon: Sendable {
         process.waitUntilExit()
     }
 }
+
+/// Many sync-now orders at once (the monitor retrying while the interval loop runs): one rsync
+/// pass at a time into a directory, never two.
+@Suite struct OverlappingSyncTests {
+    @Test func concurrentSyncNowCallsNeverRunTwoPassesAtOnce() async throws {
+        let regions = try TwoRegions()
+        defer { regions.remove() }
+        // An rsync that takes a moment and notices company: it fails if another is running.
+        let lock = "\(regions.root)/rsync.running"
+        let script = "\(regions.root)/slow-rsync"
+        try """
+            #!/bin/sh
+            if ! mkdir "\(lock)" 2>/dev/null; then echo "two passes at once" >&2; exit 99; fi
+            sleep 0.2
+            rsync "$@"; status=$?
+            rmdir "\(lock)"
+            exit $status
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try regions.write("us-east", "a.txt", "a")
+        let west = try FileReplicator(config: regions.files(region: "eu-west"), region: "eu-west", logger: testLogger(), rsync: script)
+        let results = await withTaskGroup(of: [PathSyncStatus].self) { group in
+            for _ in 0..<6 { group.addTask { await west.syncNow() } }
+            var all: [[PathSyncStatus]] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 6)
+        #expect(await west.mostAtOnce == 1)
+        #expect(await west.passesStarted == 6)
+        let status = await west.status()
+        #expect(status.map(\.errors) == [0], "a pass saw another one running: \(status)")
+        #expect(regions.read("eu-west", "a.txt") == "a")
+    }
+}

@@ -176,3 +176,115 @@ database:
         #expect(e.first?.message == "duplicate node name 'pg-a' (first defined at database.nodes[0].name)")
     }
 }
+
+/// Inputs a new operator (or a fuzzer) gives: each is a located error, never a crash, and a
+/// secret given in the wrong place is never echoed.
+@Suite struct StrictConfigTests {
+    static let base = """
+        regions:
+          - name: us-east
+          - name: eu-west
+        database:
+          nodes:
+            - {name: pg-a, region: us-east, host: 10.0.0.1}
+            - {name: pg-b, region: eu-west, host: 10.0.0.2}
+
+        """
+
+    func errors(_ yaml: String, environment: [String: String] = [:]) -> [Diagnostic] {
+        let (config, diagnostics) = ConfigParser.parse(yaml: yaml, file: "t.yml", environment: environment)
+        let errors = diagnostics.filter { $0.severity == .error }
+        #expect(config == nil || errors.isEmpty)
+        return errors
+    }
+
+    @Test func hugeDurationsAndSizesAreErrorsNotTraps() {
+        for text in ["99999999999999h", "9223372036854775807s", "100000000000000000000ms"] {
+            let found = errors(Self.base + "detection:\n  interval: \(text)\n")
+            #expect(found.map(\.description) == ["t.yml:9:13: error: detection.interval: must be at most 1h, found '\(text)'"], "\(text)")
+        }
+        let cooldown = errors(Self.base + "failover:\n  cooldown: 9223372036854775807s\n  max_lag_bytes: 99999999999999999GiB\n  max_lag_seconds: 9223372036854775807\n")
+        #expect(cooldown.map(\.path) == ["failover.cooldown", "failover.max_lag_bytes", "failover.max_lag_seconds"])
+        #expect(cooldown[0].message == "must be at most 720h, found '9223372036854775807s'")
+        #expect(cooldown[1].message == "must be at most 1PiB, found '99999999999999999GiB'")
+    }
+
+    @Test func yamlProblemsCarryTheirRealPosition() {
+        let bad = errors("regions:\n  - name: us-east\n    priority: [1,\n")
+        #expect(bad.count == 1)
+        #expect(bad.first.map { $0.line >= 3 } == true, "\(bad)")
+        let duplicate = errors(Self.base + "cluster: a\ncluster: b\n")
+        #expect(duplicate.count == 1)
+        #expect(duplicate.first?.line == 8 || duplicate.first?.line == 9, "\(duplicate)")
+        #expect(duplicate.first?.message.contains("'cluster'") == true, "\(duplicate)")
+        // A control character: its own line and column, and the file is not dumped into the message.
+        let control = errors(Self.base + "cluster: sh\u{07}op\n")
+        #expect(control.count == 1)
+        #expect(control.first?.line == 8 && control.first?.column == 12, "\(control)")
+        #expect(control.first?.message.contains("U+0007") == true, "\(control)")
+        #expect(control.first?.message.contains("pg-a") == false, "the file is not dumped")
+        #expect(control.first?.description.contains("\u{07}") == false)
+    }
+
+    @Test func aTSIGSecretThatIsNotBase64IsAnErrorThatDoesNotShowIt() {
+        let dns = """
+            dns:
+              provider: rfc2136
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.1, eu-west: 192.0.2.2}
+              rfc2136: {server: 192.0.2.53, key_name: k, key_secret_env: TSIG}
+
+            """
+        let found = errors(Self.base + dns, environment: ["TSIG": "not base64 at all!"])
+        #expect(found.map(\.path) == ["dns.rfc2136.key_secret_env"])
+        #expect(found.first?.message == "the TSIG secret is not base64 (tsig-keygen prints it so) (its value is not shown)")
+        #expect(!found.map(\.description).joined().contains("not base64 at all!"))
+        #expect(errors(Self.base + dns, environment: ["TSIG": "c2VjcmV0LWtleS1ieXRlcw=="]).isEmpty)
+    }
+
+    @Test func aSecretPastedIntoAnEnvFieldIsRefusedWithoutEchoingIt() {
+        let token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddccbbaa99887766554433221100"
+        for value in [token, "sk_live_51H8aBcDeFgHiJkLmNoPq", "https://hooks.slack.com/services/T000/B000/XXXX"] {
+            let found = errors(Self.base + "api:\n  token_env: \(value)\n")
+            #expect(found.map(\.path) == ["api.token_env"], "\(value)")
+            #expect(!found.map(\.description).joined().contains(value), "echoed \(value)")
+        }
+        let file = errors(Self.base + "api:\n  token_file: \(token)\n")
+        #expect(file.map(\.path) == ["api.token_file"])
+        #expect(!file.map(\.description).joined().contains(token))
+        #expect(errors(Self.base + "api:\n  token_env: LIFEBOAT_API_TOKEN\n").isEmpty)
+    }
+
+    @Test func linodeAPIURLOverPlainHTTPOnlyToALoopbackAddress() {
+        func linode(_ url: String) -> [Diagnostic] {
+            errors(Self.base + """
+                dns:
+                  provider: linode
+                  zone: example.com
+                  record: app
+                  ttl: 300
+                  targets: {us-east: 192.0.2.1, eu-west: 192.0.2.2}
+                  linode: {token_env: LINODE_TOKEN, api_url: "\(url)"}
+
+                """)
+        }
+        for bad in ["http://localhost.attacker.example/v4", "http://10.0.0.5/v4", "http://127.0.0.1.nip.io/v4", "ftp://127.0.0.1/v4", "https:///v4"] {
+            #expect(linode(bad).map(\.path) == ["dns.linode.api_url"], "\(bad) was accepted")
+        }
+        let withPassword = linode("https://user:hunter2@api.linode.com/v4")
+        #expect(withPassword.map(\.path) == ["dns.linode.api_url"])
+        #expect(!withPassword.map(\.description).joined().contains("hunter2"))
+        for good in ["https://api.linode.com/v4", "http://127.0.0.1:8080/v4", "http://localhost:9/v4", "http://[::1]:8080/v4"] {
+            #expect(linode(good).isEmpty, "\(good) was refused: \(linode(good))")
+        }
+    }
+
+    @Test func namesThatWouldForgeLogLinesAreRefused() {
+        let found = errors("regions:\n  - name: \"us-east\\nforged\"\ndatabase:\n  nodes:\n    - {name: \"pg\\u001b[31m\", region: us-east, host: 10.0.0.1}\n")
+        #expect(found.map(\.path).contains("regions[0].name"))
+        #expect(found.map(\.path).contains("database.nodes[0].name"))
+        #expect(!found.map(\.description).joined().contains("\n"))
+        #expect(!found.map(\.description).joined().contains("\u{1B}"))
+    }
+}

@@ -9,8 +9,16 @@ import LifeboatTestSupport
 import Testing
 
 @Suite(.serialized) struct DrillTests {
-    @Test func sandboxDrillFailsOverOnceAndMeasuresRTOAndRPO() async throws {
-        let report = try await SandboxDrill(logger: testLogger()).run()
+    /// Two drills at once on this machine (as a drill next to a test suite would): each in its own
+    /// loopback block, neither disturbs the other.
+    @Test func twoSandboxDrillsAtOnceEachFailOverOnceAndMeasureRTOAndRPO() async throws {
+        async let first = SandboxDrill(logger: testLogger()).run()
+        async let second = SandboxDrill(logger: testLogger()).run()
+        let (report, other) = try await (first, second)
+        #expect(other.passed, "\(other.problems)")
+        #expect(other.promotions == 1 && other.epoch == 1)
+        let blocks = [report, other].map { $0.nodes[0].address.split(separator: ".").prefix(3).joined(separator: ".") }
+        #expect(blocks[0] != blocks[1], "the drills shared addresses: \(blocks)")
         #expect(report.passed, "\(report.problems)")
         #expect(report.promotions == 1)
         #expect(report.epoch == 1)

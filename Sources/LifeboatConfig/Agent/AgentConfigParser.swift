@@ -38,8 +38,8 @@ public enum AgentConfigParser {
         if let version = top["version"], let value = reader.int(version, "version"), value != 1 {
             reader.error(version, "version", "unsupported config version \(value); this Lifeboat reads version 1")
         }
-        let node = reader.required(top, "node", what: "this node's name, as the monitor's config names it").flatMap { reader.string($0, "node") }
-        let region = reader.required(top, "region", what: "this node's region").flatMap { reader.string($0, "region") }
+        let node = reader.required(top, "node", what: "this node's name, as the monitor's config names it").flatMap { reader.name($0, "node") }
+        let region = reader.required(top, "region", what: "this node's region").flatMap { reader.name($0, "region") }
         var listen = HostPort(host: "127.0.0.1", port: defaultPort)
         if let l = top["listen"], let text = reader.string(l, "listen") {
             if let hp = HostPort(parsing: text, defaultPort: defaultPort) { listen = hp } else {

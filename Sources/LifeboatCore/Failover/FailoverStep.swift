@@ -44,4 +44,19 @@ public struct FailoverProgress<Instant: InstantProtocol & Sendable>: Sendable, E
     public var planned: Bool = false
     /// Why the failover started.
     public var reason: String
+
+    public init(oldPrimary: String, candidate: String, epoch: Epoch, step: FailoverStep, attempt: Int, startedAt: Instant,
+                pendingRepoints: [String], otherStandbys: [String], manual: Bool, planned: Bool = false, reason: String) {
+        self.oldPrimary = oldPrimary
+        self.candidate = candidate
+        self.epoch = epoch
+        self.step = step
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.pendingRepoints = pendingRepoints
+        self.otherStandbys = otherStandbys
+        self.manual = manual
+        self.planned = planned
+        self.reason = reason
+    }
 }

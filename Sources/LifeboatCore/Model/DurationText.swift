@@ -14,14 +14,31 @@ public enum DurationText {
         return out
     }
 
-    /// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`, `1m30s`. Nil for anything else (such as `5x`).
+    /// The longest duration any setting takes (ten years): anything longer is a typo, and
+    /// larger values would overflow the arithmetic done with them.
+    public static let maximum = Duration.seconds(10 * 365 * 24 * 3600)
+
+    public enum Problem: Error, Sendable, Equatable {
+        /// Not a duration at all (`5x`, `fast`).
+        case malformed
+        /// Well formed, but longer than `maximum`.
+        case tooLarge
+    }
+
+    /// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`, `1m30s`. Nil for anything else (such as `5x`) or
+    /// anything longer than `maximum`.
     public static func parse(_ text: String) -> Duration? {
+        try? parseChecked(text).get()
+    }
+
+    /// As `parse`, saying why not.
+    public static func parseChecked(_ text: String) -> Result<Duration, Problem> {
         var rest = Substring(text.trimmingSpaces())
-        guard !rest.isEmpty else { return nil }
-        var total = Duration.zero
+        guard !rest.isEmpty else { return .failure(.malformed) }
+        var totalSeconds = 0.0
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number), value >= 0 else { return nil }
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            guard !number.isEmpty, number.count <= 40, let value = Double(number), value.isFinite, value >= 0 else { return .failure(.malformed) }
             rest = rest.dropFirst(number.count)
             let unit = rest.prefix { $0.isLetter }
             rest = rest.dropFirst(unit.count)
@@ -31,19 +48,23 @@ public enum DurationText {
             case "s": scale = 1
             case "m": scale = 60
             case "h": scale = 3600
-            default: return nil
+            default: return .failure(.malformed)
             }
-            total += .milliseconds(Int64((value * scale * 1000).rounded()))
+            totalSeconds += value * scale
+            guard totalSeconds <= maximum.seconds else { return .failure(.tooLarge) }
         }
-        return total
+        return .success(.milliseconds(Int64((totalSeconds * 1000).rounded())))
     }
 }
 
 extension Duration {
-    /// Whole milliseconds (truncated).
+    /// Whole milliseconds (truncated; saturating at Int64's bounds rather than trapping).
     public var milliseconds: Int64 {
         let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
+        let (ms, overflow) = s.multipliedReportingOverflow(by: 1000)
+        if overflow { return s < 0 ? .min : .max }
+        let (sum, overflow2) = ms.addingReportingOverflow(atto / 1_000_000_000_000_000)
+        return overflow2 ? (s < 0 ? .min : .max) : sum
     }
 
     public var seconds: Double {
