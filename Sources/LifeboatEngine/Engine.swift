@@ -471,7 +471,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         switch action {
         case .bumpEpoch(let from, let to):
             try await epochStore.compareAndSwap(expected: from, new: to, owner: owner)
-            return StepOutcome(detail: "stored by \(owner)")
+            return StepOutcome(detail: "by \(owner)")
         case .fence(let node, let epoch):
             return StepOutcome(detail: try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect).detail)
         case .fenceForSwitchover(let node, let epoch):

@@ -4,7 +4,8 @@ import Testing
 
 /// Long seeded random event sequences (probes of every kind, step results in and out of turn,
 /// timers, operator commands, pauses): the machine must never make a transition outside the
-/// table (it would trap on its precondition), and the epoch must never go backwards.
+/// table (it would refuse it, count it and stop in `failed`; the count must stay zero), and the
+/// epoch must never go backwards.
 @Suite struct RandomSequenceTests {
     struct SplitMix64: RandomNumberGenerator {
         var state: UInt64
@@ -45,7 +46,10 @@ import Testing
             }
             #expect(harness.machine.epoch >= epoch, "the epoch went backwards")
             epoch = harness.machine.epoch
+            // Each promotion names exactly one epoch, and it is the machine's next one.
+            if case .failingOver(let p) = harness.machine.state { #expect(p.epoch >= harness.machine.epoch) }
         }
+        #expect(harness.machine.invariantViolations == 0, "a transition outside the table was attempted")
         for (from, to) in harness.transitions {
             #expect(TransitionTable.allows(from: from, to: to), "\(from) -> \(to)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatCore
+import LifeboatTestSupport
 import Testing
 
 @Suite struct TransitionTableTests {
@@ -39,5 +40,27 @@ import Testing
                 #expect(!text.contains(word), "\(file) contains \(word)")
             }
         }
+    }
+}
+
+/// A snapshot the epoch store contradicts is not resumed: the machine stops in `failed` for an
+/// operator, with the store's epoch, instead of acting under an epoch another monitor owns.
+@Suite struct RestoreAgainstTheStoreTests {
+    @Test func aRestoredMachineAtOddsWithTheStoreStopsInsteadOfActing() {
+        // A snapshot mid-failover under epoch 2, but the store holds epoch 3 from another monitor.
+        let progress = MachineSnapshot.Progress(oldPrimary: "pg-a", candidate: "pg-b", epoch: 2, step: .promote, attempt: 1, pendingRepoints: [],
+                                                otherStandbys: [], manual: false, planned: false, reason: "test", startedAgo: 100)
+        let snapshot = MachineSnapshot(phase: .failingOver(progress), epoch: 2, paused: false, retired: [], lastFailoverAgo: nil, lastReason: "x")
+        let machine = FailoverMachine<ManualClock>(restoring: snapshot, stored: EpochRecord(epoch: Epoch(3), owner: "monitor-b"), owner: "monitor-a",
+                                                   topology: twoRegions, detection: .default, policy: .default, now: Instant(offset: .seconds(10)))
+        #expect(machine.state.kind == .failed)
+        #expect(machine.epoch == Epoch(3))
+        #expect(machine.resumeActions() == [.alert(.critical, machine.lastReason)])
+        #expect(machine.lastReason.contains("superseded"))
+        // The same failover, its epoch stored by this very monitor: resumed.
+        let own = FailoverMachine<ManualClock>(restoring: snapshot, stored: EpochRecord(epoch: Epoch(2), owner: "monitor-a"), owner: "monitor-a",
+                                               topology: twoRegions, detection: .default, policy: .default, now: Instant(offset: .seconds(10)))
+        #expect(own.state.kind == .promoting)
+        #expect(own.resumeActions().contains(.promote(node: "pg-b", epoch: Epoch(2))))
     }
 }

@@ -43,11 +43,18 @@ public final class TCPProxy: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Listens again on the same port. The old listener's socket can outlive `close` for a moment
+    /// (the accept thread still holds it), so binding is tried until it works, for up to 2 s.
     public func restorePath() throws {
         lock.lock()
         cut = false
         lock.unlock()
-        try listen()
+        var lastError: (any Error)?
+        for _ in 0..<100 {
+            do { return try listen() } catch { lastError = error }
+            usleep(20_000)
+        }
+        throw lastError!
     }
 
     deinit {

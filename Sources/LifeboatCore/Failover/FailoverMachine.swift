@@ -363,7 +363,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         switch step {
         case .bumpEpoch:
             epoch = p.epoch
-            return advance(p, to: .fence, reason: "epoch \(p.epoch) stored\(detail.isEmpty ? "" : ": \(detail)"); fencing \(p.oldPrimary)")
+            return advance(p, to: .fence, reason: "epoch \(p.epoch) stored\(detail.isEmpty ? "" : " (\(detail))"); fencing \(p.oldPrimary)")
         case .fence:
             retired.insert(p.oldPrimary)
             if p.planned {

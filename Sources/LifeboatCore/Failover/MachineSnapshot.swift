@@ -13,6 +13,21 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
         public var planned: Bool?
         public var reason: String
         public var startedAgo: Int64
+
+        public init(oldPrimary: String, candidate: String, epoch: UInt64, step: FailoverStep, attempt: Int, pendingRepoints: [String],
+                    otherStandbys: [String], manual: Bool, planned: Bool?, reason: String, startedAgo: Int64) {
+            self.oldPrimary = oldPrimary
+            self.candidate = candidate
+            self.epoch = epoch
+            self.step = step
+            self.attempt = attempt
+            self.pendingRepoints = pendingRepoints
+            self.otherStandbys = otherStandbys
+            self.manual = manual
+            self.planned = planned
+            self.reason = reason
+            self.startedAgo = startedAgo
+        }
     }
 
     public enum Phase: Codable, Sendable, Equatable {
