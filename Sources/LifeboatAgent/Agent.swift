@@ -37,6 +37,8 @@ public final class Agent: Sendable {
     let logger: Logger
     /// The epoch of the last fence order, so a restarted monitor sees the agent already fenced.
     private let fencedUnder = Mutex<UInt64?>(nil)
+    /// The highest epoch ordered so far (persisted): older fences are refused.
+    let epochs: EpochMemory
 
     public init(config: AgentConfiguration, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
                 rsync: String = "rsync") throws {
@@ -45,6 +47,7 @@ public final class Agent: Sendable {
         let key: Secret
         do { key = try config.key.resolve(environment: environment) } catch { throw AgentError("agent key: \(error)") }
         verifier = RequestVerifier(key: AgentSigning.key(key.reveal()))
+        epochs = try EpochMemory(file: config.stateFile)
         var password: Secret?
         if let source = config.database?.password {
             do { password = try source.resolve(environment: environment) } catch { throw AgentError("database password: \(error)") }
@@ -100,8 +103,11 @@ public final class Agent: Sendable {
 
     // MARK: Actions
 
-    /// Makes the local PostgreSQL refuse writes, as configured. Idempotent.
-    public func fence(epoch: UInt64) async -> FenceResult {
+    /// Makes the local PostgreSQL refuse writes, as configured. Idempotent. A fence under an
+    /// epoch older than one this agent has already been ordered under is refused (`StaleOrder`):
+    /// it comes from before a failover this node has been told about, or is a replay.
+    public func fence(epoch: UInt64) async throws -> FenceResult {
+        try epochs.admit(epoch)
         fencedUnder.withLock { $0 = max($0 ?? 0, epoch) }
         logger.warning("fence ordered", metadata: ["fence.epoch": "\(epoch)", "fence.method": "\(config.fence.name)"])
         switch config.fence {
@@ -161,6 +167,7 @@ public final class Agent: Sendable {
     /// Adopts the ordered epoch (refusing an older one) and pulls now.
     public func syncNow(epoch: UInt64, primaryRegion: String) async throws -> FilesStatus {
         guard let replicator else { throw AgentError("this agent has no files: section") }
+        try epochs.admit(epoch)
         try await replicator.accept(epoch: epoch, primaryRegion: primaryRegion)
         await replicator.syncNow()
         let status = await filesStatus()!
@@ -227,4 +234,59 @@ actor FreshValue<Value: Sendable> {
         if running?.generation == generation { running = nil }
         return value
     }
+}
+
+/// The highest epoch this agent has been ordered under, kept in `state_file` (written before the
+/// order is acted on), so a fence carrying an older epoch is refused — also after a restart.
+final class EpochMemory: Sendable {
+    private let file: String?
+    private let highest: Mutex<UInt64>
+
+    init(file: String?) throws {
+        self.file = file
+        var known: UInt64 = 0
+        if let file, FileManager.default.fileExists(atPath: file) {
+            guard let data = FileManager.default.contents(atPath: file),
+                  let saved = try? JSONDecoder().decode(Saved.self, from: data) else {
+                throw AgentError("\(file): the agent's state is not readable; move it away only if you know no newer epoch was ordered")
+            }
+            known = saved.epoch
+        }
+        highest = Mutex(known)
+    }
+
+    struct Saved: Codable { var epoch: UInt64 }
+
+    var current: UInt64 { highest.withLock { $0 } }
+
+    /// Records `epoch` if it is the highest seen (persisting it first); throws when it is older
+    /// than one already seen.
+    func admit(_ epoch: UInt64) throws {
+        try highest.withLock { known in
+            if epoch < known { throw StaleOrder(ordered: epoch, known: known) }
+            guard epoch > known else { return }
+            if let file { try Self.save(Saved(epoch: epoch), to: file) }
+            known = epoch
+        }
+    }
+
+    private static func save(_ saved: Saved, to file: String) throws {
+        let directory = (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = file + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600]) else {
+            throw AgentError("\(temporary): cannot write the agent's state")
+        }
+        let fd = open(temporary, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(temporary, file) == 0 else { throw AgentError("\(file): cannot replace the agent's state") }
+    }
+}
+
+/// An order under an epoch older than one the agent already follows: another monitor (or a
+/// replayed request) from before a failover. Refused, nothing done.
+public struct StaleOrder: Error, CustomStringConvertible, Sendable, Equatable {
+    public var ordered: UInt64
+    public var known: UInt64
+    public var description: String { "refused: ordered under epoch \(ordered), but this agent already follows epoch \(known)" }
 }

@@ -27,46 +27,60 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
                         body: ResponseBody(byteBuffer: ByteBuffer(string: agent.metrics.exposition())))
     }
     router.post("/v1/actions/fence") { request, context -> Response in
-        let body = try await verified(request, context, agent: agent, action: "fence")
+        let (body, signed) = try await verified(request, context, agent: agent, action: "fence")
         let order = try decode(FenceOrder.self, body)
-        let result = await agent.fence(epoch: order.epoch)
-        return try jsonResponse(result, status: result.fenced ? .ok : .internalServerError)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
+        do {
+            let result = try await agent.fence(epoch: order.epoch)
+            return try jsonResponse(result, status: result.fenced ? .ok : .internalServerError)
+        } catch let stale as StaleOrder {
+            agent.logger.warning("fence refused", metadata: ["fence.epoch": "\(stale.ordered)", "agent.epoch": "\(stale.known)"])
+            return try jsonResponse(["error": stale.description], status: .conflict)
+        }
     }
     router.post("/v1/actions/status") { request, context -> Response in
         _ = try await verified(request, context, agent: agent, action: "status")
         return try jsonResponse(await agent.status(), status: .ok)
     }
     router.post("/v1/actions/sync-now") { request, context -> Response in
-        let body = try await verified(request, context, agent: agent, action: "sync-now")
+        let (body, signed) = try await verified(request, context, agent: agent, action: "sync-now")
         let order = try decode(SyncOrder.self, body)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
         do {
             return try jsonResponse(try await agent.syncNow(epoch: order.epoch, primaryRegion: order.primaryRegion), status: .ok)
         } catch let refusal as SyncRefusal {
             return try jsonResponse(["error": refusal.description], status: .conflict)
         } catch let error as AgentError {
             return try jsonResponse(["error": error.description], status: .conflict)
+        } catch let stale as StaleOrder {
+            return try jsonResponse(["error": stale.description], status: .conflict)
         }
     }
     return router
 }
 
-/// The body, once the signature, timestamp and nonce check out; otherwise 401 and nothing runs.
-private func verified(_ request: Request, _ context: BasicRequestContext, agent: Agent, action: String) async throws -> [UInt8] {
+/// The body and what it was signed for, once the signature, node, timestamp and nonce check
+/// out; otherwise 401 and nothing runs.
+private func verified(_ request: Request, _ context: BasicRequestContext, agent: Agent, action: String) async throws -> ([UInt8], VerifiedRequest) {
     var request = request
     let buffer = try await request.collectBody(upTo: 64 * 1024)
     let body = Array(buffer.readableBytesView)
     let headers = request.headers
     func header(_ name: String) -> String? { headers.first { $0.name.canonicalName == name.lowercased() }?.value }
-    if let failure = agent.verifier.verify(method: request.method.rawValue, path: request.uri.path,
-                                           timestamp: header(AgentSigning.timestampHeader), nonce: header(AgentSigning.nonceHeader),
-                                           signature: header(AgentSigning.signatureHeader), body: body) {
+    switch agent.verifier.verify(method: request.method.rawValue, path: request.uri.path, node: agent.config.node, headers: header, body: body) {
+    case .failure(let failure):
         agent.metrics.rejected(failure)
         agent.logger.warning("signed request refused", metadata: ["agent.action": "\(action)", "agent.reason": "\(failure.rawValue)"])
         throw HTTPError(.unauthorized, message: failure.message)
+    case .success(let signed):
+        agent.metrics.action(action)
+        agent.logger.info("action accepted", metadata: ["agent.action": "\(action)", "agent.epoch": "\(signed.epoch)"])
+        return (body, signed)
     }
-    agent.metrics.action(action)
-    agent.logger.info("action accepted", metadata: ["agent.action": "\(action)"])
-    return body
 }
 
 private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {

@@ -6,15 +6,18 @@ import LifeboatPorts
 import LifeboatProbes
 import NIOCore
 
-/// The monitor's side: signed requests to one node's agent.
+/// The monitor's side: signed requests to one node's agent, each signed for that node.
 public struct AgentClient: Sendable {
     public let baseURL: String
+    /// The node this agent runs on: every request is signed for it alone.
+    public let node: String
     let keyBytes: [UInt8]
     var key: SymmetricKey { SymmetricKey(data: keyBytes) }
     let http: HTTPClient
 
-    public init(baseURL: String, key: String, http: HTTPClient = .shared) {
+    public init(baseURL: String, node: String, key: String, http: HTTPClient = .shared) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.node = node
         self.keyBytes = Array(key.utf8)
         self.http = http
     }
@@ -44,25 +47,28 @@ public struct AgentClient: Sendable {
     }
 
     public func fence(epoch: Epoch, timeout: Duration) async throws -> FenceResult {
-        try await call("fence", FenceOrder(epoch: epoch.value), timeout: timeout, accept: [200, 500])
+        try await call("fence", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, accept: [200, 500])
     }
 
-    public func status(timeout: Duration) async throws -> StatusReport {
-        try await call("status", [String: String](), timeout: timeout)
+    public func status(timeout: Duration, epoch: Epoch = .initial) async throws -> StatusReport {
+        try await call("status", [String: String](), epoch: epoch.value, timeout: timeout)
     }
 
     public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
-        try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), timeout: timeout)
+        try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), epoch: epoch.value, timeout: timeout)
     }
 
-    private func call<Body: Encodable, Answer: Decodable>(_ action: String, _ body: Body, timeout: Duration, accept: Set<Int> = [200]) async throws -> Answer {
+    private func call<Body: Encodable, Answer: Decodable>(_ action: String, _ body: Body, epoch: UInt64, timeout: Duration,
+                                                          accept: Set<Int> = [200]) async throws -> Answer {
         let path = "/v1/actions/\(action)"
         let bytes = Array(try JSONEncoder().encode(body))
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "lifeboat-monitor")
-        for (name, value) in AgentSigning.headers(key: key, method: "POST", path: path, body: bytes) { request.headers.add(name: name, value: value) }
+        for (name, value) in AgentSigning.headers(key: key, method: "POST", path: path, node: node, epoch: epoch, body: bytes) {
+            request.headers.add(name: name, value: value)
+        }
         request.body = .bytes(bytes)
         let response: HTTPClientResponse
         do {

@@ -190,6 +190,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var paused: Bool { machine.paused }
     public var topology: Topology { machine.topology }
     public var lastPrimaryLSN: LSN? { machine.lastPrimaryLSN }
+    public var lastPrimaryTimeline: UInt32? { machine.lastPrimaryTimeline }
     /// Probe results fed to the machine so far (tests wait for rounds of probes with it).
     public var probeCount: Int { probesFed }
     public var now: Instant { clock.now }

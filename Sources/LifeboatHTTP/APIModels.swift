@@ -18,8 +18,10 @@ public struct StatusView: Codable, Sendable, Equatable {
     public struct Node: Codable, Sendable, Equatable {
 
         public init(name: String, region: String, role: String, health: String, reachable: Bool, lsn: String?, lagBytes: UInt64?, lagSeconds: Double?, walReceiver: String?, lastError: String?,
-                    observedAgoSeconds: Double? = nil) {
+                    observedAgoSeconds: Double? = nil, timeline: UInt32? = nil, forked: Bool = false) {
             self.observedAgoSeconds = observedAgoSeconds
+            self.timeline = timeline
+            self.forked = forked
             self.name = name
             self.region = region
             self.role = role
@@ -43,11 +45,32 @@ public struct StatusView: Codable, Sendable, Equatable {
         public var lastError: String?
         /// Seconds since the monitor last probed the node (absent: not yet).
         public var observedAgoSeconds: Double?
+        /// The timeline the node's data is on (absent: unknown).
+        public var timeline: UInt32?
+        /// A standby on another timeline than the primary's: never promoted.
+        public var forked: Bool
 
         enum CodingKeys: String, CodingKey {
-            case name, region, role, health, reachable, lsn
+            case name, region, role, health, reachable, lsn, timeline, forked
             case lagBytes = "lag_bytes", lagSeconds = "lag_seconds", walReceiver = "wal_receiver", lastError = "last_error"
             case observedAgoSeconds = "observed_ago_seconds"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            region = try c.decode(String.self, forKey: .region)
+            role = try c.decode(String.self, forKey: .role)
+            health = try c.decode(String.self, forKey: .health)
+            reachable = try c.decode(Bool.self, forKey: .reachable)
+            lsn = try c.decodeIfPresent(String.self, forKey: .lsn)
+            lagBytes = try c.decodeIfPresent(UInt64.self, forKey: .lagBytes)
+            lagSeconds = try c.decodeIfPresent(Double.self, forKey: .lagSeconds)
+            walReceiver = try c.decodeIfPresent(String.self, forKey: .walReceiver)
+            lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+            observedAgoSeconds = try c.decodeIfPresent(Double.self, forKey: .observedAgoSeconds)
+            timeline = try c.decodeIfPresent(UInt32.self, forKey: .timeline)
+            forked = try c.decodeIfPresent(Bool.self, forKey: .forked) ?? false
         }
     }
 

@@ -21,6 +21,7 @@ public struct EngineControl: MonitorControl {
         let topology = await engine.topology
         let now = await engine.now
         let primaryLSN = primary.flatMap { health[$0]?.lastStatus?.currentLSN }
+        let primaryTimeline = await engine.lastPrimaryTimeline
         let nodes = topology.databaseNodes.map { node -> StatusView.Node in
             let h = health[node.name]
             let status = h?.lastStatus
@@ -36,7 +37,9 @@ public struct EngineControl: MonitorControl {
                 reachable: h?.currentStatus != nil, lsn: lsn?.description,
                 lagBytes: status?.inRecovery == true ? lsn.flatMap { l in primaryLSN.map { $0.bytes(after: l) } } : nil,
                 lagSeconds: status?.replayLag.map(\.seconds), walReceiver: receiver, lastError: h?.lastResult?.failure?.detail,
-                observedAgoSeconds: h?.lastObservedAt.map { Self.rounded($0.duration(to: now).seconds) }
+                observedAgoSeconds: h?.lastObservedAt.map { Self.rounded($0.duration(to: now).seconds) },
+                timeline: status?.timeline,
+                forked: status?.inRecovery == true && status?.timeline != nil && primaryTimeline != nil && status?.timeline != primaryTimeline
             )
         }
         let observed = ContinuousClock.now

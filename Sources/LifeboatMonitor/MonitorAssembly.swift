@@ -64,10 +64,10 @@ public struct MonitorAssembly: Sendable {
             let key = try section.key.resolve(environment: environment).reveal()
             let nodes = config.databaseNodes.map { ($0.name, $0.region, $0.agent) } + config.services.flatMap(\.nodes).map { ($0.name, $0.region, $0.agent) }
             agents = nodes.compactMap { name, region, url in
-                url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, key: key)) }
+                url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, node: name, key: key)) }
             }
             let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
-                node.agent.map { (node.name, AgentClient(baseURL: $0, key: key)) }
+                node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key)) }
             })
             fleet = AgentFencingFleet(base: postgres, agents: fencing)
         } else {

@@ -35,7 +35,10 @@ public actor PostgresNode {
                (SELECT status FROM pg_stat_wal_receiver LIMIT 1),
                (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1),
                (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')::int4,
-               current_setting('default_transaction_read_only') = 'on'
+               current_setting('default_transaction_read_only') = 'on',
+               CASE WHEN pg_is_in_recovery()
+                    THEN COALESCE((SELECT NULLIF(received_tli, 0) FROM pg_stat_wal_receiver LIMIT 1), (pg_control_checkpoint()).timeline_id)
+                    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int4 END
         """
 
     /// Reachability, role, WAL positions, lag, WAL receiver state and replicas in one round trip.
@@ -65,8 +68,8 @@ public actor PostgresNode {
 
     private func probeQuery(_ connection: PostgresConnection) async throws -> NodeStatus {
         let rows = try await connection.query(Self.probeSQL, logger: logger)
-        for try await (inRecovery, current, received, replayed, lag, receiver, sender, replicas, readOnly)
-            in rows.decode((Bool, String?, String?, String?, Double?, String?, String?, Int32, Bool).self)
+        for try await (inRecovery, current, received, replayed, lag, receiver, sender, replicas, readOnly, timeline)
+            in rows.decode((Bool, String?, String?, String?, Double?, String?, String?, Int32, Bool, Int32?).self)
         {
             let walReceiver: WALReceiverState = if !inRecovery {
                 .notApplicable
@@ -78,7 +81,8 @@ public actor PostgresNode {
             return NodeStatus(
                 inRecovery: inRecovery, currentLSN: current.flatMap { LSN($0) }, receiveLSN: received.flatMap { LSN($0) },
                 replayLSN: replayed.flatMap { LSN($0) }, replayLag: lag.map { .milliseconds(Int64(($0 * 1000).rounded())) },
-                walReceiver: walReceiver, connectedReplicas: Int(replicas), readOnly: readOnly
+                walReceiver: walReceiver, connectedReplicas: Int(replicas), readOnly: readOnly,
+                timeline: timeline.flatMap { $0 > 0 ? UInt32($0) : nil }
             )
         }
         throw PostgresNodeError(node: config.name, operation: "probe", reason: "the probe query returned no row")

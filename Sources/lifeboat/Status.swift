@@ -34,11 +34,15 @@ extension Lifeboat {
                 case let (bytes?, nil): "\(bytes) B"
                 default: node.role == "standby" ? "?" : ""
                 }
-                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", lag, node.walReceiver ?? "",
-                        age(node.observedAgoSeconds)]
+                let timeline = node.timeline.map { "\($0)" + (node.forked ? " FORKED" : "") } ?? ""
+                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", timeline, lag,
+                        node.walReceiver ?? "", age(node.observedAgoSeconds)]
             }
             var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
-            out += grid(["Region", "Node", "Role", "Health", "LSN", "Lag", "WAL receiver", "Seen"], rows)
+            out += grid(["Region", "Node", "Role", "Health", "LSN", "TL", "Lag", "WAL receiver", "Seen"], rows)
+            for node in view.nodes where node.forked {
+                out.append("\(node.name) is on timeline \(node.timeline ?? 0), not the primary's: its history forked (an old backup, or promoted on its own); it is never promoted. Rebuild it from the primary.")
+            }
             out.append("Last decision: \(view.lastDecision)")
             if !view.agents.isEmpty {
                 let agentRows = view.agents.map { a -> [String] in

@@ -17,7 +17,7 @@ import Testing
             let agent = try Agent(config: agentConfig(node: primary.name, region: primary.region, database: primary.config, fence: stop),
                                   logger: testLogger())
             try await withAgentServer(agent) { url in
-                let client = AgentClient(baseURL: url, key: agentKey)
+                let client = AgentClient(baseURL: url, node: agent.config.node, key: agentKey)
                 let first = try await client.fence(epoch: Epoch(3), timeout: .seconds(45))
                 #expect(first.fenced && first.method == "stop", "\(first)")
                 #expect(first.detail.contains("server stopped"))
@@ -39,7 +39,7 @@ import Testing
         try regions.write("us-east", "a.txt", "from the primary")
         let agent = try Agent(config: agentConfig(node: "app-eu-west", region: "eu-west", files: regions.files(region: "eu-west")), logger: testLogger())
         try await withAgentServer(agent) { url in
-            let client = AgentClient(baseURL: url, key: agentKey)
+            let client = AgentClient(baseURL: url, node: agent.config.node, key: agentKey)
             let synced = try await client.syncNow(epoch: Epoch(2), primaryRegion: "us-east", timeout: .seconds(30))
             #expect(synced.epoch == 2 && synced.primaryRegion == "us-east" && !synced.source)
             #expect(synced.paths.first?.lastBytes ?? 0 > 0)

@@ -23,7 +23,11 @@ import Testing
                 AgentCheck(name: "disk", timeout: .seconds(10), kind: .disk(path: disk, minFreeBytes: 1, minFreePercent: nil)),
                 AgentCheck(name: "true", timeout: .seconds(10), kind: .command(["/bin/true"])),
             ]
-            let primaryAgent = try Agent(config: agentConfig(node: primary.name, region: primary.region, database: primary.config, checks: checks), logger: testLogger())
+            // The agent was told about epoch 6 before it restarted; its state file remembers.
+            let stateFile = try temporaryDirectory("agent-state") + "/agent-state.json"
+            try #"{"epoch":6}"#.write(toFile: stateFile, atomically: true, encoding: .utf8)
+            let primaryAgent = try Agent(config: agentConfig(node: primary.name, region: primary.region, database: primary.config, checks: checks,
+                                                             stateFile: stateFile), logger: testLogger())
             // A long health cache on the standby's agent: its role endpoints must not answer from it.
             let standbyAgent = try Agent(config: agentConfig(node: standby.name, region: standby.region, database: standby.config,
                                                              checks: [AgentCheck(name: "database", timeout: .seconds(10), kind: .postgresql)],
@@ -48,24 +52,48 @@ import Testing
                     let body = Array(#"{"epoch":7}"#.utf8)
                     let fenceURL = url + "/v1/actions/fence"
                     #expect(try await post(fenceURL, body: body, headers: []).status == 401)
-                    let wrongKey = AgentSigning.headers(key: AgentSigning.key("not the key"), method: "POST", path: "/v1/actions/fence", body: body)
+                    let wrongKey = AgentSigning.headers(key: AgentSigning.key("not the key"), method: "POST", path: "/v1/actions/fence",
+                                                        node: primary.name, epoch: 7, body: body)
                     #expect(try await post(fenceURL, body: body, headers: wrongKey).status == 401)
-                    let stale = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", body: body,
-                                                     now: Date().addingTimeInterval(-120))
+                    let stale = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence",
+                                                     node: primary.name, epoch: 7, body: body, now: Date().addingTimeInterval(-120))
                     let staleAnswer = try await post(fenceURL, body: body, headers: stale)
                     #expect(staleAnswer.status == 401)
                     #expect(staleAnswer.body.contains("timestamp"))
                     try await cluster.psql(primary, "CREATE TABLE IF NOT EXISTS agent_t (id int); INSERT INTO agent_t VALUES (1)")
 
+                    // A fence correctly signed for another node (captured on its way to the standby's
+                    // agent) and replayed here: refused, and the primary still takes writes.
+                    let forTheStandby = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence",
+                                                             node: standby.name, epoch: 7, body: body)
+                    let crossNode = try await post(fenceURL, body: body, headers: forTheStandby)
+                    #expect(crossNode.status == 401)
+                    #expect(crossNode.body.contains("signed for another node"), "\(crossNode.body)")
+                    try await cluster.psql(primary, "INSERT INTO agent_t VALUES (10)")
+                    // A fence under an epoch older than the one this agent follows (6, from its state
+                    // file: it survived the agent's restart): 409, and the primary still takes writes.
+                    let oldBody = Array(#"{"epoch":5}"#.utf8)
+                    let oldEpoch = try await post(fenceURL, body: oldBody, headers: AgentSigning.headers(
+                        key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", node: primary.name, epoch: 5, body: oldBody))
+                    #expect(oldEpoch.status == 409, "\(oldEpoch.body)")
+                    #expect(oldEpoch.body.contains("already follows epoch 6"), "\(oldEpoch.body)")
+                    try await cluster.psql(primary, "INSERT INTO agent_t VALUES (11)")
+                    // A body whose epoch is not the one it is signed for: 400.
+                    let mismatch = try await post(fenceURL, body: body, headers: AgentSigning.headers(
+                        key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", node: primary.name, epoch: 8, body: body))
+                    #expect(mismatch.status == 400)
+                    try await cluster.psql(primary, "INSERT INTO agent_t VALUES (12)")
+
                     // status (signed): role, LSNs, deployment hash.
-                    let client = AgentClient(baseURL: url, key: agentKey)
+                    let client = AgentClient(baseURL: url, node: primary.name, key: agentKey)
                     let status = try await client.status(timeout: .seconds(10))
                     #expect(status.role == .primary)
                     #expect(status.currentLSN != nil)
                     #expect(status.deploymentHash.count == 64)
 
                     // A correctly signed fence runs once; the same request replayed is refused.
-                    let signed = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence", body: body)
+                    let signed = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: "/v1/actions/fence",
+                                                      node: primary.name, epoch: 7, body: body)
                     let fenced = try await post(fenceURL, body: body, headers: signed)
                     #expect(fenced.status == 200, "\(fenced.body)")
                     #expect(fenced.json["fenced"] as? Bool == true)

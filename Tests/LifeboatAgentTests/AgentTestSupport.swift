@@ -54,9 +54,10 @@ func post(_ url: String, body: [UInt8], headers: [(String, String)]) async throw
 }
 
 func agentConfig(node: String, region: String, database: DatabaseNodeConfig? = nil, checks: [AgentCheck] = [],
-                 files: FilesConfig? = nil, cache: Duration = .milliseconds(200), fence: FenceMethod = .readOnly) -> AgentConfiguration {
+                 files: FilesConfig? = nil, cache: Duration = .milliseconds(200), fence: FenceMethod = .readOnly,
+                 stateFile: String? = nil) -> AgentConfiguration {
     AgentConfiguration(node: node, region: region, key: .inline(.init(agentKey)), cacheFor: cache, database: database,
-                       fence: fence, checks: checks, files: files)
+                       fence: fence, checks: checks, files: files, stateFile: stateFile)
 }
 
 func temporaryDirectory(_ name: String) throws -> String {

@@ -34,6 +34,7 @@ import Testing
                 region: \(region)
                 listen: 127.0.0.1:\(port)
                 key_file: \(keyFile)
+                state_file: \(dir)/\(region)/agent-state.json
                 cache: 200ms
                 database: {host: \(node.address), port: \(node.port), user: postgres}
                 checks:

@@ -4,7 +4,8 @@ import Yams
 
 /// The agent's config schema, reported like the monitor's: every problem at once, with its position.
 public enum AgentConfigParser {
-    static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files"]
+    static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files",
+                          "state_file"]
     static let databaseKeys = ["host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
     static let fenceKeys = ["method", "pg_ctl", "data_directory", "run_as"]
     static let checkTypes = ["postgresql", "mysql", "tcp", "http", "disk", "command"]
@@ -52,6 +53,10 @@ public enum AgentConfigParser {
             reader.error(top.node, "key_file", "missing required key 'key_file' (the HMAC key shared with the monitor; or key_env)")
         }
         let cache = top["cache"].flatMap { reader.duration($0, "cache") } ?? .seconds(1)
+        var stateFile = AgentConfiguration.defaultStateFile
+        if let n = top["state_file"], let path = reader.string(n, "state_file") {
+            if path.hasPrefix("/") { stateFile = path } else { reader.error(n, "state_file", "expected an absolute path, found \(reader.describe(n))") }
+        }
 
         let database = top["database"].flatMap { parseDatabase($0, node: node ?? "", region: region ?? "", reader: reader, environment: environment) }
         let parsedFence = top["fence"].flatMap { parseFence($0, reader: reader) }
@@ -86,7 +91,7 @@ public enum AgentConfigParser {
 
         guard let node, let region, let key else { return nil }
         return AgentConfiguration(node: node, region: region, listen: listen, key: key, cacheFor: cache, database: database,
-                                  fence: fence, checks: checks, deployment: deployment, files: files)
+                                  fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile)
     }
 
     private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader, environment: [String: String]) -> DatabaseNodeConfig? {

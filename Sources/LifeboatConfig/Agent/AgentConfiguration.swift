@@ -16,11 +16,18 @@ public struct AgentConfiguration: Sendable {
     public var checks: [AgentCheck]
     public var deployment: DeploymentFiles
     public var files: FilesConfig?
+    /// Where the agent keeps the highest epoch it has been ordered under, so a fence carrying an
+    /// older epoch is refused also after a restart. Nil: in memory only (tests).
+    public var stateFile: String?
     public var warnings: [Diagnostic] = []
+
+    public static let defaultStateFile = "/var/lib/lifeboat/agent-state.json"
 
     public init(node: String, region: String, listen: HostPort = HostPort(host: "127.0.0.1", port: 8548), key: SecretSource,
                 cacheFor: Duration = .seconds(1), database: DatabaseNodeConfig? = nil, fence: FenceMethod = .readOnly,
-                checks: [AgentCheck] = [], deployment: DeploymentFiles = DeploymentFiles(), files: FilesConfig? = nil) {
+                checks: [AgentCheck] = [], deployment: DeploymentFiles = DeploymentFiles(), files: FilesConfig? = nil,
+                stateFile: String? = nil) {
+        self.stateFile = stateFile
         self.node = node
         self.region = region
         self.listen = listen

@@ -6,12 +6,15 @@ public enum Ineligibility: Sendable, Equatable, CustomStringConvertible {
     case noWALPosition
     case overLagBytes(behind: UInt64, limit: UInt64)
     case overLagSeconds(behind: Duration, limit: Duration)
+    /// On another timeline than the primary's: restored from an old backup, or promoted on its own
+    /// at some point. Its data is not a prefix of the primary's; never promoted, not even by hand.
+    case forked(timeline: UInt32, primaryTimeline: UInt32)
 
     /// Healthy and a standby, held back only by a lag limit: an operator may still promote it.
     public var isLagLimit: Bool {
         switch self {
         case .overLagBytes, .overLagSeconds: return true
-        case .unhealthy, .unreachableOnLatestProbe, .notAStandby, .noWALPosition: return false
+        case .unhealthy, .unreachableOnLatestProbe, .notAStandby, .noWALPosition, .forked: return false
         }
     }
 
@@ -24,6 +27,8 @@ public enum Ineligibility: Sendable, Equatable, CustomStringConvertible {
         case .overLagBytes(let behind, let limit): return "\(behind) bytes behind, over max_lag_bytes \(limit)"
         case .overLagSeconds(let behind, let limit):
             return "replay \(DurationText.format(behind)) behind, over max_lag_seconds \(DurationText.format(limit))"
+        case .forked(let timeline, let primaryTimeline):
+            return "on timeline \(timeline), not the primary's timeline \(primaryTimeline): its history forked from the primary's (restored from an old backup, or promoted on its own); never promoted"
         }
     }
 }
@@ -68,6 +73,7 @@ public enum CandidateSelection {
         among standbys: [String],
         health: [String: NodeHealth<Instant>],
         lastPrimaryLSN: LSN?,
+        primaryTimeline: UInt32? = nil,
         topology: Topology,
         policy: FailoverPolicy,
         enforceLagLimits: Bool = true
@@ -94,6 +100,8 @@ public enum CandidateSelection {
                 assessment.ineligible = .notAStandby
             } else if lsn == nil {
                 assessment.ineligible = .noWALPosition
+            } else if let primaryTimeline, let timeline = status?.timeline, timeline != primaryTimeline {
+                assessment.ineligible = .forked(timeline: timeline, primaryTimeline: primaryTimeline)
             } else if enforceLagLimits, let bytes = assessment.lagBytes, bytes > policy.maxLagBytes {
                 assessment.ineligible = .overLagBytes(behind: bytes, limit: policy.maxLagBytes)
             } else if enforceLagLimits, let seconds = assessment.lagSeconds, seconds > policy.maxLagSeconds {

@@ -21,6 +21,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     /// in the snapshot, so a restarted monitor measures lag against what it last saw, not
     /// against the standbys alone.
     public internal(set) var lastPrimaryLSN: LSN?
+    /// The timeline the primary was last seen on: a standby on another one has forked and is never a
+    /// candidate. Kept in the snapshot too.
+    public internal(set) var lastPrimaryTimeline: UInt32?
     var strayFencesInFlight: Set<String> = []
     var lastDiscoveryProblem: String?
     /// Set when a restore found the snapshot at odds with the epoch store (announced on resume).
@@ -85,7 +88,10 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             actions.append(.probe(nodes: [node], after: detection.suspectInterval))
         }
         if let status = result.status {
-            if node == state.primary, !status.inRecovery, let lsn = status.currentLSN { lastPrimaryLSN = lsn }
+            if node == state.primary, !status.inRecovery {
+                if let lsn = status.currentLSN { lastPrimaryLSN = lsn }
+                if let timeline = status.timeline { lastPrimaryTimeline = timeline }
+            }
             if status.inRecovery, retired.remove(node) != nil {
                 actions.append(.decision("\(node) rejoined as a standby; it is a failover candidate again"))
             }
@@ -179,6 +185,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         if writable.count == 1, let primary = writable.first {
             lastDiscoveryProblem = nil
             lastPrimaryLSN = health[primary]?.currentStatus?.currentLSN
+            lastPrimaryTimeline = health[primary]?.currentStatus?.timeline
             return [move(to: .monitoring(primary: primary), reason: "\(primary) is the primary: reachable, not in recovery, accepts writes")]
         }
         guard writable.count > 1 else { return [] }
@@ -313,7 +320,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
 
     private func chooseCandidate(excluding primary: String, enforceLagLimits: Bool) -> CandidateChoice {
         CandidateSelection.choose(
-            among: standbys(excluding: primary), health: health, lastPrimaryLSN: lastPrimaryLSN,
+            among: standbys(excluding: primary), health: health, lastPrimaryLSN: lastPrimaryLSN, primaryTimeline: lastPrimaryTimeline,
             topology: topology, policy: policy, enforceLagLimits: enforceLagLimits
         )
     }
@@ -393,6 +400,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .switchTraffic:
             lastFailoverAt = now
             lastPrimaryLSN = nil
+            lastPrimaryTimeline = nil
             let took = DurationText.format(p.startedAt.duration(to: now))
             let reason = "failover complete: \(p.candidate) is the primary under epoch \(p.epoch) (\(detail)); took \(took)"
             return [move(to: .monitoring(primary: p.candidate), reason: reason), .alert(.warning, reason)]
@@ -442,6 +450,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             // Never roll back a promotion: the new primary stands, clients are not moved yet.
             lastFailoverAt = now
             lastPrimaryLSN = nil
+            lastPrimaryTimeline = nil
             let reason = "\(p.candidate) is promoted and accepts writes, but the traffic switch failed \(p.attempt) times (last: \(error)); "
                 + "retrying every \(DurationText.format(policy.trafficRetryInterval)); point traffic by hand if this persists"
             return [

@@ -47,10 +47,13 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
     public var lastReason: String
     /// The last WAL position the primary was seen at (absent in snapshots from before 0.2).
     public var lastPrimaryLSN: UInt64?
+    /// The timeline the primary was last seen on (absent in snapshots from before 0.2).
+    public var lastPrimaryTimeline: UInt32?
 
     public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String,
-                lastPrimaryLSN: UInt64? = nil) {
+                lastPrimaryLSN: UInt64? = nil, lastPrimaryTimeline: UInt32? = nil) {
         self.lastPrimaryLSN = lastPrimaryLSN
+        self.lastPrimaryTimeline = lastPrimaryTimeline
         self.phase = phase
         self.epoch = epoch
         self.paused = paused
@@ -110,7 +113,7 @@ extension FailoverMachine {
         return MachineSnapshot(
             phase: phase, epoch: epoch.value, paused: paused, retired: retired.sorted(),
             lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason,
-            lastPrimaryLSN: lastPrimaryLSN?.value
+            lastPrimaryLSN: lastPrimaryLSN?.value, lastPrimaryTimeline: lastPrimaryTimeline
         )
     }
 
@@ -133,6 +136,7 @@ extension FailoverMachine {
         lastFailoverAt = snapshot.lastFailoverAgo.map { now.advanced(by: .milliseconds(-$0)) }
         lastReason = snapshot.lastReason
         lastPrimaryLSN = snapshot.lastPrimaryLSN.map { LSN($0) }
+        lastPrimaryTimeline = snapshot.lastPrimaryTimeline
         switch snapshot.phase {
         case .discovering:
             state = .discovering
@@ -141,6 +145,7 @@ extension FailoverMachine {
                 // Another monitor failed over while this one was away: its primary is not ours to assume.
                 state = .discovering
                 lastPrimaryLSN = nil
+                lastPrimaryTimeline = nil
                 restoreProblem = "the epoch store holds \(stored), newer than this monitor's epoch \(snapshot.epoch); rediscovering roles instead of assuming \(primary) is the primary"
                 lastReason = restoreProblem!
             } else {

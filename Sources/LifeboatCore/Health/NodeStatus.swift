@@ -24,12 +24,16 @@ public struct NodeStatus: Sendable, Equatable {
     public var connectedReplicas: Int
     /// `default_transaction_read_only` is on: the node has been fenced.
     public var readOnly: Bool
+    /// The timeline the node's data is on: a primary's current timeline; a standby's last received
+    /// (or, not streaming, last checkpoint's) timeline. Nil when unknown.
+    public var timeline: UInt32?
 
     public init(
         inRecovery: Bool, currentLSN: LSN? = nil, receiveLSN: LSN? = nil, replayLSN: LSN? = nil,
         replayLag: Duration? = nil, walReceiver: WALReceiverState = .notApplicable,
-        connectedReplicas: Int = 0, readOnly: Bool = false
+        connectedReplicas: Int = 0, readOnly: Bool = false, timeline: UInt32? = nil
     ) {
+        self.timeline = timeline
         self.inRecovery = inRecovery
         self.currentLSN = currentLSN
         self.receiveLSN = receiveLSN

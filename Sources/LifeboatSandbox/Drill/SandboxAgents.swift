@@ -33,7 +33,8 @@ public final class SandboxAgents: Sendable {
                                     stateFile: "\(cluster.directory)/\(node.region)/agent-files.json")
             let config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
                                             key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,
-                                            checks: [AgentCheck(name: "database", kind: .postgresql)], files: files)
+                                            checks: [AgentCheck(name: "database", kind: .postgresql)], files: files,
+                                            stateFile: "\(cluster.directory)/\(node.region)/agent-state.json")
             var agentLogger = logger
             agentLogger[metadataKey: "agent"] = "\(node.name)"
             agents[node.name] = try Agent(config: config, logger: agentLogger)
@@ -59,7 +60,7 @@ public final class SandboxAgents: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))
         for (name, url) in urls {
-            let client = AgentClient(baseURL: url, key: key)
+            let client = AgentClient(baseURL: url, node: name, key: key)
             while (try? await client.status(timeout: .seconds(1))) == nil {
                 guard clock.now < deadline else { throw AgentError("the sandbox agent for \(name) did not start listening on \(url)") }
                 try await Task.sleep(for: .milliseconds(50))

@@ -155,6 +155,24 @@ public actor SandboxCluster {
         return pid
     }
 
+    /// Turns `node` into a standby of the first node again, whatever it did meanwhile: writes
+    /// `standby.signal` and restarts it (`pg_ctl restart -m fast`). A node that was promoted on its
+    /// own stays on its own timeline: a forked standby.
+    public func restartAsStandby(_ node: SandboxNode) async throws {
+        let signal = "\(node.dataDirectory)/standby.signal"
+        guard FileManager.default.createFile(atPath: signal, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CommandError(command: "create \(signal)", status: "failed", output: "cannot create the file")
+        }
+        if CommandRunner.isRoot { try Self.chown(signal, to: "postgres") }
+        do {
+            try await runner.run(installation.tool("pg_ctl"), ["-D", node.dataDirectory, "-l", node.logFile, "-m", "fast", "-w", "-t", "30", "restart"],
+                                 discardOutput: true)
+        } catch {
+            let log = (try? String(contentsOfFile: node.logFile, encoding: .utf8)) ?? ""
+            throw CommandError(command: "pg_ctl restart (\(node.name))", status: "failed", output: String(log.suffix(2000)))
+        }
+    }
+
     /// Stops every server and removes the directory. Safe to call more than once.
     public func destroy() async {
         guard !destroyed else { return }
