@@ -39,6 +39,12 @@ public final class Agent: Sendable {
     private let fencedUnder = Mutex<UInt64?>(nil)
     /// The highest epoch ordered so far (persisted): older fences are refused.
     let epochs: EpochMemory
+    /// The primary's lease (with a `lease:` section): renewal and self-fencing.
+    public private(set) var leaseKeeper: LeaseKeeper? {
+        get { lease.withLock { $0 } }
+        set { lease.withLock { $0 = newValue } }
+    }
+    private let lease = Mutex<LeaseKeeper?>(nil)
 
     public init(config: AgentConfiguration, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
                 rsync: String = "rsync") throws {
@@ -48,6 +54,7 @@ public final class Agent: Sendable {
         do { key = try config.key.resolve(environment: environment) } catch { throw AgentError("agent key: \(error)") }
         verifier = RequestVerifier(key: AgentSigning.key(key.reveal()))
         epochs = try EpochMemory(file: config.stateFile)
+        let keyText = key.reveal()
         var password: Secret?
         if let source = config.database?.password {
             do { password = try source.resolve(environment: environment) } catch { throw AgentError("database password: \(error)") }
@@ -65,6 +72,9 @@ public final class Agent: Sendable {
             }
         } else {
             replicator = nil
+        }
+        if let leaseConfig = config.lease {
+            leaseKeeper = LeaseKeeper(agent: self, config: leaseConfig, key: keyText, logger: logger)
         }
     }
 
@@ -97,6 +107,17 @@ public final class Agent: Sendable {
         }
     }
 
+    /// The local PostgreSQL refuses connections or dropped them: it is down (not merely slow). From
+    /// the probe's kept connection, so a dead postmaster shows within one round trip.
+    func localDatabaseDown() async -> Bool {
+        guard let postgres else { return false }
+        guard case .unreachable(let failure) = await postgres.probe(timeout: .milliseconds(500)) else { return false }
+        switch failure.kind {
+        case .refused, .failed: return true
+        case .timedOut, .unreachable, .rejected: return false
+        }
+    }
+
     static func role(_ state: PostgresNode.RoleState) -> DatabaseRole {
         state.inRecovery ? .replica : (state.readOnly ? .fenced : .primary)
     }
@@ -121,20 +142,8 @@ public final class Agent: Sendable {
             } catch {
                 return FenceResult(fenced: false, method: "read-only", detail: "\(error)")
             }
-        case .stop(let pgCtl, let dataDirectory, let runAs):
-            let asUser: ([String]) -> [String] = { argv in runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] + argv } ?? argv }
-            do {
-                let outcome = try await ProcessRunner.run(asUser([pgCtl, "stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"]), timeout: .seconds(40))
-                if outcome.succeeded { return FenceResult(fenced: true, method: "stop", detail: "pg_ctl stop -m fast: server stopped") }
-                // Not stopped by this call: already stopped is as good (idempotent). pg_ctl status
-                // says which by its exit status: 3 = not running, 4 = no data directory.
-                let status = try await ProcessRunner.run(asUser([pgCtl, "status", "-D", dataDirectory]), timeout: .seconds(10))
-                if status.exitCode == 3 { return FenceResult(fenced: true, method: "stop", detail: "already stopped") }
-                if status.exitCode == 4 { return FenceResult(fenced: true, method: "stop", detail: "no data directory at \(dataDirectory): nothing runs there") }
-                return FenceResult(fenced: false, method: "stop", detail: "pg_ctl \(outcome.describe(timeout: .seconds(40)))")
-            } catch {
-                return FenceResult(fenced: false, method: "stop", detail: "cannot run \(pgCtl): \(error)")
-            }
+        case .stop:
+            return await stopLocalPostgres()
         }
     }
 
@@ -173,6 +182,48 @@ public final class Agent: Sendable {
         let status = await filesStatus()!
         metrics.record(status)
         return status
+    }
+
+    /// `pg_ctl stop -m fast` (as `run_as`); already stopped counts as done.
+    func stopLocalPostgres() async -> FenceResult {
+        guard case .stop(let pgCtl, let dataDirectory, let runAs) = config.fence else {
+            return FenceResult(fenced: false, method: "stop", detail: "fence.method is not stop")
+        }
+        let asUser: ([String]) -> [String] = { argv in runAs.map { ["/usr/sbin/runuser", "-u", $0, "--"] + argv } ?? argv }
+        do {
+            let outcome = try await ProcessRunner.run(asUser([pgCtl, "stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30"]), timeout: .seconds(40))
+            if outcome.succeeded { return FenceResult(fenced: true, method: "stop", detail: "pg_ctl stop -m fast: server stopped") }
+            // Not stopped by this call: already stopped is as good (idempotent). pg_ctl status
+            // says which by its exit status: 3 = not running, 4 = no data directory.
+            let status = try await ProcessRunner.run(asUser([pgCtl, "status", "-D", dataDirectory]), timeout: .seconds(10))
+            if status.exitCode == 3 { return FenceResult(fenced: true, method: "stop", detail: "already stopped") }
+            if status.exitCode == 4 { return FenceResult(fenced: true, method: "stop", detail: "no data directory at \(dataDirectory): nothing runs there") }
+            return FenceResult(fenced: false, method: "stop", detail: "pg_ctl \(outcome.describe(timeout: .seconds(40)))")
+        } catch {
+            return FenceResult(fenced: false, method: "stop", detail: "cannot run \(pgCtl): \(error)")
+        }
+    }
+
+    /// The agent fencing its own PostgreSQL (its lease ran out, or the monitor named another
+    /// primary): read-only at once over SQL, then stopped when `fence.method` is `stop` — or when
+    /// the read-only fence could not be applied (a hung server must not keep taking writes).
+    public func selfFence() async -> FenceResult {
+        var readOnly = FenceResult(fenced: false, method: "read-only", detail: "no database: section")
+        if let postgres {
+            do {
+                switch try await postgres.fence(timeout: .seconds(2), connectTimeout: .milliseconds(500)) {
+                case .fenced(let detail): readOnly = FenceResult(fenced: true, method: "read-only", detail: detail)
+                case .unreachable(let failure): readOnly = FenceResult(fenced: false, method: "read-only", detail: "local PostgreSQL unreachable: \(failure.detail)")
+                }
+            } catch {
+                readOnly = FenceResult(fenced: false, method: "read-only", detail: "\(error)")
+            }
+        }
+        if case .stop = config.fence {
+            let stopped = await stopLocalPostgres()
+            return FenceResult(fenced: readOnly.fenced || stopped.fenced, method: "read-only, then stop", detail: "\(readOnly.detail); \(stopped.detail)")
+        }
+        return readOnly
     }
 
     /// SHA-256 of a file, read in 1 MiB pieces.

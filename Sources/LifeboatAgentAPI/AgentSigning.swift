@@ -94,9 +94,10 @@ public final class RequestVerifier: Sendable {
         self.capacity = capacity
     }
 
-    /// Checks a request meant for `node` (this agent's own name). Returns what it was signed for, or
-    /// why it is refused; nothing is remembered for a refused request.
-    public func verify(method: String, path: String, node expectedNode: String, headers: (String) -> String?, body: [UInt8],
+    /// Checks a request meant for `node` (an agent's own name), or, with `node` nil, from whichever
+    /// node it names (an agent's request to the monitor: the caller checks the node). Returns what it
+    /// was signed for, or why it is refused; nothing is remembered for a refused request.
+    public func verify(method: String, path: String, node expectedNode: String?, headers: (String) -> String?, body: [UInt8],
                        now: Date = Date()) -> Result<VerifiedRequest, AuthFailure> {
         guard let signature = headers(AgentSigning.signatureHeader) else { return .failure(.unsigned) }
         if signature.hasPrefix("v1=") { return .failure(.oldVersion) }
@@ -114,7 +115,7 @@ public final class RequestVerifier: Sendable {
             return .failure(.badSignature)
         }
         // Signed by the monitor, but for another node: a captured request replayed elsewhere.
-        guard node == expectedNode else { return .failure(.wrongNode) }
+        if let expectedNode, node != expectedNode { return .failure(.wrongNode) }
         let nowSeconds = Int64(now.timeIntervalSince1970)
         let windowSeconds = window.components.seconds
         guard abs(nowSeconds - ts) <= windowSeconds else { return .failure(.stale) }

@@ -13,7 +13,7 @@ public enum ConfigParser {
     static let serviceKeys = ["name", "nodes"]
     static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
-    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay"]
+    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl"]
 
     /// Parses `yaml` (read from `file`, used in messages). Returns the configuration when there
     /// are no errors, and every diagnostic (errors and warnings) either way.
@@ -112,6 +112,11 @@ public enum ConfigParser {
             let timeout = f["timeout"].flatMap { reader.duration($0, "agents.timeout", atLeast: .milliseconds(100)) } ?? .seconds(2)
             let interval = f["interval"].flatMap { reader.duration($0, "agents.interval", atLeast: .seconds(1)) } ?? .seconds(15)
             if let key { agents = AgentsConfig(key: key, timeout: timeout, interval: interval) }
+        }
+        if failover.leaseTTL != nil, let db, db.nodes.contains(where: { $0.agent == nil }) {
+            let without = db.nodes.filter { $0.agent == nil }.map(\.name).joined(separator: ", ")
+            reader.warning(top["failover"], "failover.lease_ttl",
+                           "\(without) has no agent: as primary it holds no lease, and failover from it falls back to the standbys' WAL receivers")
         }
         let nodesWithAgents = (db?.nodes.filter { $0.agent != nil }.count ?? 0) + services.flatMap(\.config.nodes).filter { $0.agent != nil }.count
         if nodesWithAgents > 0, top["agents"] == nil {
@@ -390,6 +395,13 @@ public enum ConfigParser {
         if let n = f["cooldown"], let v = reader.duration(n, f.path("cooldown")) { policy.cooldown = v }
         if let n = f["step_attempts"], let v = reader.int(n, f.path("step_attempts"), min: 1, max: 20) { policy.stepAttempts = v }
         if let n = f["retry_delay"], let v = reader.duration(n, f.path("retry_delay"), atLeast: .milliseconds(10), atMost: .seconds(60)) { policy.retryDelay = v }
+        if let n = f["lease_ttl"] {
+            if reader.isNull(n) {
+                policy.leaseTTL = nil
+            } else if let v = reader.duration(n, f.path("lease_ttl"), atLeast: .seconds(2), atMost: .seconds(300)) {
+                policy.leaseTTL = v
+            }
+        }
         return policy
     }
 

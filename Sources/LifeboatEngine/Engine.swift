@@ -57,6 +57,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         var event: FailoverEvent
         var persistOnly: [JournalLine] = []
         var reply: CheckedContinuation<CommandReply, Never>?
+        var leaseReply: CheckedContinuation<LeaseAnswer, Never>?
     }
 
     public nonisolated let journal: InMemoryJournal<Instant>
@@ -163,6 +164,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         } else {
             machine = FailoverMachine(topology: topology, detection: detection, policy: policy, epoch: stored.epoch)
         }
+        machine.started(now: clock.now)
         savedFacts = machine.snapshot(now: clock.now).facts
         logger.info("monitor starting", metadata: [
             "epoch": "\(machine.epoch)", "monitor.id": "\(owner)", "nodes": "\(topology.databaseNodes.map(\.name).joined(separator: ","))",
@@ -179,6 +181,18 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             }
         }
     }
+
+    /// A lease request from a node's agent, answered once the machine has decided.
+    public func lease(_ request: LeaseRequest) async -> LeaseAnswer {
+        await withCheckedContinuation { (continuation: CheckedContinuation<LeaseAnswer, Never>) in
+            if case .terminated = eventsIn.yield(Inbound(event: .lease(request), leaseReply: continuation)) {
+                continuation.resume(returning: .refused(.notInUse))
+            }
+        }
+    }
+
+    /// The primary's lease as this monitor granted it.
+    public var lease: PrimaryLease<Instant>? { machine.lease }
 
     /// What `event` would come to now, decided by the machine's own `handle` on a copy.
     public func preview(_ event: FailoverEvent) -> CommandOutcome { machine.preview(event, now: clock.now) }
@@ -238,7 +252,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             eventsIn.yield(Inbound(event: .probed(node: node, result: result)))
         case .step(let action):
             let (event, notes) = await execute(action)
-            if case .stepSucceeded(let step, _, _) = event { settings.afterStep?(step) }
+            switch event {
+            case .stepSucceeded(let step, _, _): settings.afterStep?(step)
+            case .fenceUnconfirmed: settings.afterStep?(.fence)
+            default: break
+            }
             eventsIn.yield(Inbound(event: event, persistOnly: notes))
         }
     }
@@ -267,7 +285,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                     logger.notice("the monitor's state is saved again; acting on decisions again")
                 }
             } catch {
-                if acts || event.isOperatorCommand {
+                // A lease is never persisted (after a restart every lease counts as held for a TTL),
+                // so answering one does not wait for the store.
+                let isLease = if case .lease = event { true } else { false }
+                if (acts || event.isOperatorCommand) && !isLease {
                     saveFailed(error, inbound: inbound, now: now)
                     return
                 }
@@ -280,6 +301,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         notify(actions, failoverKey: failoverKeyBefore ?? Self.failoverKey(machine.state))
         dispatch(actions, now: now)
         if let reply = inbound.reply { reply.resume(returning: .outcome(machine.outcome(of: actions))) }
+        if let reply = inbound.leaseReply {
+            let answer = actions.lazy.compactMap { if case .leaseAnswer(let answer) = $0 { return answer } else { return nil } }.first
+            reply.resume(returning: answer ?? .refused(.notInUse))
+        }
     }
 
     private func saveFailed(_ error: any Error, inbound: Inbound, now: Instant) {
@@ -296,8 +321,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             break  // the next probe decides again
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset:
             inbound.reply?.resume(returning: .notSaved("\(error)"))
-        case .stepSucceeded, .stepFailed, .timerFired:
+        case .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed:
             deferred.append((inbound, now.advanced(by: settings.saveRetryDelay)))
+        case .lease:
+            inbound.leaseReply?.resume(returning: .refused(.notInUse))
         }
     }
 
@@ -309,9 +336,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             lines.append((.stepSucceeded(step, node: node), detail.isEmpty ? step.rawValue : detail))
         case .stepFailed(let step, let node, let error)?:
             lines.append((.stepFailed(step, node: node), error.message))
+        case .fenceUnconfirmed(let node, let detail)?:
+            lines.append((.stepSucceeded(.fence, node: node), detail))
         case .pause?, .resume?, .operatorFailover?, .operatorSwitchover?, .operatorReset?:
             lines.append((.operatorCommand, Self.describe(event!.escaped())))
-        case .probed?, .timerFired?, nil:
+        case .probed?, .timerFired?, .lease?, nil:
             break
         }
         for action in actions {
@@ -320,6 +349,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             case .decision(let text): lines.append((.decision, text))
             case .refused(let refusal): lines.append((.decision, "refused \(event.map { Self.describe($0.escaped()) } ?? "a command"): \(refusal)"))
             case .alert(let severity, let text): lines.append((.alert(severity), text))
+            case .leaseAnswer: break
             case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic:
                 let (step, node) = Self.describe(action)
                 lines.append((.stepStarted(step, node: node), "\(step.rawValue)\(node.map { " \($0)" } ?? "")"))
@@ -349,6 +379,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .probed(let node, _): return "a probe of \(node)"
         case .stepSucceeded(let step, _, _), .stepFailed(let step, _, _): return "the result of \(step.rawValue)"
         case .timerFired(.retry(let step)): return "the retry timer of \(step.rawValue)"
+        case .timerFired(.leaseExpiry): return "the lease timer"
+        case .fenceUnconfirmed(let node, _): return "the fence of \(node)"
+        case .lease(.renew(let node)): return "a lease renewal from \(node)"
+        case .lease(.release(let node)): return "a lease release from \(node)"
         }
     }
 
@@ -415,6 +449,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                 logger.info("\(text)", metadata: ["epoch": "\(epoch)"])
             case .refused(let refusal):
                 logger.notice("command refused: \(refusal)", metadata: ["epoch": "\(epoch)"])
+            case .leaseAnswer(.refused(let refusal)):
+                logger.debug("lease refused: \(refusal)", metadata: ["epoch": "\(epoch)"])
+            case .leaseAnswer:
+                break
             case .alert(let severity, let text):
                 switch severity {
                 case .info: logger.info("\(text)", metadata: ["alert": "\(severity.rawValue)"])
@@ -455,6 +493,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                                         fenceConnect: fenceConnect, progress: progress)
             }
             if outcome.dnsChanged { metrics.lastDNSSwitch.record(wallClock()) }
+            if outcome.unconfirmedFence, let node {
+                return (.fenceUnconfirmed(node: node, detail: outcome.detail), notes.withLock { $0 })
+            }
             return (.stepSucceeded(step, node: node, detail: outcome.detail), notes.withLock { $0 })
         } catch {
             return (.stepFailed(step, node: node, error: StepError(classifying: error)), notes.withLock { $0 })
@@ -464,6 +505,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     private struct StepOutcome: Sendable {
         var detail: String
         var dnsChanged = false
+        /// The old primary could not be reached to fence it.
+        var unconfirmedFence = false
     }
 
     private static func carryOut(_ action: FailoverAction, fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch,
@@ -474,7 +517,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             try await epochStore.compareAndSwap(expected: from, new: to, owner: owner)
             return StepOutcome(detail: "by \(owner)")
         case .fence(let node, let epoch):
-            return StepOutcome(detail: try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect).detail)
+            let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect)
+            if case .unreachable = outcome { return StepOutcome(detail: outcome.detail, unconfirmedFence: true) }
+            return StepOutcome(detail: outcome.detail)
         case .fenceForSwitchover(let node, let epoch):
             let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
             guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }
@@ -491,7 +536,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             let result = try await traffic.switchTraffic(toRegion: region, fromRegion: fromRegion, node: node, epoch: epoch, timeout: timeout,
                                                          progress: progress)
             return StepOutcome(detail: result.detail, dnsChanged: result.changed)
-        case .transition, .decision, .refused, .probe, .scheduleTimer, .alert:
+        case .transition, .decision, .refused, .leaseAnswer, .probe, .scheduleTimer, .alert:
             return StepOutcome(detail: "")
         }
     }
@@ -505,7 +550,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .waitWritable(let node, _): return (.waitWritable, node)
         case .repoint(let node, _, _): return (.repoint, node)
         case .switchTraffic(_, _, let node, _): return (.switchTraffic, node)
-        case .transition, .decision, .refused, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
+        case .transition, .decision, .refused, .leaseAnswer, .probe, .scheduleTimer, .alert: return (.bumpEpoch, nil)
         }
     }
 }

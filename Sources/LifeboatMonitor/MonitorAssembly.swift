@@ -97,6 +97,10 @@ public struct MonitorAssembly: Sendable {
             }
         }
         let router = buildRouter(control: control, token: token, metrics: exposition)
+        if let section = config.agents {
+            LeaseRoutes.add(to: router, engine: engine, key: try section.key.resolve(environment: environment).reveal(),
+                            nodes: Set(config.databaseNodes.filter { $0.agent != nil }.map(\.name)), logger: logger)
+        }
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(config.api.listen.host, port: config.api.listen.port), serverName: "lifeboat"),

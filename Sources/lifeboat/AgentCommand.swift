@@ -65,6 +65,7 @@ extension Lifeboat {
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
             if let replicator = agent.replicator { services.append(.init(service: ReplicationService(replicator: replicator))) }
+            if let keeper = agent.leaseKeeper { services.append(.init(service: LeaseService(keeper: keeper))) }
             let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             logger.info("agent starting", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)"])
             do {
@@ -82,6 +83,18 @@ extension Lifeboat {
 }
 
 /// The periodic pull, stopped by the service group's graceful shutdown.
+/// The lease keeper's loop as a service of the agent's group.
+struct LeaseService: Service {
+    let keeper: LeaseKeeper
+
+    func run() async throws {
+        let loop = Task { await keeper.run() }
+        try? await gracefulShutdown()
+        loop.cancel()
+        _ = await loop.value
+    }
+}
+
 struct ReplicationService: Service {
     let replicator: FileReplicator
 

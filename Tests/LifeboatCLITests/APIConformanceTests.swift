@@ -27,6 +27,7 @@ import Yams
                 - {name: \(cluster.nodes[0].name), region: us-east, host: \(cluster.nodes[0].address), port: \(cluster.nodes[0].port)}
                 - {name: \(cluster.nodes[1].name), region: eu-west, host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
             api: {listen: 127.0.0.1:\(port), token_env: LIFEBOAT_API_TOKEN}
+            agents: {key_env: LIFEBOAT_AGENT_KEY}
             services:
               - name: shop-web
                 nodes:
@@ -34,7 +35,8 @@ import Yams
                   - {name: db-port-eu-west, region: eu-west, health: "tcp://\(cluster.nodes[1].address):\(cluster.nodes[1].port)"}
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let monitor = try MonitorCrashResumeTests.start(["monitor", "--config", config, "--state", dir.appendingPathComponent("s.db").path],
-                                                            env: ["LIFEBOAT_API_TOKEN": "conformance"], log: dir.appendingPathComponent("log").path)
+                                                            env: ["LIFEBOAT_API_TOKEN": "conformance", "LIFEBOAT_AGENT_KEY": "agent-key"],
+                                                            log: dir.appendingPathComponent("log").path)
             defer { monitor.terminate(); monitor.waitUntilExit() }
             let base = "http://127.0.0.1:\(port)"
             try await waitFor("monitoring, application checks done") {
@@ -58,6 +60,8 @@ import Yams
                 ("POST", "/v1/failover", "conformance", #"{"to":"pg-nowhere"}"#, 409),
                 ("POST", "/v1/switchover", nil, nil, 401),
                 ("POST", "/v1/switchover", "conformance", #"{"to":"pg-nowhere"}"#, 409),
+                ("POST", "/v1/lease/renew", nil, #"{"node":"pg-us-east"}"#, 401),
+                ("POST", "/v1/lease/release", nil, #"{"node":"pg-us-east"}"#, 401),
             ]
             for (method, path, token, body, expected) in calls {
                 let (status, text) = try await Self.call(base, method, path + (path == "/v1/events" ? "?since=0&limit=50" : ""), token: token, body: body)

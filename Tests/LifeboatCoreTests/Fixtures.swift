@@ -93,7 +93,7 @@ extension [FailoverAction] {
         filter {
             switch $0 {
             case .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint, .switchTraffic: return true
-            case .transition, .decision, .refused, .probe, .scheduleTimer, .alert: return false
+            case .transition, .decision, .refused, .leaseAnswer, .probe, .scheduleTimer, .alert: return false
             }
         }
     }

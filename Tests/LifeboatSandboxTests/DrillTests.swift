@@ -44,7 +44,8 @@ import Testing
         // The timeline is in order and the decision explains itself.
         #expect(report.timeline.map(\.at) == report.timeline.map(\.at).sorted())
         let decision = try #require(report.timeline.first { $0.event == "decided" })
-        #expect(decision.detail.contains("lost its WAL stream too"))
+        // The primary's agent saw its PostgreSQL die and gave the lease up: that corroborates at once.
+        #expect(decision.detail.contains("its agent released its lease (its PostgreSQL is down)"), "\(decision.detail)")
         #expect(report.text.contains("RTO  "))
         // Clients found the new primary through the real DNS server.
         let dnsNotes = report.timeline.filter { $0.event == "dns" }.map(\.detail)

@@ -5,7 +5,7 @@ import Yams
 /// The agent's config schema, reported like the monitor's: every problem at once, with its position.
 public enum AgentConfigParser {
     static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files",
-                          "state_file"]
+                          "state_file", "lease"]
     static let databaseKeys = ["host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
     static let fenceKeys = ["method", "pg_ctl", "data_directory", "run_as"]
     static let checkTypes = ["postgresql", "mysql", "tcp", "http", "disk", "command"]
@@ -88,10 +88,24 @@ public enum AgentConfigParser {
             }
         }
         let files = top["files"].flatMap { parseFiles($0, ownRegion: region, reader: reader) }
+        var lease: LeaseConfig?
+        if let n = top["lease"], let lf = reader.mapping(n, "lease", keys: ["monitor", "renew_every"]) {
+            let monitor = reader.required(lf, "monitor", what: "the monitor's API URL, e.g. http://10.0.0.5:8547").flatMap { m -> String? in
+                guard let text = reader.string(m, "lease.monitor") else { return nil }
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
+                    reader.error(m, "lease.monitor", "expected the monitor's base URL such as http://10.0.0.5:8547, found \(reader.describe(m))")
+                    return nil
+                }
+                return text
+            }
+            let every = lf["renew_every"].flatMap { reader.duration($0, "lease.renew_every", atLeast: .milliseconds(100), atMost: .seconds(60)) } ?? .seconds(1)
+            if database == nil { reader.error(n, "lease", "a lease needs the database: section (the PostgreSQL it fences when it cannot renew)") }
+            if let monitor { lease = LeaseConfig(monitor: monitor, renewEvery: every) }
+        }
 
         guard let node, let region, let key else { return nil }
         return AgentConfiguration(node: node, region: region, listen: listen, key: key, cacheFor: cache, database: database,
-                                  fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile)
+                                  fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile, lease: lease)
     }
 
     private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader, environment: [String: String]) -> DatabaseNodeConfig? {

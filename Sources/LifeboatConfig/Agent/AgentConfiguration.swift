@@ -19,6 +19,9 @@ public struct AgentConfiguration: Sendable {
     /// Where the agent keeps the highest epoch it has been ordered under, so a fence carrying an
     /// older epoch is refused also after a restart. Nil: in memory only (tests).
     public var stateFile: String?
+    /// The primary's lease: renewed with the monitor while the local PostgreSQL takes writes, and
+    /// the local PostgreSQL fenced when it cannot be renewed in time. Nil: no lease.
+    public var lease: LeaseConfig?
     public var warnings: [Diagnostic] = []
 
     public static let defaultStateFile = "/var/lib/lifeboat/agent-state.json"
@@ -26,8 +29,9 @@ public struct AgentConfiguration: Sendable {
     public init(node: String, region: String, listen: HostPort = HostPort(host: "127.0.0.1", port: 8548), key: SecretSource,
                 cacheFor: Duration = .seconds(1), database: DatabaseNodeConfig? = nil, fence: FenceMethod = .readOnly,
                 checks: [AgentCheck] = [], deployment: DeploymentFiles = DeploymentFiles(), files: FilesConfig? = nil,
-                stateFile: String? = nil) {
+                stateFile: String? = nil, lease: LeaseConfig? = nil) {
         self.stateFile = stateFile
+        self.lease = lease
         self.node = node
         self.region = region
         self.listen = listen
@@ -195,4 +199,17 @@ public struct FilesConfig: Sendable, Equatable {
     }
 
     public func source(of region: String) -> Source? { peers.first { $0.region == region }?.source }
+}
+
+/// The `lease:` section of agent.yml.
+public struct LeaseConfig: Sendable, Equatable {
+    /// The monitor's API base URL (`api.listen` of lifeboat.yml), e.g. `http://10.0.0.5:8547`.
+    public var monitor: String
+    /// How often the lease is renewed (well under the monitor's `failover.lease_ttl`).
+    public var renewEvery: Duration
+
+    public init(monitor: String, renewEvery: Duration = .seconds(1)) {
+        self.monitor = monitor
+        self.renewEvery = renewEvery
+    }
 }

@@ -10,6 +10,8 @@ public enum FailoverAction: Sendable, Equatable {
     case decision(String)
     /// An operator's command was refused; the engine journals it and answers the operator.
     case refused(CommandRefusal)
+    /// The answer to a lease request; the engine sends it back to the agent.
+    case leaseAnswer(LeaseAnswer)
     /// Probe these nodes after `after` instead of waiting for their interval.
     case probe(nodes: [String], after: Duration)
     /// Store `to` in the epoch store if it still holds `from` (compare-and-swap), before any side

@@ -13,10 +13,17 @@ public enum FailoverEvent: Sendable, Equatable {
     case operatorSwitchover(to: String?, by: String)
     /// After `failed`: the operator has looked; rediscover the cluster.
     case operatorReset(by: String)
+    /// The old primary could not be fenced (unreachable): it is retired, but whether it still takes
+    /// writes is known only from its lease.
+    case fenceUnconfirmed(node: String, detail: String)
+    /// The primary's agent asks to renew (or gives up) the primary's lease.
+    case lease(LeaseRequest)
 }
 
 public enum TimerID: Hashable, Sendable {
     case retry(FailoverStep)
+    /// The primary's lease runs out now: re-decide.
+    case leaseExpiry
 }
 
 extension FailoverEvent {
@@ -29,7 +36,7 @@ extension FailoverEvent {
         case .operatorFailover(let to, let by): return .operatorFailover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorSwitchover(let to, let by): return .operatorSwitchover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorReset(let by): return .operatorReset(by: LogSafe.escape(by))
-        case .probed, .stepSucceeded, .stepFailed, .timerFired: return self
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease: return self
         }
     }
 
@@ -37,7 +44,7 @@ extension FailoverEvent {
     public var isOperatorCommand: Bool {
         switch self {
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset: return true
-        case .probed, .stepSucceeded, .stepFailed, .timerFired: return false
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease: return false
         }
     }
 }

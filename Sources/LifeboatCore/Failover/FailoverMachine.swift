@@ -28,6 +28,10 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     var lastDiscoveryProblem: String?
     /// Set when a restore found the snapshot at odds with the epoch store (announced on resume).
     var restoreProblem: String?
+    /// The primary's lease as granted by this monitor (not kept in the snapshot: after a restart,
+    /// every lease counts as possibly held for a whole TTL, `leaseUnknownUntil`).
+    public internal(set) var lease: PrimaryLease<Instant>?
+    var leaseUnknownUntil: Instant?
     /// Transitions refused because the table does not allow them (always zero unless there is a bug).
     public internal(set) var invariantViolations = 0
 
@@ -46,6 +50,15 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return stepSucceeded(step, node: node, detail: detail, now: now)
         case .stepFailed(let step, let node, let error):
             return stepFailed(step, node: node, error: error, now: now)
+        case .timerFired(.leaseExpiry):
+            if case .failingOver(let p) = state, p.step == .awaitLease { return leaseGate(p, detail: nil, now: now) }
+            return evaluate(now: now)
+        case .lease(.renew(let node)):
+            return renewLease(node, now: now)
+        case .lease(.release(let node)):
+            return releaseLease(node, now: now)
+        case .fenceUnconfirmed(let node, let detail):
+            return fenceUnconfirmed(node, detail: detail, now: now)
         case .timerFired(.retry(let step)):
             switch state {
             case .failingOver(let progress) where progress.step == step:
@@ -131,7 +144,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             if health[primary]?.verdict == .healthy {
                 return [move(to: .monitoring(primary: primary), reason: "primary \(primary) answers probes again; no failover")]
             }
-            switch corroborate(primary, since: since) {
+            switch corroborate(primary, since: since, now: now) {
             case .waiting:
                 return []
             case .vetoed(let why):
@@ -147,7 +160,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             if health[primary]?.verdict == .healthy {
                 return [move(to: .monitoring(primary: primary), reason: "primary \(primary) answers probes again; no failover needed")]
             }
-            switch corroborate(primary, since: health[primary]?.lastStatusAt ?? now) {
+            switch corroborate(primary, since: health[primary]?.lastStatusAt ?? now, now: now) {
             case .vetoed(let why):
                 return [move(to: .confirming(primary: primary, since: now, veto: why), reason: "no longer corroborated: \(why)")]
             case .waiting, .noWitness:
@@ -206,7 +219,19 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
 
     /// The primary is down only when the monitor's probes fail and every standby observed since
     /// `since` has lost its WAL stream too. A standby still streaming vetoes the failover.
-    func corroborate(_ primary: String, since: Instant) -> Corroboration {
+    func corroborate(_ primary: String, since: Instant, now: Instant) -> Corroboration {
+        // The primary's own agent is the best witness: it renews the lease only while its
+        // PostgreSQL takes writes, releases it when that is down, and fences it when it cannot renew.
+        switch leaseView(of: primary, now: now) {
+        case .released:
+            return .corroborated("primary \(primary) is down: its agent released its lease (its PostgreSQL is down) and the monitor cannot reach it")
+        case .valid:
+            return .vetoed("primary \(primary)'s agent keeps renewing its lease: it is alive and takes writes; only the monitor's path to its PostgreSQL is failing")
+        case .expired(let at):
+            return .corroborated("primary \(primary) is down or cut off: the monitor cannot reach it and its lease ran out \(DurationText.format(at.duration(to: now))) ago, so it has fenced itself")
+        case .unknown, .notInUse:
+            break
+        }
         let standbys = standbys(excluding: primary)
         let fresh = standbys.filter { name in health[name]?.lastObservedAt.map { $0 >= since } ?? false }
         if let streaming = fresh.first(where: { health[$0]?.currentStatus?.isStreaming == true }) {
@@ -345,6 +370,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         switch p.step {
         case .bumpEpoch: return [.bumpEpoch(from: Epoch(p.epoch.value - 1), to: p.epoch)]
         case .fence: return [p.planned ? .fenceForSwitchover(node: p.oldPrimary, epoch: p.epoch) : .fence(node: p.oldPrimary, epoch: p.epoch)]
+        case .awaitLease: return []
         case .catchUp: return [.catchUp(node: p.candidate, primary: p.oldPrimary, epoch: p.epoch)]
         case .promote: return [.promote(node: p.candidate, epoch: p.epoch)]
         case .waitWritable: return [.waitWritable(node: p.candidate, epoch: p.epoch)]
@@ -377,6 +403,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
                 return advance(p, to: .catchUp, reason: "old primary \(p.oldPrimary): \(detail); waiting until \(p.candidate) has replayed its last WAL")
             }
             return advance(p, to: .promote, reason: "old primary \(p.oldPrimary): \(detail); promoting \(p.candidate)")
+        case .awaitLease:
+            // Nothing runs for this step; it ends by the lease timer or a release.
+            return [.decision("ignored a result for the lease wait: \(detail)")]
         case .catchUp:
             return advance(p, to: .promote, reason: "\(p.candidate) caught up: \(detail); promoting \(p.candidate)")
         case .promote:
@@ -464,6 +493,91 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             move(to: .failed(p, reason: reason), reason: reason),
             .alert(.critical, "failover \(p.oldPrimary) -> \(p.candidate) stopped at \(step.rawValue): \(error)"),
         ]
+    }
+
+    // MARK: - The primary's lease
+
+    /// After a (re)start, any lease may still be held for a whole TTL.
+    public mutating func started(now: Instant) {
+        if let ttl = policy.leaseTTL { leaseUnknownUntil = now.advanced(by: ttl) }
+    }
+
+    /// What the lease says about `node` now.
+    public func leaseView(of node: String, now: Instant) -> LeaseView<Instant> {
+        guard policy.leaseTTL != nil else { return .notInUse }
+        if let lease, lease.holder == node {
+            if lease.released { return .released }
+            if now < lease.expiresAt { return .valid(until: lease.expiresAt, renewedAt: lease.renewedAt) }
+            if let until = leaseUnknownUntil, now < until { return .unknown(until: until) }
+            return .expired(at: lease.expiresAt)
+        }
+        if let until = leaseUnknownUntil, now < until { return .unknown(until: until) }
+        return .notInUse
+    }
+
+    private mutating func renewLease(_ node: String, now: Instant) -> [FailoverAction] {
+        guard let ttl = policy.leaseTTL else { return [.leaseAnswer(.refused(.notInUse))] }
+        let primary: String?
+        switch state {
+        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): primary = p
+        case .trafficNotSwitched(let p, _): primary = p.candidate
+        case .failingOver(let p), .failed(let p, _):
+            if p.oldPrimary == node { return [.leaseAnswer(.refused(.failoverRunning(node: node)))] }
+            primary = nil
+        case .discovering: primary = nil
+        }
+        guard node == primary else { return [.leaseAnswer(.refused(.notThePrimary(node: node, primary: primary)))] }
+        let newlyHeld = lease.map { $0.holder != node || $0.released || now >= $0.expiresAt } ?? true
+        lease = PrimaryLease(holder: node, epoch: epoch, renewedAt: now, expiresAt: now.advanced(by: ttl), released: false)
+        var actions: [FailoverAction] = [.leaseAnswer(.granted(epoch: epoch, ttl: ttl)), .scheduleTimer(.leaseExpiry, after: ttl)]
+        if newlyHeld {
+            actions.append(.decision("\(node)'s agent holds the primary lease (\(DurationText.format(ttl)), renewed while its PostgreSQL takes writes)"))
+        }
+        return actions + evaluate(now: now)
+    }
+
+    private mutating func releaseLease(_ node: String, now: Instant) -> [FailoverAction] {
+        guard policy.leaseTTL != nil else { return [.leaseAnswer(.refused(.notInUse))] }
+        var actions: [FailoverAction] = [.leaseAnswer(.released)]
+        guard var held = lease, held.holder == node, !held.released else { return actions }
+        held.released = true
+        lease = held
+        actions.append(.decision("\(node)'s agent released the primary lease: its PostgreSQL is down"))
+        if case .failingOver(let p) = state, p.step == .awaitLease, p.oldPrimary == node {
+            return actions + leaseGate(p, detail: nil, now: now)
+        }
+        return actions + evaluate(now: now)
+    }
+
+    /// The old primary could not be fenced: promote once nothing says it may still take writes.
+    private mutating func fenceUnconfirmed(_ node: String, detail: String, now: Instant) -> [FailoverAction] {
+        guard case .failingOver(let p) = state, p.step == .fence, node == p.oldPrimary, !p.planned else {
+            if strayFencesInFlight.remove(node) != nil {
+                return [.alert(.critical, "could not fence stray primary \(node): \(detail)")]
+            }
+            return [.decision("ignored a late fence result for \(node): \(detail)")]
+        }
+        retired.insert(p.oldPrimary)
+        return leaseGate(p, detail: detail, now: now)
+    }
+
+    /// Promotion waits while the old primary's lease may be held: by its end the old primary has
+    /// fenced itself (its agent counts from before its last renewal was sent).
+    private mutating func leaseGate(_ p: FailoverProgress<Instant>, detail: String?, now: Instant) -> [FailoverAction] {
+        let said = detail.map { "old primary \(p.oldPrimary): \($0); " } ?? ""
+        switch leaseView(of: p.oldPrimary, now: now) {
+        case .valid(let until, _), .unknown(let until):
+            let wait = now.duration(to: until)
+            if p.step == .awaitLease { return [.scheduleTimer(.leaseExpiry, after: wait)] }
+            let reason = "\(said)its lease may be held for \(DurationText.format(wait)) more: waiting until it runs out (the old primary fences itself by then) before promoting \(p.candidate)"
+            return advance(p, to: .awaitLease, reason: reason) + [.scheduleTimer(.leaseExpiry, after: wait)]
+        case .expired:
+            return advance(p, to: .promote, reason: "\(said)its lease ran out (it has fenced itself); promoting \(p.candidate)")
+        case .released:
+            return advance(p, to: .promote, reason: "\(said)its agent released its lease (its PostgreSQL is down); promoting \(p.candidate)")
+        case .notInUse:
+            return advance(p, to: .promote, reason: "\(said)promoting \(p.candidate)")
+        }
     }
 
     // MARK: - Helpers

@@ -31,6 +31,7 @@ public enum CommandRefusal: Error, Sendable, Equatable, CustomStringConvertible 
 public enum PlanStep: Sendable, Equatable, CustomStringConvertible {
     case bumpEpoch(to: Epoch)
     case fence(node: String, planned: Bool)
+    case awaitLease(node: String)
     case catchUp(node: String, primary: String)
     case promote(node: String)
     case waitWritable(node: String)
@@ -41,6 +42,7 @@ public enum PlanStep: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .bumpEpoch: return .bumpEpoch
         case .fence: return .fence
+        case .awaitLease: return .awaitLease
         case .catchUp: return .catchUp
         case .promote: return .promote
         case .waitWritable: return .waitWritable
@@ -54,6 +56,7 @@ public enum PlanStep: Sendable, Equatable, CustomStringConvertible {
         case .bumpEpoch(let epoch): return "bump the epoch to \(epoch)"
         case .fence(let node, true): return "fence \(node): read-only and sessions terminated (it must be reachable)"
         case .fence(let node, false): return "fence \(node): read-only and sessions terminated (or recorded as unreachable)"
+        case .awaitLease(let node): return "if \(node) cannot be fenced, wait until its lease runs out (it fences itself by then)"
         case .catchUp(let node, let primary): return "wait until \(node) has replayed \(primary)'s last WAL (zero data loss)"
         case .promote(let node): return "promote \(node) with pg_promote"
         case .waitWritable(let node): return "wait until \(node) accepts writes"
@@ -74,12 +77,13 @@ public struct FailoverPlan: Sendable, Equatable {
     /// switchover, which waits for the candidate to catch up).
     public var lossBytes: UInt64?
 
-    public init<Instant>(progress p: FailoverProgress<Instant>, topology: Topology, lossBytes: UInt64?) {
+    public init<Instant>(progress p: FailoverProgress<Instant>, topology: Topology, lossBytes: UInt64?, lease: Bool = false) {
         from = p.oldPrimary
         candidate = p.candidate
         epoch = p.epoch
         planned = p.planned
         var steps: [PlanStep] = [.bumpEpoch(to: p.epoch), .fence(node: p.oldPrimary, planned: p.planned)]
+        if lease, !p.planned { steps.append(.awaitLease(node: p.oldPrimary)) }
         if p.planned { steps.append(.catchUp(node: p.candidate, primary: p.oldPrimary)) }
         steps += [.promote(node: p.candidate), .waitWritable(node: p.candidate)]
         if !p.otherStandbys.isEmpty { steps.append(.repoint(nodes: p.otherStandbys, to: p.candidate)) }
@@ -114,13 +118,13 @@ extension FailoverMachine {
         }
         if actions.contains(where: { if case .transition(_, .bumpingEpoch, _) = $0 { return true } else { return false } }),
            case .failingOver(let p) = state {
-            return .started(FailoverPlan(progress: p, topology: topology, lossBytes: lossBytes(of: p.candidate)))
+            return .started(FailoverPlan(progress: p, topology: topology, lossBytes: lossBytes(of: p.candidate), lease: policy.leaseTTL != nil))
         }
         let said = actions.compactMap { action -> String? in
             switch action {
             case .transition(_, _, let reason): return reason
             case .decision(let text): return text
-            case .refused, .probe, .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint,
+            case .refused, .leaseAnswer, .probe, .bumpEpoch, .fence, .fenceForSwitchover, .catchUp, .promote, .waitWritable, .repoint,
                  .switchTraffic, .scheduleTimer, .alert:
                 return nil
             }

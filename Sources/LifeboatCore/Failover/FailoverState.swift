@@ -52,6 +52,7 @@ public enum StateKind: String, Sendable, Equatable, CaseIterable {
     case holding
     case bumpingEpoch = "bumping-epoch"
     case fencing
+    case awaitingLease = "awaiting-lease"
     case catchingUp = "catching-up"
     case promoting
     case waitingWritable = "waiting-writable"

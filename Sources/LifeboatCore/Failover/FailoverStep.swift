@@ -2,6 +2,8 @@
 public enum FailoverStep: String, Sendable, Equatable, CaseIterable, Codable {
     case bumpEpoch = "bump-epoch"
     case fence
+    /// The old primary could not be fenced: wait until its lease runs out (it fences itself by then).
+    case awaitLease = "await-lease"
     /// Switchover only: wait until the candidate has replayed the fenced primary's last WAL.
     case catchUp = "catch-up"
     case promote
@@ -14,6 +16,7 @@ public enum FailoverStep: String, Sendable, Equatable, CaseIterable, Codable {
         switch self {
         case .bumpEpoch: return .bumpingEpoch
         case .fence: return .fencing
+        case .awaitLease: return .awaitingLease
         case .catchUp: return .catchingUp
         case .promote: return .promoting
         case .waitWritable: return .waitingWritable

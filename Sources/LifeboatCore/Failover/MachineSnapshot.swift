@@ -176,8 +176,9 @@ extension FailoverMachine {
         if let restoreProblem { return [.alert(.critical, restoreProblem)] }
         switch state {
         case .failingOver(let p):
+            let wait: [FailoverAction] = p.step == .awaitLease ? [.scheduleTimer(.leaseExpiry, after: .zero)] : []
             return [.decision("resuming after a restart at step \(p.step.rawValue) of the failover \(p.oldPrimary) -> \(p.candidate) (epoch \(p.epoch))")]
-                + actions(for: p)
+                + actions(for: p) + wait
         case .trafficNotSwitched:
             return [.scheduleTimer(.retry(.switchTraffic), after: .zero)]
         case .discovering, .monitoring, .confirming, .holding, .failed:

@@ -15,6 +15,9 @@ public struct FailoverPolicy: Sendable, Equatable {
     /// After the traffic switch exhausted its attempts, it is tried again this often until it
     /// succeeds or an operator points traffic by hand.
     public var trafficRetryInterval: Duration
+    /// The primary's lease (nil: no lease). The primary's agent renews it; a standby is promoted
+    /// only once the lease has expired or been released (the old primary has fenced itself).
+    public var leaseTTL: Duration?
 
     public init(
         automatic: Bool = true,
@@ -23,8 +26,10 @@ public struct FailoverPolicy: Sendable, Equatable {
         cooldown: Duration = .seconds(600),
         stepAttempts: Int = 3,
         retryDelay: Duration = .milliseconds(200),
-        trafficRetryInterval: Duration = .seconds(30)
+        trafficRetryInterval: Duration = .seconds(30),
+        leaseTTL: Duration? = nil
     ) {
+        self.leaseTTL = leaseTTL
         self.automatic = automatic
         self.maxLagBytes = maxLagBytes
         self.maxLagSeconds = maxLagSeconds

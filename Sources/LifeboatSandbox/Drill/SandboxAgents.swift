@@ -20,7 +20,8 @@ public final class SandboxAgents: Sendable {
     /// `uploads` in `region`: where the drill writes and looks for files.
     public static func uploads(_ cluster: SandboxCluster, region: String) -> String { "\(cluster.directory)/\(region)/files/uploads" }
 
-    public init(cluster: SandboxCluster, logger: Logger) throws {
+    /// `monitor`: the monitor's API URL, where the primary's agent renews its lease (nil: no lease).
+    public init(cluster: SandboxCluster, monitor: String? = nil, logger: Logger) throws {
         key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let port = try FreePort.find(bindableOn: cluster.nodes.map(\.address))
         let peers = cluster.nodes.map { FilesConfig.Peer(region: $0.region, source: .local("\(cluster.directory)/\($0.region)/files")) }
@@ -34,7 +35,8 @@ public final class SandboxAgents: Sendable {
             let config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
                                             key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,
                                             checks: [AgentCheck(name: "database", kind: .postgresql)], files: files,
-                                            stateFile: "\(cluster.directory)/\(node.region)/agent-state.json")
+                                            stateFile: "\(cluster.directory)/\(node.region)/agent-state.json",
+                                            lease: monitor.map { LeaseConfig(monitor: $0, renewEvery: .seconds(1)) })
             var agentLogger = logger
             agentLogger[metadataKey: "agent"] = "\(node.name)"
             agents[node.name] = try Agent(config: config, logger: agentLogger)
@@ -55,6 +57,7 @@ public final class SandboxAgents: Sendable {
                                   logger: logger)
             started.append(Task { try? await app.runService(gracefulShutdownSignals: []) })
             if let replicator = agent.replicator { started.append(Task { await replicator.run() }) }
+            if let keeper = agent.leaseKeeper { started.append(Task { await keeper.run() }) }
         }
         tasks.withLock { $0 = started }
         let clock = ContinuousClock()

@@ -80,9 +80,10 @@ public struct SandboxDrill: Sendable {
     }
 
     private func drill(_ cluster: SandboxCluster, knot: KnotServer?, progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
-        let agents = useAgents ? try SandboxAgents(cluster: cluster, logger: logger) : nil
+        let apiPort = try FreePort.find(bindableOn: [cluster.block.apiAddress])
+        let agents = useAgents ? try SandboxAgents(cluster: cluster, monitor: "http://\(cluster.block.apiAddress):\(apiPort)", logger: logger) : nil
         do {
-            let report = try await drill(cluster, knot: knot, agents: agents, progress: progress)
+            let report = try await drill(cluster, knot: knot, agents: agents, apiPort: apiPort, progress: progress)
             await agents?.stop()
             return report
         } catch {
@@ -93,7 +94,7 @@ public struct SandboxDrill: Sendable {
 
     /// The monitor's configuration for the sandbox: the same kind of file an operator writes,
     /// with the sandbox's addresses and freshly made secrets.
-    func monitorConfig(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?) throws -> LifeboatConfiguration {
+    func monitorConfig(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, apiPort: Int) throws -> LifeboatConfiguration {
         var nodes = cluster.nodes.map(\.config)
         for index in nodes.indices { nodes[index].agent = agents?.urls[nodes[index].name] }
         let dns = knot.map { knot in
@@ -104,14 +105,18 @@ public struct SandboxDrill: Sendable {
                       verifyServers: [HostPort(host: knot.host, port: knot.port)])
         }
         let token = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let api = APIConfig(listen: HostPort(host: cluster.block.apiAddress, port: try FreePort.find(bindableOn: [cluster.block.apiAddress])),
-                            token: .inline(Secret(token)))
+        let api = APIConfig(listen: HostPort(host: cluster.block.apiAddress, port: apiPort), token: .inline(Secret(token)))
+        // With agents, the primary holds a lease (the monitor grants it): a drill runs as
+        // production with agents does.
+        var policy = self.policy
+        if agents != nil, policy.leaseTTL == nil { policy.leaseTTL = .seconds(5) }
         return LifeboatConfiguration(
             cluster: "sandbox", topology: cluster.topology, databaseNodes: nodes, detection: detection, failover: policy, dns: dns, api: api,
             agents: agents.map { AgentsConfig(key: .inline(Secret($0.key)), timeout: .seconds(2), interval: SandboxAgents.interval) })
     }
 
-    private func drill(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
+    private func drill(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, apiPort: Int,
+                       progress: @escaping @Sendable (String) -> Void) async throws -> DrillReport {
         let clock = ContinuousClock()
         try await cluster.psql(cluster.primary, WorkloadWriter.createTableSQL)
         try await cluster.waitForStreaming(timeout: .seconds(10))
@@ -120,7 +125,7 @@ public struct SandboxDrill: Sendable {
             progress("starting an agent per region (\(agents.urls.values.sorted().joined(separator: ", "))): health, fencing, file replication")
             try await agents.start(logger: logger)
         }
-        let config = try monitorConfig(cluster, knot: knot, agents: agents)
+        let config = try monitorConfig(cluster, knot: knot, agents: agents, apiPort: apiPort)
         let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
                                           options: .init(signals: [], metrics: metrics))
         progress("starting the monitor (API on \(monitor.api)), as lifeboat monitor runs it")
@@ -147,7 +152,10 @@ public struct SandboxDrill: Sendable {
             let health = await engine.health
             let standbysStreaming = cluster.standbys.allSatisfy { health[$0.name]?.currentStatus?.isStreaming == true }
             let written = await writer.acks.count
-            return standbysStreaming && written >= 50
+            // With agents, the primary's agent holds its lease before anything is done.
+            let lease = await engine.lease
+            let leaseHeld = agents == nil || lease.map { $0.holder == primary.name && !$0.released } == true
+            return standbysStreaming && written >= 50 && leaseHeld
         }
 
         var beforeFault: [DrillReport.FilesReport.Transfer] = []
@@ -267,7 +275,8 @@ public struct SandboxDrill: Sendable {
             case (_, .bumpingEpoch): "decided"
             case (_, .holding): "held"
             case (.bumpingEpoch, .fencing): "epoch"
-            case (.fencing, .promoting), (.fencing, .catchingUp): "fenced"
+            case (.fencing, .promoting), (.fencing, .catchingUp), (.fencing, .awaitingLease): "fenced"
+            case (.awaitingLease, .promoting): "lease-over"
             case (.catchingUp, .promoting): "caught-up"
             case (.promoting, .waitingWritable): "promoted"
             case (.waitingWritable, _): "writable"

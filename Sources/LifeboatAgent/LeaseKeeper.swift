@@ -1,0 +1,151 @@
+import Foundation
+import LifeboatAgentAPI
+import LifeboatConfig
+import LifeboatCore
+import LifeboatPorts
+import LifeboatPostgres
+import Logging
+
+/// The primary's side of the lease: while the local PostgreSQL takes writes, renew the lease with
+/// the monitor; when it cannot be renewed in time, fence the local PostgreSQL before the lease can
+/// have run out anywhere else; when the local PostgreSQL is down, give the lease up at once so a
+/// standby is promoted without waiting.
+///
+/// The lease is granted for `ttl` from when the monitor *received* a renewal; this agent counts
+/// from when it *sent* it, and fences at `sent + ttl × (1 − drift) − fenceBudget`. With clock rates
+/// differing by less than `drift`, the old primary refuses writes before the monitor can consider
+/// the lease over and promote a standby (docs/failover.md, "The primary's lease").
+public actor LeaseKeeper {
+    /// How much faster this machine's clock may run than the monitor's, as a fraction.
+    public static let drift = 0.01
+    /// Time set aside to make PostgreSQL refuse writes before the lease's end.
+    public static let fenceBudget: Duration = .milliseconds(500)
+
+    public enum State: Sendable, Equatable {
+        /// The local PostgreSQL is not a writable primary: nothing to hold.
+        case idle
+        /// Held; fence at `until` unless renewed.
+        case holding(until: ContinuousClock.Instant)
+        /// The lease ran out or the monitor named another primary: the local PostgreSQL was fenced.
+        case fenced(reason: String)
+    }
+
+    let agent: Agent
+    let client: LeaseClient
+    let renewEvery: Duration
+    let logger: Logger
+    let clock = ContinuousClock()
+    public private(set) var state: State = .idle
+    public private(set) var renewals = 0
+    public private(set) var selfFences = 0
+    /// When the last self-fence was done (the local PostgreSQL refuses writes from then on).
+    public private(set) var fencedAt: ContinuousClock.Instant?
+
+    init(agent: Agent, config: LeaseConfig, key: String, logger: Logger) {
+        self.agent = agent
+        self.client = LeaseClient(monitor: config.monitor, node: agent.config.node, key: key)
+        self.renewEvery = config.renewEvery
+        var logger = logger
+        logger[metadataKey: "lease.monitor"] = "\(config.monitor)"
+        self.logger = logger
+    }
+
+    /// How often the local PostgreSQL is watched while the lease is held: its death releases the
+    /// lease within this long, so a crashed database still fails over in under a second.
+    public static let watchEvery: Duration = .milliseconds(100)
+
+    /// Renews every `renewEvery` (waking early when the lease would run out first), and watches the
+    /// local PostgreSQL every `watchEvery` while holding.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.renewLoop() }
+            group.addTask { await self.watchLoop() }
+        }
+    }
+
+    private func renewLoop() async {
+        while !Task.isCancelled {
+            await tick()
+            var next = clock.now.advanced(by: renewEvery)
+            if case .holding(let until) = state, until < next { next = until }
+            try? await clock.sleep(until: next)
+        }
+    }
+
+    private func watchLoop() async {
+        while !Task.isCancelled {
+            if case .holding = state, await agent.localDatabaseDown() {
+                await release()
+            }
+            try? await clock.sleep(for: Self.watchEvery)
+        }
+    }
+
+    private func release() async {
+        guard case .holding = state else { return }
+        state = .idle
+        do {
+            _ = try await client.release(epoch: agent.epochs.current, timeout: .seconds(1))
+            logger.warning("released the primary lease: the local PostgreSQL is down")
+        } catch {
+            logger.error("could not release the lease; it runs out on its own", metadata: ["lease.error": "\(error)"])
+        }
+    }
+
+    /// One round: look at the local PostgreSQL, then renew, release or fence.
+    public func tick() async {
+        let role = await agent.currentRole()
+        switch role {
+        case .primary:
+            if case .holding(let until) = state, clock.now >= until {
+                await fence("the lease was not renewed in time (the monitor was unreachable)")
+                return
+            }
+            let sent = clock.now
+            let timeout = min(renewEvery, .seconds(1))
+            do {
+                let answer = try await client.renew(epoch: agent.epochs.current, timeout: timeout)
+                if answer.granted, let ttl = answer.ttlMilliseconds {
+                    let lasting = Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget
+                    if case .holding = state {} else {
+                        logger.notice("holding the primary lease", metadata: ["lease.ttl_ms": "\(ttl)"])
+                    }
+                    state = .holding(until: sent.advanced(by: lasting))
+                    renewals += 1
+                    if let epoch = answer.epoch { try? agent.epochs.admit(epoch) }
+                } else if let code = answer.refusalCode {
+                    switch code {
+                    case .notThePrimary, .failoverRunning:
+                        // The monitor has decided another node is (or is becoming) the primary:
+                        // this one must not take another write.
+                        await fence("the monitor refused the lease: \(answer.refusal ?? code.rawValue)")
+                        return
+                    case .notInUse, .noPrimaryYet:
+                        // No lease to hold, and no verdict on this node: nothing changes.
+                        break
+                    }
+                }
+            } catch {
+                logger.warning("lease not renewed", metadata: ["lease.error": "\(error)"])
+            }
+            if case .holding(let until) = state, clock.now >= until {
+                await fence("the lease was not renewed in time (the monitor was unreachable)")
+            }
+        case .unknown:
+            // The local PostgreSQL is down: give the lease up so a standby is promoted at once.
+            await release()
+        case .fenced, .replica:
+            if case .holding = state { state = .idle }
+        }
+    }
+
+    /// Read-only at once; then, with `fence.method: stop`, stopped.
+    private func fence(_ reason: String) async {
+        logger.critical("fencing the local PostgreSQL: \(reason)")
+        selfFences += 1
+        state = .fenced(reason: reason)
+        let result = await agent.selfFence()
+        fencedAt = clock.now
+        logger.critical("self-fence: \(result.detail)", metadata: ["fence.method": "\(result.method)", "fence.done": "\(result.fenced)"])
+    }
+}

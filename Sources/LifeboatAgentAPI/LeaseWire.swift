@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import LifeboatCore
+import NIOCore
+
+/// `POST /v1/lease/renew` and `/v1/lease/release` on the monitor, sent by a node's agent and
+/// signed with the agents' key for that node (`AgentSigning`, the node header naming the sender).
+public struct LeaseRequestBody: Codable, Sendable {
+    public var node: String
+    public init(node: String) { self.node = node }
+}
+
+/// Why the monitor refused a lease, on the wire.
+public enum LeaseRefusalCode: String, Codable, Sendable {
+    /// The monitor runs without a lease.
+    case notInUse = "not_in_use"
+    /// The requester is not the primary the monitor watches: another node is.
+    case notThePrimary = "not_the_primary"
+    /// The monitor has not identified a primary yet (it is starting): no lease, but no verdict either.
+    case noPrimaryYet = "no_primary_yet"
+    /// A failover away from the requester is under way.
+    case failoverRunning = "failover_running"
+}
+
+/// The monitor's answer.
+public struct LeaseResponse: Codable, Sendable, Equatable {
+    /// Renewed: held for `ttlMilliseconds` from when the request was sent.
+    public var granted: Bool
+    public var released: Bool
+    public var epoch: UInt64?
+    public var ttlMilliseconds: Int64?
+    public var refusal: String?
+    public var refusalCode: LeaseRefusalCode?
+
+    public init(granted: Bool, released: Bool, epoch: UInt64?, ttlMilliseconds: Int64?, refusal: String?, refusalCode: LeaseRefusalCode? = nil) {
+        self.refusalCode = refusalCode
+        self.granted = granted
+        self.released = released
+        self.epoch = epoch
+        self.ttlMilliseconds = ttlMilliseconds
+        self.refusal = refusal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case granted, released, epoch, refusal
+        case ttlMilliseconds = "ttl_ms", refusalCode = "refusal_code"
+    }
+}
+
+/// An agent's client of the monitor's lease routes. Each request goes out on a connection of its
+/// own (no pool: a connection opened during a network fault must not delay the next request).
+public struct LeaseClient: Sendable {
+    public let monitor: String
+    public let node: String
+    let keyBytes: [UInt8]
+
+    public init(monitor: String, node: String, key: String) {
+        self.monitor = monitor.hasSuffix("/") ? String(monitor.dropLast()) : monitor
+        self.node = node
+        self.keyBytes = Array(key.utf8)
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    public func renew(epoch: UInt64, timeout: Duration) async throws -> LeaseResponse {
+        try await call("/v1/lease/renew", epoch: epoch, timeout: timeout)
+    }
+
+    public func release(epoch: UInt64, timeout: Duration) async throws -> LeaseResponse {
+        try await call("/v1/lease/release", epoch: epoch, timeout: timeout)
+    }
+
+    private func call(_ path: String, epoch: UInt64, timeout: Duration) async throws -> LeaseResponse {
+        let body = Array(try JSONEncoder().encode(LeaseRequestBody(node: node)))
+        var request = HTTPClientRequest(url: monitor + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "lifeboat-agent")
+        for (name, value) in AgentSigning.headers(key: SymmetricKey(data: keyBytes), method: "POST", path: path, node: node, epoch: epoch, body: body) {
+            request.headers.add(name: name, value: value)
+        }
+        request.body = .bytes(body)
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .milliseconds(timeout.milliseconds), read: .milliseconds(timeout.milliseconds))
+        configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { Task { try? await http.shutdown() } }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .milliseconds(timeout.milliseconds))
+        } catch {
+            throw Failure(description: "monitor \(monitor) unreachable: \(error)")
+        }
+        let data = try await response.body.collect(upTo: 64 * 1024)
+        guard let answer = try? JSONDecoder().decode(LeaseResponse.self, from: Data(data.readableBytesView)) else {
+            throw Failure(description: "monitor \(monitor) answered \(response.status.code) without a lease answer")
+        }
+        return answer
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import LifeboatAgentAPI
+import LifeboatCore
+import LifeboatEngine
+import Logging
+
+/// The monitor's side of the primary's lease: agents renew and release it here, each request
+/// signed with the agents' key for the sending node (the node must be one of the config's
+/// database nodes, and the body must name the same node).
+enum LeaseRoutes {
+    static func add(to router: Router<BasicRequestContext>, engine: Engine<ContinuousClock>, key: String, nodes: Set<String>, logger: Logger) {
+        let verifier = RequestVerifier(key: AgentSigning.key(key))
+        router.post("/v1/lease/renew") { request, context -> Response in
+            let node: String
+            switch await verifiedNode(request, verifier: verifier, nodes: nodes, logger: logger) {
+            case .success(let verified): node = verified
+            case .failure(let problem): return try json(["message": problem.message], problem.status)
+            }
+            switch await engine.lease(.renew(node: node)) {
+            case .granted(let epoch, let ttl):
+                return try json(LeaseResponse(granted: true, released: false, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds, refusal: nil), .ok)
+            case .released:
+                return try json(LeaseResponse(granted: false, released: true, epoch: nil, ttlMilliseconds: nil, refusal: nil), .ok)
+            case .refused(let refusal):
+                return try json(LeaseResponse(granted: false, released: false, epoch: nil, ttlMilliseconds: nil, refusal: refusal.description,
+                                              refusalCode: code(refusal)), .conflict)
+            }
+        }
+        router.post("/v1/lease/release") { request, context -> Response in
+            let node: String
+            switch await verifiedNode(request, verifier: verifier, nodes: nodes, logger: logger) {
+            case .success(let verified): node = verified
+            case .failure(let problem): return try json(["message": problem.message], problem.status)
+            }
+            switch await engine.lease(.release(node: node)) {
+            case .released, .granted:
+                return try json(LeaseResponse(granted: false, released: true, epoch: nil, ttlMilliseconds: nil, refusal: nil), .ok)
+            case .refused(let refusal):
+                return try json(LeaseResponse(granted: false, released: false, epoch: nil, ttlMilliseconds: nil, refusal: refusal.description,
+                                              refusalCode: code(refusal)), .conflict)
+            }
+        }
+    }
+
+    static func code(_ refusal: LeaseRefusal) -> LeaseRefusalCode {
+        switch refusal {
+        case .notInUse: return .notInUse
+        case .notThePrimary(_, nil): return .noPrimaryYet
+        case .notThePrimary: return .notThePrimary
+        case .failoverRunning: return .failoverRunning
+        }
+    }
+
+    struct Problem: Error {
+        var status: HTTPResponse.Status
+        var message: String
+    }
+
+    private static func verifiedNode(_ request: Request, verifier: RequestVerifier, nodes: Set<String>, logger: Logger) async -> Result<String, Problem> {
+        var request = request
+        guard let buffer = try? await request.collectBody(upTo: 4096) else { return .failure(Problem(status: .badRequest, message: "the body is too large")) }
+        let body = Array(buffer.readableBytesView)
+        let headers = request.headers
+        func header(_ name: String) -> String? { headers.first { $0.name.canonicalName == name.lowercased() }?.value }
+        switch verifier.verify(method: request.method.rawValue, path: request.uri.path, node: nil, headers: header, body: body) {
+        case .failure(let failure):
+            logger.warning("lease request refused", metadata: ["lease.reason": "\(failure.rawValue)"])
+            return .failure(Problem(status: .unauthorized, message: failure.message))
+        case .success(let signed):
+            guard nodes.contains(signed.node) else {
+                return .failure(Problem(status: .forbidden, message: "\(LogSafe.escape(signed.node)) is not a database node with an agent in this cluster"))
+            }
+            guard let parsed = try? JSONDecoder().decode(LeaseRequestBody.self, from: Data(body)), parsed.node == signed.node else {
+                return .failure(Problem(status: .badRequest, message: "the body must be {\"node\": NAME} naming the node the request is signed for"))
+            }
+            return .success(signed.node)
+        }
+    }
+
+    private static func json<T: Encodable>(_ value: T, _ status: HTTPResponse.Status) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

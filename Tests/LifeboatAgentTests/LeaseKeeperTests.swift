@@ -1,0 +1,133 @@
+import Foundation
+import LifeboatAgent
+import LifeboatAgentAPI
+import LifeboatConfig
+import LifeboatCore
+import LifeboatSandbox
+import LifeboatTestSupport
+import Synchronization
+import Testing
+
+/// The primary's agent and its lease, against a real PostgreSQL and a stand-in monitor that
+/// grants, then goes silent, refuses, or receives a release.
+@Suite(.serialized) struct LeaseKeeperTests {
+    /// A monitor that grants 2 s leases until told otherwise, recording when each request arrived.
+    final class Grantor: Sendable {
+        enum Mode { case grant, silent, refuseNotPrimary, noPrimaryYet }
+        let asked = Mutex(0)
+        let mode = Mutex(Mode.grant)
+        let lastGrantReceived = Mutex<ContinuousClock.Instant?>(nil)
+        let releases = Mutex<[ContinuousClock.Instant]>([])
+        static let ttl: Int64 = 2000
+
+        func respond(_ request: RecordedRequest) async -> (status: Int, headers: [(String, String)], body: Data) {
+            let now = ContinuousClock.now
+            if request.path == "/v1/lease/release" {
+                releases.withLock { $0.append(now) }
+                return (200, [], try! JSONEncoder().encode(LeaseResponse(granted: false, released: true, epoch: nil, ttlMilliseconds: nil, refusal: nil)))
+            }
+            asked.withLock { $0 += 1 }
+            switch mode.withLock({ $0 }) {
+            case .noPrimaryYet:
+                return (409, [], try! JSONEncoder().encode(LeaseResponse(granted: false, released: false, epoch: nil, ttlMilliseconds: nil,
+                                                                          refusal: "pg-us-east is not the primary; no primary is identified yet",
+                                                                          refusalCode: .noPrimaryYet)))
+            case .grant:
+                lastGrantReceived.withLock { $0 = now }
+                return (200, [], try! JSONEncoder().encode(LeaseResponse(granted: true, released: false, epoch: 0, ttlMilliseconds: Self.ttl, refusal: nil)))
+            case .silent:
+                try? await Task.sleep(for: .seconds(30))
+                return (504, [], Data())
+            case .refuseNotPrimary:
+                return (409, [], try! JSONEncoder().encode(LeaseResponse(granted: false, released: false, epoch: nil, ttlMilliseconds: nil,
+                                                                          refusal: "pg-us-east is not the primary; pg-eu-west is",
+                                                                          refusalCode: .notThePrimary)))
+            }
+        }
+    }
+
+    func keeper(_ cluster: SandboxCluster, monitor: Int) throws -> (Agent, LeaseKeeper) {
+        let primary = cluster.primary
+        var config = agentConfig(node: primary.name, region: primary.region, database: primary.config)
+        config.lease = LeaseConfig(monitor: "http://127.0.0.1:\(monitor)", renewEvery: .milliseconds(300))
+        let agent = try Agent(config: config, logger: testLogger())
+        return (agent, try #require(agent.leaseKeeper))
+    }
+
+    func takesWrites(_ cluster: SandboxCluster) async -> Bool {
+        (try? await cluster.psql(cluster.primary, "INSERT INTO lease_t VALUES (1)")) != nil
+    }
+
+    @Test func aPrimaryCutOffFromTheMonitorFencesItselfBeforeTheLeaseRunsOutThere() async throws {
+        try await withSandboxCluster { cluster in
+            try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
+            let grantor = Grantor()
+            let server = try await TestHTTPServer { await grantor.respond($0) }
+            defer { Task { await server.stop() } }
+            let (agent, keeper) = try keeper(cluster, monitor: server.port)
+            let task = Task { await keeper.run() }
+            defer { task.cancel() }
+            try await waitFor("holding the lease") { if case .holding = await keeper.state { return true } else { return false } }
+            #expect(await takesWrites(cluster))
+
+            // The monitor goes silent (a partition): renewals hang and time out.
+            grantor.mode.withLock { $0 = .silent }
+            try await waitFor("the local PostgreSQL fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+            #expect(!(await takesWrites(cluster)))
+            let fencedAt = try #require(await keeper.fencedAt)
+            let lastGrant = try #require(grantor.lastGrantReceived.withLock { $0 })
+            // The monitor would count the lease as held until the last grant it sent + TTL: the
+            // old primary refused writes before then.
+            #expect(fencedAt < lastGrant.advanced(by: .milliseconds(Grantor.ttl)),
+                    "fenced \(lastGrant.duration(to: fencedAt)) after the last grant; the lease lasted \(Grantor.ttl) ms")
+            guard case .fenced = await keeper.state else { Issue.record("\(await keeper.state)"); return }
+            #expect(await keeper.selfFences == 1)
+            #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
+            await agent.shutdown()
+        }
+    }
+
+    @Test func aPrimaryTheMonitorNoLongerRecognisesFencesItselfAtOnce() async throws {
+        try await withSandboxCluster { cluster in
+            try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
+            let grantor = Grantor()
+            grantor.mode.withLock { $0 = .noPrimaryYet }
+            let server = try await TestHTTPServer { await grantor.respond($0) }
+            defer { Task { await server.stop() } }
+            let (agent, keeper) = try keeper(cluster, monitor: server.port)
+            let task = Task { await keeper.run() }
+            defer { task.cancel() }
+            // A monitor still discovering roles has no verdict on this node: nothing changes.
+            try await waitFor("three renewals asked") { grantor.asked.withLock { $0 } >= 3 }
+            #expect(await takesWrites(cluster))
+            #expect(await keeper.fencedAt == nil)
+            grantor.mode.withLock { $0 = .refuseNotPrimary }
+            // An old primary back from a partition: the monitor names another primary.
+            try await waitFor("fenced on the monitor's word", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+            #expect(!(await takesWrites(cluster)))
+            guard case .fenced(let reason) = await keeper.state else { Issue.record("\(await keeper.state)"); return }
+            #expect(reason.contains("pg-eu-west is"))
+            await agent.shutdown()
+        }
+    }
+
+    @Test func aDeadPostgreSQLGivesTheLeaseUpAtOnce() async throws {
+        try await withSandboxCluster { cluster in
+            let grantor = Grantor()
+            let server = try await TestHTTPServer { await grantor.respond($0) }
+            defer { Task { await server.stop() } }
+            let (agent, keeper) = try keeper(cluster, monitor: server.port)
+            let task = Task { await keeper.run() }
+            defer { task.cancel() }
+            try await waitFor("holding the lease") { if case .holding = await keeper.state { return true } else { return false } }
+            let killed = ContinuousClock.now
+            _ = try await cluster.kill(cluster.primary)
+            try await waitFor("released", timeout: .seconds(5)) { !grantor.releases.withLock { $0 }.isEmpty }
+            let released = try #require(grantor.releases.withLock { $0.first })
+            // Long before the lease (2 s) would have run out on its own.
+            #expect(killed.duration(to: released) < .milliseconds(Grantor.ttl), "released \(killed.duration(to: released)) after the kill")
+            #expect(await keeper.state == .idle)
+            await agent.shutdown()
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import LifeboatCore
+import LifeboatTestSupport
+import Testing
+
+/// The primary's lease in the core, on a manual clock.
+@Suite struct LeaseTests {
+    static let ttl = Duration.seconds(5)
+
+    func leased(_ topology: Topology = twoRegions) -> Harness {
+        var h = Harness(topology, policy: FailoverPolicy(leaseTTL: Self.ttl))
+        h.machine.started(now: h.now)
+        h.steadyState()
+        h.advance(Self.ttl)  // past the unknown window of the start
+        return h
+    }
+
+    func answer(_ actions: [FailoverAction]) -> LeaseAnswer? {
+        actions.lazy.compactMap { if case .leaseAnswer(let a) = $0 { return a } else { return nil } }.first
+    }
+
+    @Test func onlyThePrimaryGetsTheLeaseAndNotDuringAFailoverAwayFromIt() {
+        var h = leased()
+        #expect(answer(h.send(.lease(.renew(node: "pg-a")))) == .granted(epoch: .initial, ttl: Self.ttl))
+        #expect(answer(h.send(.lease(.renew(node: "pg-b")))) == .refused(.notThePrimary(node: "pg-b", primary: "pg-a")))
+        h.send(.operatorFailover(to: "pg-b", by: "ops"))
+        #expect(answer(h.send(.lease(.renew(node: "pg-a")))) == .refused(.failoverRunning(node: "pg-a")))
+        var off = Harness()
+        off.steadyState()
+        #expect(answer(off.send(.lease(.renew(node: "pg-a")))) == .refused(.notInUse))
+    }
+
+    @Test func aRenewedLeaseVetoesAFailoverEvenWhenTheStandbysLostTheirStream() {
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        h.primaryFails()
+        h.probe("pg-b", standby(streaming: false))
+        #expect(h.kind == .confirming, "the primary's agent still renews: it is alive")
+        #expect(h.machine.state.kind != .bumpingEpoch)
+        guard case .confirming(_, _, let veto?) = h.machine.state else { Issue.record("\(h.machine.state)"); return }
+        #expect(veto.hasPrefix("primary pg-a's agent keeps renewing its lease"))
+        // Renewals stop; when the lease runs out, the failure is corroborated.
+        h.advance(Self.ttl)
+        let actions = h.send(.timerFired(.leaseExpiry))
+        #expect(h.kind == .bumpingEpoch, "\(h.machine.state)")
+        #expect(actions.transitionReasons.first?.contains("its lease ran out") == true)
+    }
+
+    @Test func aReleasedLeaseCorroboratesAtOnceWhateverTheStandbysSay() {
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        h.send(.lease(.release(node: "pg-a")))
+        h.primaryFails()
+        // The standby's WAL receiver has not noticed yet (wal_receiver_timeout): no matter.
+        h.probe("pg-b", standby(streaming: true))
+        #expect(h.kind == .bumpingEpoch, "\(h.machine.state)")
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        let fenced = h.send(.fenceUnconfirmed(node: "pg-a", detail: "connection refused"))
+        #expect(h.kind == .promoting, "a released lease needs no wait")
+        #expect(fenced.transitionReasons.first?.contains("released its lease") == true)
+    }
+
+    @Test func anUnfencedOldPrimaryIsWaitedForUntilItsLeaseRunsOut() {
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        h.advance(.seconds(1))
+        // An operator fails over from a primary the monitor cannot reach but whose agent renewed 1 s ago.
+        h.primaryFails()
+        h.send(.operatorFailover(to: "pg-b", by: "ops"))
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        let waiting = h.send(.fenceUnconfirmed(node: "pg-a", detail: "no answer within 1s"))
+        #expect(h.kind == .awaitingLease)
+        #expect(waiting.sideEffects.isEmpty, "nothing is promoted while the lease may be held")
+        let timer = waiting.compactMap { if case .scheduleTimer(.leaseExpiry, let after) = $0 { return after } else { return nil } }.last
+        #expect(timer.map { $0 > .zero && $0 <= Self.ttl } == true, "\(String(describing: timer))")
+        // Its agent cannot renew any more: refused, so it fences itself.
+        #expect(answer(h.send(.lease(.renew(node: "pg-a")))) == .refused(.failoverRunning(node: "pg-a")))
+        h.advance(timer ?? Self.ttl)
+        let over = h.send(.timerFired(.leaseExpiry))
+        #expect(h.kind == .promoting)
+        #expect(over.sideEffects == [.promote(node: "pg-b", epoch: Epoch(1))])
+    }
+
+    @Test func aConfirmedFenceNeedsNoWait() {
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        h.send(.operatorSwitchover(to: "pg-b", by: "ops"))
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        h.send(.stepSucceeded(.fence, node: "pg-a", detail: "read-only"))
+        #expect(h.kind == .catchingUp, "the switchover fenced the primary for real: no lease wait")
+    }
+
+    @Test func afterAStartEveryLeaseCountsAsHeldForATTL() {
+        var h = Harness(twoRegions, policy: FailoverPolicy(leaseTTL: Self.ttl))
+        h.machine.started(now: h.now)
+        h.steadyState()
+        h.primaryFails()
+        h.probe("pg-b", standby(streaming: false))
+        #expect(h.kind == .bumpingEpoch, "the standbys corroborate; the lease state is unknown")
+        h.send(.stepSucceeded(.bumpEpoch, node: nil, detail: ""))
+        h.send(.fenceUnconfirmed(node: "pg-a", detail: "connection refused"))
+        #expect(h.kind == .awaitingLease, "a lease granted before the restart may still be held")
+        h.advance(Self.ttl)
+        h.send(.timerFired(.leaseExpiry))
+        #expect(h.kind == .promoting)
+    }
+}
