@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatDNS
 
 /// A real authoritative DNS server (Knot) on a loopback port, serving one zone that accepts
 /// TSIG-signed RFC 2136 updates. Started per test, stopped by `stop()`.
@@ -89,25 +90,18 @@ public final class KnotServer: @unchecked Sendable {
         try process.run()
     }
 
-    /// Waits until the zone is served (kdig answers its SOA).
-    public func waitUntilServing(timeout: Duration = .seconds(10)) async throws {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while ContinuousClock.now < deadline {
-            // Serving once it answers the zone's SOA (seven fields in kdig's +short form).
-            if let out = try? await kdigOffThePool("\(zone).", "SOA"), out.split(separator: " ").count >= 7 { return }
+    /// Waits until the zone is served: a DNS query (no child process: spawning and waiting for
+    /// one is what a loaded test run can least afford) gets the zone's `ns1` address back.
+    public func waitUntilServing(timeout: Duration = .seconds(30)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        let probe = AuthoritativeServer(server: DNSServer(host: host, port: port), zone: try DNSName(zone), record: try DNSName("ns1.\(zone)"),
+                                        timeout: .milliseconds(500))
+        while clock.now < deadline {
+            if let answer = try? await probe.answer(), !answer.isEmpty { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw KnotError(message: "knotd did not serve \(zone) within \(timeout): \(log)")
-    }
-
-    /// `kdig` on a Dispatch thread: waiting for a child process must not hold one of the few
-    /// threads every task of the process shares (with two cores, two such waits stall them all).
-    func kdigOffThePool(_ name: String, _ type: String) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.kdig(name, type) })
-            }
-        }
     }
 
     /// A real query with Knot's own client, `+short` output.
