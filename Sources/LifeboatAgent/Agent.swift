@@ -226,6 +226,16 @@ public final class Agent: Sendable {
         return readOnly
     }
 
+    /// Undoes a self-fence (read-only) once the monitor has granted the lease again.
+    public func liftSelfFence() async -> String {
+        guard let postgres else { return "no database: section" }
+        do {
+            return try await postgres.liftReadOnly(timeout: .seconds(2))
+        } catch {
+            return "could not lift the read-only fence: \(error)"
+        }
+    }
+
     /// SHA-256 of a file, read in 1 MiB pieces.
     static func hash(_ path: String) -> FileHash {
         guard let handle = FileHandle(forReadingAtPath: path) else { return FileHash(path: path, sha256: nil, error: "cannot read") }

@@ -134,7 +134,24 @@ public actor LeaseKeeper {
         case .unknown:
             // The local PostgreSQL is down: give the lease up so a standby is promoted at once.
             await release()
-        case .fenced, .replica:
+        case .fenced:
+            // Fenced by this keeper (the lease ran out during a blip): when the monitor grants the
+            // lease again, it still names this node the primary with no failover started, so the
+            // fence is lifted. A fence ordered by the monitor is never lifted here: its renewals
+            // are refused from then on.
+            guard case .fenced = state else { return }
+            do {
+                let answer = try await client.renew(epoch: agent.epochs.current, timeout: min(renewEvery, .seconds(1)))
+                if answer.granted, let ttl = answer.ttlMilliseconds {
+                    let sent = clock.now
+                    let detail = await agent.liftSelfFence()
+                    logger.notice("the monitor grants the lease again: \(detail)")
+                    state = .holding(until: sent.advanced(by: Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget))
+                }
+            } catch {
+                logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])
+            }
+        case .replica:
             if case .holding = state { state = .idle }
         }
     }

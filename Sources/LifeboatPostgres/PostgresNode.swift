@@ -161,6 +161,19 @@ public actor PostgresNode {
         }
     }
 
+    /// Undoes a read-only fence (`ALTER SYSTEM RESET default_transaction_read_only`, reloaded).
+    public func liftReadOnly(timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                try await connection.query("ALTER SYSTEM RESET default_transaction_read_only", logger: self.logger)
+                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                return "read-only fence lifted"
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "lift fence")
+        }
+    }
+
     /// `pg_promote(wait => true)`; already out of recovery counts as done, so a retry after a
     /// lost answer does not fail. Also lifts a read-only fence left from an earlier life as primary.
     public func promote(timeout: Duration) async throws -> String {

@@ -83,6 +83,12 @@ import Testing
             guard case .fenced = await keeper.state else { Issue.record("\(await keeper.state)"); return }
             #expect(await keeper.selfFences == 1)
             #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
+
+            // The cut was a blip: the monitor grants the lease again (it still names this node the
+            // primary, no failover started), so the self-imposed fence is lifted.
+            grantor.mode.withLock { $0 = .grant }
+            try await waitFor("writable again", timeout: .seconds(10)) { await takesWrites(cluster) }
+            if case .holding = await keeper.state {} else { Issue.record("\(await keeper.state)") }
             await agent.shutdown()
         }
     }
