@@ -46,8 +46,16 @@ public struct AgentClient: Sendable {
         return await TCPHealthCheck(host: host, port: port).check(timeout: timeout).ok
     }
 
-    public func fence(epoch: Epoch, timeout: Duration) async throws -> FenceResult {
-        try await call("fence", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, accept: [200, 500])
+    /// A fence goes out on a connection of its own, with `connectTimeout` to connect: never on a
+    /// pooled connection that may have been opened during the fault (its SYN lost in a partition,
+    /// it would cost a TCP retransmission timeout after the network heals).
+    public func fence(epoch: Epoch, timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceResult {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .milliseconds((connectTimeout ?? timeout).milliseconds), read: .milliseconds(timeout.milliseconds))
+        configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
+        let fresh = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { Task { try? await fresh.shutdown() } }
+        return try await call("fence", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, accept: [200, 500], using: fresh)
     }
 
     public func status(timeout: Duration, epoch: Epoch = .initial) async throws -> StatusReport {
@@ -59,7 +67,7 @@ public struct AgentClient: Sendable {
     }
 
     private func call<Body: Encodable, Answer: Decodable>(_ action: String, _ body: Body, epoch: UInt64, timeout: Duration,
-                                                          accept: Set<Int> = [200]) async throws -> Answer {
+                                                          accept: Set<Int> = [200], using client: HTTPClient? = nil) async throws -> Answer {
         let path = "/v1/actions/\(action)"
         let bytes = Array(try JSONEncoder().encode(body))
         var request = HTTPClientRequest(url: baseURL + path)
@@ -72,7 +80,7 @@ public struct AgentClient: Sendable {
         request.body = .bytes(bytes)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            response = try await (client ?? http).execute(request, timeout: .milliseconds(timeout.milliseconds))
         } catch {
             throw Failure(status: nil, description: "agent \(baseURL) unreachable: \(error)")
         }
@@ -151,7 +159,7 @@ public struct AgentFencingFleet: DatabaseFleet {
         let note: String
         if await agent.reachable(within: connectTimeout) {
             do {
-                let result = try await agent.fence(epoch: epoch, timeout: timeout)
+                let result = try await agent.fence(epoch: epoch, timeout: timeout, connectTimeout: connectTimeout)
                 if result.fenced { return .fenced(detail: "by its agent, \(result.method): \(result.detail)") }
                 note = "its agent could not fence (\(result.detail))"
             } catch {

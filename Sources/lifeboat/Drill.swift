@@ -14,7 +14,8 @@ extension Lifeboat {
                 streaming standby (eu-west) in a temporary directory, each region on its own address of \
                 a loopback block reserved for this drill (two drills can run at once), run as the \
                 postgres OS user when started as root. A Knot DNS server serves app.lifeboat.sandbox, an \
-                agent runs per region, and the monitor runs exactly as lifeboat monitor builds it (state \
+                agent runs per region (the primary's agent holds the primary's lease, 5 s unless --config sets \
+                failover.lease_ttl), and the monitor runs exactly as lifeboat monitor builds it (state \
                 file, API, agent coordination). A client writes numbered rows through the DNS name; then \
                 the scenario acts: kill-primary (default) sends SIGKILL to the primary's postmaster, \
                 switchover asks for a planned switchover as an operator would. The drill prints \
