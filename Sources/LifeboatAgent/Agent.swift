@@ -211,7 +211,7 @@ public final class Agent: Sendable {
         var readOnly = FenceResult(fenced: false, method: "read-only", detail: "no database: section")
         if let postgres {
             do {
-                switch try await postgres.fence(timeout: .seconds(2), connectTimeout: .milliseconds(500)) {
+                switch try await postgres.fence(timeout: .seconds(2), connectTimeout: .seconds(2)) {
                 case .fenced(let detail): readOnly = FenceResult(fenced: true, method: "read-only", detail: detail)
                 case .unreachable(let failure): readOnly = FenceResult(fenced: false, method: "read-only", detail: "local PostgreSQL unreachable: \(failure.detail)")
                 }

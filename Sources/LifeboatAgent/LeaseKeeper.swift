@@ -19,7 +19,7 @@ public actor LeaseKeeper {
     /// How much faster this machine's clock may run than the monitor's, as a fraction.
     public static let drift = 0.01
     /// Time set aside to make PostgreSQL refuse writes before the lease's end.
-    public static let fenceBudget: Duration = .milliseconds(500)
+    public static let fenceBudget: Duration = .seconds(1)
 
     public enum State: Sendable, Equatable {
         /// The local PostgreSQL is not a writable primary: nothing to hold.
@@ -40,6 +40,9 @@ public actor LeaseKeeper {
     public private(set) var selfFences = 0
     /// When the last self-fence was done (the local PostgreSQL refuses writes from then on).
     public private(set) var fencedAt: ContinuousClock.Instant?
+    /// Sleeps until the held lease's end and fences then, unless a renewal moved the end: the
+    /// fence never waits for a renewal attempt or a role query to finish.
+    private var deadline: Task<Void, Never>?
 
     init(agent: Agent, config: LeaseConfig, key: String, logger: Logger) {
         self.agent = agent
@@ -81,9 +84,26 @@ public actor LeaseKeeper {
         }
     }
 
+    private func hold(until: ContinuousClock.Instant) {
+        state = .holding(until: until)
+        deadline?.cancel()
+        deadline = Task { [clock] in
+            try? await clock.sleep(until: until)
+            guard !Task.isCancelled else { return }
+            await self.deadlineReached(until)
+        }
+    }
+
+    private func deadlineReached(_ until: ContinuousClock.Instant) async {
+        guard case .holding(let current) = state, current == until else { return }
+        deadline = nil  // the fence runs in this very task: it must not cancel itself
+        await fence("the lease was not renewed in time (the monitor was unreachable)")
+    }
+
     private func release() async {
         guard case .holding = state else { return }
         state = .idle
+        deadline?.cancel()
         do {
             _ = try await client.release(epoch: agent.epochs.current, timeout: .seconds(1))
             logger.warning("released the primary lease: the local PostgreSQL is down")
@@ -102,7 +122,8 @@ public actor LeaseKeeper {
                 return
             }
             let sent = clock.now
-            let timeout = min(renewEvery, .seconds(1))
+            var timeout = min(renewEvery, .seconds(1))
+            if case .holding(let until) = state { timeout = max(.milliseconds(50), min(timeout, sent.duration(to: until))) }
             do {
                 let answer = try await client.renew(epoch: agent.epochs.current, timeout: timeout)
                 if answer.granted, let ttl = answer.ttlMilliseconds {
@@ -110,7 +131,7 @@ public actor LeaseKeeper {
                     if case .holding = state {} else {
                         logger.notice("holding the primary lease", metadata: ["lease.ttl_ms": "\(ttl)"])
                     }
-                    state = .holding(until: sent.advanced(by: lasting))
+                    hold(until: sent.advanced(by: lasting))
                     renewals += 1
                     if let epoch = answer.epoch { try? agent.epochs.admit(epoch) }
                 } else if let code = answer.refusalCode {
@@ -146,23 +167,38 @@ public actor LeaseKeeper {
                     let sent = clock.now
                     let detail = await agent.liftSelfFence()
                     logger.notice("the monitor grants the lease again: \(detail)")
-                    state = .holding(until: sent.advanced(by: Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget))
+                    hold(until: sent.advanced(by: Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget))
                 }
             } catch {
                 logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])
             }
         case .replica:
-            if case .holding = state { state = .idle }
+            if case .holding = state {
+                state = .idle
+                deadline?.cancel()
+            }
         }
     }
 
-    /// Read-only at once; then, with `fence.method: stop`, stopped.
+    /// Read-only at once; then, with `fence.method: stop`, stopped. A fence that did not take (a
+    /// slow or overloaded server) is tried again every `watchEvery` until it does, or until the
+    /// local PostgreSQL is down.
     private func fence(_ reason: String) async {
+        if case .fenced = state { return }
+        deadline?.cancel()
         logger.critical("fencing the local PostgreSQL: \(reason)")
         selfFences += 1
         state = .fenced(reason: reason)
-        let result = await agent.selfFence()
-        fencedAt = clock.now
-        logger.critical("self-fence: \(result.detail)", metadata: ["fence.method": "\(result.method)", "fence.done": "\(result.fenced)"])
+        // Bounded (a minute of tries), and deaf to cancellation: a fence is never abandoned half-way.
+        for _ in 0..<600 {
+            let result = await agent.selfFence()
+            logger.critical("self-fence: \(result.detail)", metadata: ["fence.method": "\(result.method)", "fence.done": "\(result.fenced)"])
+            let down = result.fenced ? false : await agent.localDatabaseDown()
+            if result.fenced || down {
+                fencedAt = clock.now
+                return
+            }
+            try? await clock.sleep(for: Self.watchEvery)
+        }
     }
 }

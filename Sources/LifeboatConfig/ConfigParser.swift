@@ -398,7 +398,7 @@ public enum ConfigParser {
         if let n = f["lease_ttl"] {
             if reader.isNull(n) {
                 policy.leaseTTL = nil
-            } else if let v = reader.duration(n, f.path("lease_ttl"), atLeast: .seconds(2), atMost: .seconds(300)) {
+            } else if let v = reader.duration(n, f.path("lease_ttl"), atLeast: .seconds(3), atMost: .seconds(300)) {
                 policy.leaseTTL = v
             }
         }

@@ -11,14 +11,16 @@ import Testing
 /// The primary's agent and its lease, against a real PostgreSQL and a stand-in monitor that
 /// grants, then goes silent, refuses, or receives a release.
 @Suite(.serialized) struct LeaseKeeperTests {
-    /// A monitor that grants 2 s leases until told otherwise, recording when each request arrived.
+    /// A monitor that grants 4 s leases until told otherwise, recording when each request arrived.
     final class Grantor: Sendable {
         enum Mode { case grant, silent, refuseNotPrimary, noPrimaryYet }
         let asked = Mutex(0)
         let mode = Mutex(Mode.grant)
         let lastGrantReceived = Mutex<ContinuousClock.Instant?>(nil)
+        /// The same instant on the wall clock, to compare with PostgreSQL's own timestamps.
+        let lastGrantWall = Mutex<Date?>(nil)
         let releases = Mutex<[ContinuousClock.Instant]>([])
-        static let ttl: Int64 = 2000
+        static let ttl: Int64 = 4000
 
         func respond(_ request: RecordedRequest) async -> (status: Int, headers: [(String, String)], body: Data) {
             let now = ContinuousClock.now
@@ -34,6 +36,7 @@ import Testing
                                                                           refusalCode: .noPrimaryYet)))
             case .grant:
                 lastGrantReceived.withLock { $0 = now }
+                lastGrantWall.withLock { $0 = Date() }
                 return (200, [], try! JSONEncoder().encode(LeaseResponse(granted: true, released: false, epoch: 0, ttlMilliseconds: Self.ttl, refusal: nil)))
             case .silent:
                 try? await Task.sleep(for: .seconds(30))
@@ -74,12 +77,15 @@ import Testing
             grantor.mode.withLock { $0 = .silent }
             try await waitFor("the local PostgreSQL fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
             #expect(!(await takesWrites(cluster)))
-            let fencedAt = try #require(await keeper.fencedAt)
-            let lastGrant = try #require(grantor.lastGrantReceived.withLock { $0 })
-            // The monitor would count the lease as held until the last grant it sent + TTL: the
-            // old primary refused writes before then.
-            #expect(fencedAt < lastGrant.advanced(by: .milliseconds(Grantor.ttl)),
-                    "fenced \(lastGrant.duration(to: fencedAt)) after the last grant; the lease lasted \(Grantor.ttl) ms")
+            // When PostgreSQL itself began refusing writes: the configuration reload that made it
+            // read-only (its own clock; the stand-in monitor runs on this machine's too). The
+            // monitor would count the lease as held until the last grant it sent + TTL: the old
+            // primary refused writes before then.
+            let reloaded = try await cluster.psql(cluster.primary, "SELECT extract(epoch FROM pg_conf_load_time())")
+            let readOnlyFrom = try #require(Double(reloaded.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let lastGrant = try #require(grantor.lastGrantWall.withLock { $0 }).timeIntervalSince1970
+            #expect(readOnlyFrom < lastGrant + Double(Grantor.ttl) / 1000,
+                    "read-only \(readOnlyFrom - lastGrant) s after the last grant; the lease lasted \(Grantor.ttl) ms")
             guard case .fenced = await keeper.state else { Issue.record("\(await keeper.state)"); return }
             #expect(await keeper.selfFences == 1)
             #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
@@ -130,7 +136,7 @@ import Testing
             _ = try await cluster.kill(cluster.primary)
             try await waitFor("released", timeout: .seconds(5)) { !grantor.releases.withLock { $0 }.isEmpty }
             let released = try #require(grantor.releases.withLock { $0.first })
-            // Long before the lease (2 s) would have run out on its own.
+            // Long before the lease (4 s) would have run out on its own.
             #expect(killed.duration(to: released) < .milliseconds(Grantor.ttl), "released \(killed.duration(to: released)) after the kill")
             #expect(await keeper.state == .idle)
             await agent.shutdown()

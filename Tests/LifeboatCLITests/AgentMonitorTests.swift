@@ -102,8 +102,15 @@ import Testing
             // A switchover fences us-east through its agent, then the files' direction turns round.
             let switchover = try CLI.run(["switchover", "--api", api, "--to", "pg-eu-west", "--token-file", "\(dir)/api-token"])
             #expect(switchover.status == 0, "\(switchover.stderr)")
-            try await waitFor("the switchover to finish", timeout: .seconds(30)) {
-                try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
+            do {
+                try await waitFor("the switchover to finish", timeout: .seconds(30)) {
+                    try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
+                }
+            } catch {
+                Issue.record("status: \((try? CLI.run(["status", "--api", api]).stdout) ?? "?")")
+                Issue.record("events: \((try? CLI.run(["events", "--api", api]).stdout.suffix(4000)) ?? "?")")
+                Issue.record("monitor log: \((try? String(contentsOfFile: "\(dir)/monitor.log", encoding: .utf8).suffix(4000)) ?? "none")")
+                throw error
             }
             let events = try CLI.run(["events", "--api", api]).stdout
             #expect(events.contains("by its agent, read-only"), "\(events)")
