@@ -97,7 +97,16 @@ public actor PostgresNode {
             try? await connection.close()
             return (existing, true)
         }
-        if let stale = probeConnection { try? await stale.close() }
+        if let stale = probeConnection {
+            probeConnection = nil
+            try? await stale.close()
+        }
+        // Closing suspended this actor: another probe may have kept a connection meanwhile.
+        if let existing = probeConnection, !existing.isClosed {
+            try? await connection.close()
+            return (existing, true)
+        }
+        if let other = probeConnection { try? await other.close() }
         probeConnection = connection
         return (connection, false)
     }

@@ -9,24 +9,24 @@ import Testing
         return path
     }
 
-    @Test func validateListsEveryProblemAndExitsOne() throws {
+    @Test func validateListsEveryProblemAndExitsOne() async throws {
         let file = try write("node: a\nregion: r\nkey_env: K\nchecks:\n  - {type: tcp, address: nowhere}\n  - {type: http, url: ftp://x}\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try CLI.run(["agent", "--validate", "--config", file], environment: ["K": "k"])
+        let result = try await CLI.run(["agent", "--validate", "--config", file], environment: ["K": "k"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(file):5:26: error: checks[0].address: expected host:port such as 127.0.0.1:8080, found 'nowhere'"), "\(result.stderr)")
         #expect(result.stderr.contains("\(file):6:23: error: checks[1].url: expected an http:// or https:// URL, found 'ftp://x'"), "\(result.stderr)")
     }
 
-    @Test func aValidConfigIsSummarised() throws {
+    @Test func aValidConfigIsSummarised() async throws {
         let file = try write("node: a\nregion: r\nkey_env: K\nchecks:\n  - {type: tcp, address: \"127.0.0.1:5432\"}\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try CLI.run(["agent", "--validate", "--config", file], environment: ["K": "k"])
+        let result = try await CLI.run(["agent", "--validate", "--config", file], environment: ["K": "k"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "\(file): valid: node a in r, 1 checks, fence read-only, no file replication\n")
     }
 
-    @Test func aTakenPortIsAClearError() throws {
+    @Test func aTakenPortIsAClearError() async throws {
         let port = try FreePort.find()
         let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(holder) }
@@ -38,15 +38,15 @@ import Testing
         listen(holder, 1)
         let file = try write("node: a\nregion: r\nkey_env: K\nlisten: 127.0.0.1:\(port)\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try CLI.run(["agent", "--config", file], environment: ["K": "k"])
+        let result = try await CLI.run(["agent", "--config", file], environment: ["K": "k"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("lifeboat agent: cannot serve on 127.0.0.1:\(port) (listen in \(file)): address already in use"), "\(result.stderr)")
     }
 
-    @Test func aMissingKeyStopsTheAgentBeforeItListens() throws {
+    @Test func aMissingKeyStopsTheAgentBeforeItListens() async throws {
         let file = try write("node: a\nregion: r\nkey_env: LIFEBOAT_TEST_UNSET_KEY\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try CLI.run(["agent", "--config", file])
+        let result = try await CLI.run(["agent", "--config", file])
         #expect(result.status == 1)
         #expect(result.stderr.contains("agent key: environment variable LIFEBOAT_TEST_UNSET_KEY is not set or empty"), "\(result.stderr)")
     }

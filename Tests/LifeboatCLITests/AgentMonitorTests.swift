@@ -50,7 +50,7 @@ import Testing
                     - {region: eu-west, url: \(dir)/eu-west/files}
                   state_file: \(dir)/\(region)/agent-files.json
                 """.write(toFile: "\(dir)/\(region)/agent.yml", atomically: true, encoding: .utf8)
-                let validate = try CLI.run(["agent", "--validate", "--config", "\(dir)/\(region)/agent.yml"])
+                let validate = try await CLI.run(["agent", "--validate", "--config", "\(dir)/\(region)/agent.yml"])
                 #expect(validate.status == 0, "\(validate.stderr)")
                 agents.append(try MonitorCrashResumeTests.start(["agent", "--config", "\(dir)/\(region)/agent.yml"], env: [:], log: "\(dir)/\(region)/agent.log"))
             }
@@ -86,12 +86,12 @@ import Testing
             var lastStatus = ""
             defer { if !lastStatus.contains("\"drift\":true") { Issue.record("last status: \(lastStatus)") } }
             try await waitFor("both agents in the monitor's status", timeout: .seconds(40)) {
-                let s = try CLI.run(["status", "--api", api, "--json"]).stdout
+                let s = try await CLI.run(["status", "--api", api, "--json"]).stdout
                 lastStatus = s
                 return s.contains("\"state\":\"monitoring\"") && s.components(separatedBy: "\"reachable\":true").count >= 5
                     && s.contains("\"drift\":true") && s.contains("\"age_seconds\"") && s.contains("\"role\":\"replica\"")
             }
-            let table = try CLI.run(["status", "--api", api]).stdout
+            let table = try await CLI.run(["status", "--api", api]).stdout
             #expect(table.contains("Agents"), "\(table)")
             #expect(table.contains("| eu-west | pg-eu-west | replica    | DRIFT"), "\(table)")
             #expect(table.contains("from us-east (epoch 0)"), "\(table)")
@@ -100,26 +100,26 @@ import Testing
             #expect(metrics.contains(#"lifeboat_agent_up{node="pg-us-east",region="us-east"} 1"#))
 
             // A switchover fences us-east through its agent, then the files' direction turns round.
-            let switchover = try CLI.run(["switchover", "--api", api, "--to", "pg-eu-west", "--token-file", "\(dir)/api-token"])
+            let switchover = try await CLI.run(["switchover", "--api", api, "--to", "pg-eu-west", "--token-file", "\(dir)/api-token"])
             #expect(switchover.status == 0, "\(switchover.stderr)")
             do {
                 try await waitFor("the switchover to finish", timeout: .seconds(30)) {
-                    try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
+                    try await CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
                 }
             } catch {
-                Issue.record("status: \((try? CLI.run(["status", "--api", api]).stdout) ?? "?")")
-                Issue.record("events: \((try? CLI.run(["events", "--api", api]).stdout.suffix(4000)) ?? "?")")
+                Issue.record("status: \((try? await CLI.run(["status", "--api", api]).stdout) ?? "?")")
+                Issue.record("events: \((try? await CLI.run(["events", "--api", api]).stdout.suffix(4000)) ?? "?")")
                 Issue.record("monitor log: \((try? String(contentsOfFile: "\(dir)/monitor.log", encoding: .utf8).suffix(4000)) ?? "none")")
                 throw error
             }
-            let events = try CLI.run(["events", "--api", api]).stdout
+            let events = try await CLI.run(["events", "--api", api]).stdout
             #expect(events.contains("by its agent, read-only"), "\(events)")
             try "invoice two".write(toFile: "\(dir)/eu-west/files/uploads/invoice-2.pdf", atomically: true, encoding: .utf8)
             try await waitFor("invoice-2 to flow from the new primary region to us-east", timeout: .seconds(20)) {
                 FileManager.default.fileExists(atPath: "\(dir)/us-east/files/uploads/invoice-2.pdf")
             }
             try await waitFor("the agents to follow epoch 1", timeout: .seconds(10)) {
-                let t = try CLI.run(["status", "--api", api]).stdout
+                let t = try await CLI.run(["status", "--api", api]).stdout
                 return t.contains("from eu-west (epoch 1)") && t.contains("source (epoch 1)")
             }
             let state = try String(contentsOfFile: "\(dir)/us-east/agent-files.json", encoding: .utf8)

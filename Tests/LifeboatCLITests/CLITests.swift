@@ -11,7 +11,17 @@ struct CLI {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs the binary to its end on a Dispatch thread: waiting for a child must not hold one of
+    /// the few threads every async test shares (two such waits would stall the whole suite).
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(arguments, environment: environment) })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -28,16 +38,16 @@ struct CLI {
 }
 
 @Suite struct ValidateCommandTests {
-    @Test func validExampleExitsZeroWithASummary() throws {
+    @Test func validExampleExitsZeroWithASummary() async throws {
         let example = CLI.packageRoot.appendingPathComponent("examples/lifeboat.yml").path
-        let result = try CLI.run(["validate", example], environment: ["LIFEBOAT_PG_PASSWORD": "x", "LINODE_TOKEN": "x", "LIFEBOAT_API_TOKEN": "x",
+        let result = try await CLI.run(["validate", example], environment: ["LIFEBOAT_PG_PASSWORD": "x", "LINODE_TOKEN": "x", "LIFEBOAT_API_TOKEN": "x",
                                                                     "SLACK_WEBHOOK_URL": "x", "LIFEBOAT_AGENT_KEY": "x"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("\(example): valid: cluster shop: 2 regions (us-east, eu-west), 2 database nodes"))
         #expect(result.stderr.isEmpty)
     }
 
-    @Test func everyMistakeIsListedWithLineAndColumnAndExitOne() throws {
+    @Test func everyMistakeIsListedWithLineAndColumnAndExitOne() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-cli-\(UUID()).yml")
         defer { try? FileManager.default.removeItem(at: file) }
         try """
@@ -57,7 +67,7 @@ struct CLI {
           intervall: 1s
           timeout: 5x
         """.write(to: file, atomically: true, encoding: .utf8)
-        let result = try CLI.run(["validate", file.path])
+        let result = try await CLI.run(["validate", file.path])
         #expect(result.status == 1)
         let lines = result.stderr.split(separator: "\n").map(String.init)
         #expect(lines.count == 7, "\(lines)")
@@ -73,16 +83,16 @@ struct CLI {
         #expect(result.stdout.isEmpty)
     }
 
-    @Test func missingFileIsAClearError() throws {
-        let result = try CLI.run(["validate", "/nonexistent/lifeboat.yml"])
+    @Test func missingFileIsAClearError() async throws {
+        let result = try await CLI.run(["validate", "/nonexistent/lifeboat.yml"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("/nonexistent/lifeboat.yml:0:0: error: no such file"))
     }
 }
 
 @Suite struct OperatorCommandErrorTests {
-    @Test func anUnreachableMonitorIsAClearError() throws {
-        let result = try CLI.run(["status", "--api", "http://127.0.0.1:9"])
+    @Test func anUnreachableMonitorIsAClearError() async throws {
+        let result = try await CLI.run(["status", "--api", "http://127.0.0.1:9"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot reach the monitor at http://127.0.0.1:9"))
         #expect(result.stderr.contains("Is `lifeboat monitor` running, and is --api right?"))
@@ -90,15 +100,15 @@ struct CLI {
 }
 
 @Suite struct FSMCommandTests {
-    @Test func dotOutputIsAGraph() throws {
-        let result = try CLI.run(["fsm", "--dot"])
+    @Test func dotOutputIsAGraph() async throws {
+        let result = try await CLI.run(["fsm", "--dot"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("digraph lifeboat_failover {"))
         #expect(result.stdout.contains("\"switching-traffic\" -> \"monitoring\""))
     }
 
-    @Test func plainTableListsTransitions() throws {
-        let result = try CLI.run(["fsm"])
+    @Test func plainTableListsTransitions() async throws {
+        let result = try await CLI.run(["fsm"])
         let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
         #expect(lines.contains("confirming -> bumping-epoch failure corroborated by the standbys; candidate chosen"))
         #expect(lines.contains("switching-traffic -> promoted-traffic-not-switched traffic switch kept failing; the promotion stands"))
@@ -106,14 +116,14 @@ struct CLI {
 }
 
 @Suite struct DrillCommandTests {
-    @Test func drillWithoutSandboxExplainsItself() throws {
-        let result = try CLI.run(["drill"])
+    @Test func drillWithoutSandboxExplainsItself() async throws {
+        let result = try await CLI.run(["drill"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("only sandbox drills exist in this version: run lifeboat drill --sandbox"))
     }
 
-    @Test func helpDescribesTheDrill() throws {
-        let result = try CLI.run(["drill", "--help"])
+    @Test func helpDescribesTheDrill() async throws {
+        let result = try await CLI.run(["drill", "--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("--sandbox builds two regions on this machine"))
         #expect(result.stdout.contains("--runs <runs>"))

@@ -37,16 +37,16 @@ import Testing
         defer { try? FileManager.default.removeItem(at: file) }
         let env = ["LIFEBOAT_TEST_TSIG": knot.keySecret]
 
-        let show = try CLI.run(["dns", "show", "--config", file.path], environment: env)
+        let show = try await CLI.run(["dns", "show", "--config", file.path], environment: env)
         #expect(show.status == 0, "\(show.stderr)")
         #expect(show.stdout.hasPrefix("app.lifeboat.test.  127.0.0.10  TTL 60s  (region us-east; provider RFC 2136 at 127.0.0.1:\(knot.port))"))
         #expect(show.stdout.contains("when eu-west is primary: 127.0.0.20"))
 
-        let dry = try CLI.run(["dns", "point", "--to", "eu-west", "--dry-run", "--config", file.path], environment: env)
+        let dry = try await CLI.run(["dns", "point", "--to", "eu-west", "--dry-run", "--config", file.path], environment: env)
         #expect(dry.stdout == "would point app.lifeboat.test. from 127.0.0.10 to 127.0.0.20 with TTL 30s\n")
         #expect(try knot.kdig("app.lifeboat.test", "A") == "127.0.0.10")
 
-        let point = try CLI.run(["dns", "point", "--to", "eu-west", "--config", file.path], environment: env)
+        let point = try await CLI.run(["dns", "point", "--to", "eu-west", "--config", file.path], environment: env)
         #expect(point.status == 0, "\(point.stderr)")
         #expect(point.stdout.hasPrefix("DNS switched: app.lifeboat.test. from 127.0.0.10 to 127.0.0.20, TTL 30s\nDNS verified: 1 authoritative server answers"))
         #expect(point.stdout.hasSuffix("resolvers may keep the old answer for up to 60s (its TTL)\n"))
@@ -61,16 +61,16 @@ import Testing
         let file = try config(knot)
         defer { try? FileManager.default.removeItem(at: file) }
 
-        let wrong = try CLI.run(["dns", "point", "--to", "eu-west", "--config", file.path],
+        let wrong = try await CLI.run(["dns", "point", "--to", "eu-west", "--config", file.path],
                                 environment: ["LIFEBOAT_TEST_TSIG": Data(repeating: 1, count: 32).base64EncodedString()])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("dns point: BADSIG: the server rejected our signature; the TSIG secret differs from the server's"))
 
-        let region = try CLI.run(["dns", "point", "--to", "mars", "--config", file.path], environment: ["LIFEBOAT_TEST_TSIG": knot.keySecret])
+        let region = try await CLI.run(["dns", "point", "--to", "mars", "--config", file.path], environment: ["LIFEBOAT_TEST_TSIG": knot.keySecret])
         #expect(region.status != 0)
         #expect(region.stderr.contains("unknown region 'mars'; regions with DNS targets: us-east, eu-west"))
 
-        let missing = try CLI.run(["dns", "show", "--config", file.path], environment: ["LIFEBOAT_TEST_TSIG": ""])
+        let missing = try await CLI.run(["dns", "show", "--config", file.path], environment: ["LIFEBOAT_TEST_TSIG": ""])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("dns: environment variable LIFEBOAT_TEST_TSIG is not set or empty"))
     }

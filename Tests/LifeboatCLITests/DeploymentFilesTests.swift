@@ -16,13 +16,13 @@ import Testing
         return (process.terminationStatus, text)
     }
 
-    @Test func prometheusAcceptsTheAlertRules() throws {
+    @Test func prometheusAcceptsTheAlertRules() async throws {
         let (status, text) = try Self.run("/usr/bin/promtool", ["check", "rules", CLI.packageRoot.appendingPathComponent("deploy/prometheus/alerts.yml").path])
         #expect(status == 0, "\(text)")
         #expect(text.contains("SUCCESS: 11 rules found"))
     }
 
-    @Test func theDashboardOnlyQueriesMetricsLifeboatExports() throws {
+    @Test func theDashboardOnlyQueriesMetricsLifeboatExports() async throws {
         let url = CLI.packageRoot.appendingPathComponent("deploy/grafana/lifeboat-dashboard.json")
         let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let panels = try #require(dashboard["panels"] as? [[String: Any]])

@@ -58,7 +58,7 @@ import Testing
             }
             // Discovery waits until every node was probed once: the standby is known by now.
             if step == "catch-up" {
-                let asked = try CLI.run(["switchover", "--api", "http://127.0.0.1:\(apiPort)"], environment: ["LIFEBOAT_API_TOKEN": "crash-test"])
+                let asked = try await CLI.run(["switchover", "--api", "http://127.0.0.1:\(apiPort)"], environment: ["LIFEBOAT_API_TOKEN": "crash-test"])
                 #expect(asked.status == 0 || !first.isRunning, "\(asked.stderr)")
             } else {
                 _ = try await cluster.kill(cluster.primary)

@@ -36,10 +36,10 @@ import Testing
             defer { if monitor.isRunning { monitor.terminate(); monitor.waitUntilExit() } }
 
             try await waitFor("monitoring with a streaming standby") {
-                let r = try CLI.run(["status", "--api", api, "--json"])
+                let r = try await CLI.run(["status", "--api", api, "--json"])
                 return r.status == 0 && r.stdout.contains("\"state\":\"monitoring\"") && r.stdout.contains("\"wal_receiver\":\"streaming\"")
             }
-            let table = try CLI.run(["status", "--api", api])
+            let table = try await CLI.run(["status", "--api", api])
             #expect(table.status == 0)
             #expect(table.stdout.hasPrefix("Cluster: shop   State: monitoring   Epoch: 0"))
             #expect(table.stdout.contains("| us-east | pg-us-east | primary |"))
@@ -47,40 +47,41 @@ import Testing
             #expect(table.stdout.contains("Last decision: pg-us-east is the primary"))
 
             // Mutating calls need the token.
-            let anonymous = try CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": ""])
+            let anonymous = try await CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": ""])
             #expect(anonymous.status == 2)
             #expect(anonymous.stderr.contains("this command needs the API token"))
-            let wrong = try CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": "nope"])
+            let wrong = try await CLI.run(["pause", "--api", api], environment: ["LIFEBOAT_API_TOKEN": "nope"])
             #expect(wrong.status == 1)
             #expect(wrong.stderr.contains("the monitor refused the API token (401)"))
 
-            let pause = try CLI.run(["pause", "--api", api, "--token-file", tokenFile, "--by", "alice"])
+            let pause = try await CLI.run(["pause", "--api", api, "--token-file", tokenFile, "--by", "alice"])
             #expect(pause.stdout == "paused by alice: no automatic failover until resumed\n")
-            #expect(try CLI.run(["status", "--api", api]).stdout.contains("State: monitoring (paused)"))
-            let resume = try CLI.run(["resume", "--api", api], environment: ["LIFEBOAT_API_TOKEN": token])
+            #expect(try await CLI.run(["status", "--api", api]).stdout.contains("State: monitoring (paused)"))
+            let resume = try await CLI.run(["resume", "--api", api], environment: ["LIFEBOAT_API_TOKEN": token])
             #expect(resume.stdout == "resumed by \(ProcessInfo.processInfo.environment["USER"] ?? "operator"): automatic failover allowed again\n")
 
-            let plan = try CLI.run(["failover", "--api", api, "--dry-run", "--token-file", tokenFile])
+            let plan = try await CLI.run(["failover", "--api", api, "--dry-run", "--token-file", tokenFile])
             #expect(plan.status == 0, "\(plan.stderr)")
             #expect(plan.stdout.hasPrefix("Plan (dry run, nothing changed): pg-us-east -> pg-eu-west under epoch 1\n  1. bump the epoch to 1\n"))
             #expect(plan.stdout.contains("would lose: "))
             // The switchover's plan is the core's too: it waits for the candidate to catch up.
-            let planned = try CLI.run(["switchover", "--api", api, "--dry-run", "--token-file", tokenFile])
+            let planned = try await CLI.run(["switchover", "--api", api, "--dry-run", "--token-file", tokenFile])
             #expect(planned.status == 0, "\(planned.stderr)")
             #expect(planned.stdout.contains("3. wait until pg-eu-west has replayed pg-us-east's last WAL (zero data loss)\n"))
             #expect(planned.stdout.contains("would lose: nothing known (0 bytes behind)"))
-            let refused = try CLI.run(["failover", "--api", api, "--to", "pg-nowhere", "--token-file", tokenFile])
+            let refused = try await CLI.run(["failover", "--api", api, "--to", "pg-nowhere", "--token-file", tokenFile])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("no failover: pg-nowhere is not a standby of pg-us-east"))
 
-            let failover = try CLI.run(["failover", "--api", api, "--to", "pg-eu-west", "--token-file", tokenFile, "--by", "bob"])
+            let failover = try await CLI.run(["failover", "--api", api, "--to", "pg-eu-west", "--token-file", tokenFile, "--by", "bob"])
             #expect(failover.status == 0, "\(failover.stderr)")
             #expect(failover.stdout.hasPrefix("Failover started: pg-us-east -> pg-eu-west"))
             try await waitFor("failover complete") {
-                try CLI.run(["status", "--api", api, "--json"]).stdout.contains("\"primary\":\"pg-eu-west\",\"state\":\"monitoring\"")
-                    || CLI.run(["status", "--api", api]).stdout.contains("State: monitoring   Epoch: 1")
+                let json = try await CLI.run(["status", "--api", api, "--json"]).stdout
+                let table = try await CLI.run(["status", "--api", api]).stdout
+                return json.contains("\"primary\":\"pg-eu-west\",\"state\":\"monitoring\"") || table.contains("State: monitoring   Epoch: 1")
             }
-            let events = try CLI.run(["events", "--api", api]).stdout
+            let events = try await CLI.run(["events", "--api", api]).stdout
             #expect(events.contains("operator asked for failover") || events.contains("operator bob asked for failover to pg-eu-west"))
             #expect(events.contains("paused by alice"))
 
