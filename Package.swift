@@ -215,7 +215,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LifeboatArchitectureTests", dependencies: [], swiftSettings: strict),
-        .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig"], swiftSettings: strict),
+        .testTarget(name: "LifeboatConfigTests", dependencies: ["LifeboatConfig", "LifeboatTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatPostgresTests",
             dependencies: ["LifeboatPostgres", "LifeboatPorts", "LifeboatSandbox", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],

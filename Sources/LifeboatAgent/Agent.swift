@@ -326,22 +326,11 @@ final class EpochMemory: Sendable {
         try highest.withLock { known in
             if epoch < known { throw StaleOrder(ordered: epoch, known: known) }
             guard epoch > known else { return }
-            if let file { try Self.save(Saved(epoch: epoch), to: file) }
+            if let file { try StateFile.write(Saved(epoch: epoch), to: file, what: "the agent's state") }
             known = epoch
         }
     }
 
-    private static func save(_ saved: Saved, to file: String) throws {
-        let directory = (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = file + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: try JSONEncoder().encode(saved), attributes: [.posixPermissions: 0o600]) else {
-            throw AgentError("\(temporary): cannot write the agent's state")
-        }
-        let fd = open(temporary, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(temporary, file) == 0 else { throw AgentError("\(file): cannot replace the agent's state") }
-    }
 }
 
 /// An order under an epoch older than one the agent already follows: another monitor (or a

@@ -199,17 +199,7 @@ public actor FileReplicator {
         }
     }
 
-    /// Written to a temporary file, synced and renamed: a crash never leaves half a state file.
     static func saveOrder(_ order: ReplicationOrder, to file: String) throws {
-        let directory = (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = file + ".tmp"
-        let data = try JSONEncoder().encode(order)
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw AgentError("\(temporary): cannot write the replication state")
-        }
-        let fd = open(temporary, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(temporary, file) == 0 else { throw AgentError("\(file): cannot replace the replication state: \(String(cString: strerror(errno)))") }
+        try StateFile.write(order, to: file, what: "the replication state")
     }
 }

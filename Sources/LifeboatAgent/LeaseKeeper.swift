@@ -84,6 +84,12 @@ public actor LeaseKeeper {
         }
     }
 
+    /// When a lease granted for `ttl` from `sent` must be given up: less the clock-rate drift and the
+    /// time to apply the fence.
+    static func fenceAt(sent: ContinuousClock.Instant, ttlMilliseconds ttl: Int64) -> ContinuousClock.Instant {
+        sent.advanced(by: .milliseconds(Int64(Double(ttl) * (1 - drift))) - fenceBudget)
+    }
+
     private func hold(until: ContinuousClock.Instant) {
         state = .holding(until: until)
         deadline?.cancel()
@@ -127,11 +133,10 @@ public actor LeaseKeeper {
             do {
                 let answer = try await client.renew(epoch: agent.epochs.current, timeout: timeout)
                 if answer.granted, let ttl = answer.ttlMilliseconds {
-                    let lasting = Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget
                     if case .holding = state {} else {
                         logger.notice("holding the primary lease", metadata: ["lease.ttl_ms": "\(ttl)"])
                     }
-                    hold(until: sent.advanced(by: lasting))
+                    hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
                     renewals += 1
                     if let epoch = answer.epoch { try? agent.epochs.admit(epoch) }
                 } else if let code = answer.refusalCode {
@@ -167,7 +172,7 @@ public actor LeaseKeeper {
                     let sent = clock.now
                     let detail = await agent.liftSelfFence()
                     logger.notice("the monitor grants the lease again: \(detail)")
-                    hold(until: sent.advanced(by: Duration.milliseconds(Int64(Double(ttl) * (1 - Self.drift))) - Self.fenceBudget))
+                    hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
                 }
             } catch {
                 logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])

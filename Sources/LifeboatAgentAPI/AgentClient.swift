@@ -50,10 +50,7 @@ public struct AgentClient: Sendable {
     /// pooled connection that may have been opened during the fault (its SYN lost in a partition,
     /// it would cost a TCP retransmission timeout after the network heals).
     public func fence(epoch: Epoch, timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceResult {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .milliseconds((connectTimeout ?? timeout).milliseconds), read: .milliseconds(timeout.milliseconds))
-        configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
-        let fresh = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let fresh = HTTPClient.freshConnection(connect: connectTimeout ?? timeout, read: timeout)
         defer { Task { try? await fresh.shutdown() } }
         return try await call("fence", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, accept: [200, 500], using: fresh)
     }
@@ -188,4 +185,15 @@ public struct AgentFencingFleet: DatabaseFleet {
         try await base.repoint(node, toPrimary: primary, timeout: timeout)
     }
     public func shutdown() async { await base.shutdown() }
+}
+
+extension HTTPClient {
+    /// A client for one request on a connection of its own (no pool to reuse a connection opened
+    /// during a network fault). The caller shuts it down.
+    static func freshConnection(connect: Duration, read: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .milliseconds(connect.milliseconds), read: .milliseconds(read.milliseconds))
+        configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
 }

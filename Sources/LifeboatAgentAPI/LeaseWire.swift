@@ -83,10 +83,7 @@ public struct LeaseClient: Sendable {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(body)
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .milliseconds(timeout.milliseconds), read: .milliseconds(timeout.milliseconds))
-        configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let http = HTTPClient.freshConnection(connect: timeout, read: timeout)
         defer { Task { try? await http.shutdown() } }
         let response: HTTPClientResponse
         do {

@@ -57,6 +57,24 @@ import Testing
         return (agent, try #require(agent.leaseKeeper))
     }
 
+    /// A stand-in monitor and a running lease keeper against `cluster`'s primary; `body` gets them
+    /// once the lease is held (with `awaitHolding`), and everything is stopped afterwards.
+    func withKeeper(_ cluster: SandboxCluster, mode: Grantor.Mode = .grant, awaitHolding: Bool = true,
+                    _ body: (Grantor, Agent, LeaseKeeper) async throws -> Void) async throws {
+        let grantor = Grantor()
+        grantor.mode.withLock { $0 = mode }
+        let server = try await TestHTTPServer { await grantor.respond($0) }
+        defer { Task { await server.stop() } }
+        let (agent, keeper) = try keeper(cluster, monitor: server.port)
+        let task = Task { await keeper.run() }
+        defer { task.cancel() }
+        if awaitHolding {
+            try await waitFor("holding the lease") { if case .holding = await keeper.state { return true } else { return false } }
+        }
+        try await body(grantor, agent, keeper)
+        await agent.shutdown()
+    }
+
     func takesWrites(_ cluster: SandboxCluster) async -> Bool {
         (try? await cluster.psql(cluster.primary, "INSERT INTO lease_t VALUES (1)")) != nil
     }
@@ -64,82 +82,64 @@ import Testing
     @Test func aPrimaryCutOffFromTheMonitorFencesItselfBeforeTheLeaseRunsOutThere() async throws {
         try await withSandboxCluster { cluster in
             try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
-            let grantor = Grantor()
-            let server = try await TestHTTPServer { await grantor.respond($0) }
-            defer { Task { await server.stop() } }
-            let (agent, keeper) = try keeper(cluster, monitor: server.port)
-            let task = Task { await keeper.run() }
-            defer { task.cancel() }
-            try await waitFor("holding the lease") { if case .holding = await keeper.state { return true } else { return false } }
-            #expect(await takesWrites(cluster))
+            try await withKeeper(cluster) { grantor, _, keeper in
+                #expect(await takesWrites(cluster))
 
-            // The monitor goes silent (a partition): renewals hang and time out.
-            grantor.mode.withLock { $0 = .silent }
-            try await waitFor("the local PostgreSQL fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
-            #expect(!(await takesWrites(cluster)))
-            // When PostgreSQL itself began refusing writes: the configuration reload that made it
-            // read-only (its own clock; the stand-in monitor runs on this machine's too). The
-            // monitor would count the lease as held until the last grant it sent + TTL: the old
-            // primary refused writes before then.
-            let reloaded = try await cluster.psql(cluster.primary, "SELECT extract(epoch FROM pg_conf_load_time())")
-            let readOnlyFrom = try #require(Double(reloaded.trimmingCharacters(in: .whitespacesAndNewlines)))
-            let lastGrant = try #require(grantor.lastGrantWall.withLock { $0 }).timeIntervalSince1970
-            #expect(readOnlyFrom < lastGrant + Double(Grantor.ttl) / 1000,
-                    "read-only \(readOnlyFrom - lastGrant) s after the last grant; the lease lasted \(Grantor.ttl) ms")
-            guard case .fenced = await keeper.state else { Issue.record("\(await keeper.state)"); return }
-            #expect(await keeper.selfFences == 1)
-            #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
+                // The monitor goes silent (a partition): renewals hang and time out.
+                grantor.mode.withLock { $0 = .silent }
+                try await waitFor("the local PostgreSQL fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+                #expect(!(await takesWrites(cluster)))
+                // When PostgreSQL itself began refusing writes: the configuration reload that made it
+                // read-only (its own clock; the stand-in monitor runs on this machine's too). The
+                // monitor would count the lease as held until the last grant it sent + TTL: the old
+                // primary refused writes before then.
+                let reloaded = try await cluster.psql(cluster.primary, "SELECT extract(epoch FROM pg_conf_load_time())")
+                let readOnlyFrom = try #require(Double(reloaded.trimmingCharacters(in: .whitespacesAndNewlines)))
+                let lastGrant = try #require(grantor.lastGrantWall.withLock { $0 }).timeIntervalSince1970
+                #expect(readOnlyFrom < lastGrant + Double(Grantor.ttl) / 1000,
+                        "read-only \(readOnlyFrom - lastGrant) s after the last grant; the lease lasted \(Grantor.ttl) ms")
+                guard case .fenced = await keeper.state else { Issue.record("\(await keeper.state)"); return }
+                #expect(await keeper.selfFences == 1)
+                #expect(try await cluster.psql(cluster.primary, "SHOW default_transaction_read_only").hasPrefix("on"))
 
-            // The cut was a blip: the monitor grants the lease again (it still names this node the
-            // primary, no failover started), so the self-imposed fence is lifted.
-            grantor.mode.withLock { $0 = .grant }
-            try await waitFor("writable again", timeout: .seconds(10)) { await takesWrites(cluster) }
-            if case .holding = await keeper.state {} else { Issue.record("\(await keeper.state)") }
-            await agent.shutdown()
+                // The cut was a blip: the monitor grants the lease again (it still names this node the
+                // primary, no failover started), so the self-imposed fence is lifted.
+                grantor.mode.withLock { $0 = .grant }
+                try await waitFor("writable again", timeout: .seconds(10)) { await takesWrites(cluster) }
+                if case .holding = await keeper.state {} else { Issue.record("\(await keeper.state)") }
+            }
         }
     }
 
     @Test func aPrimaryTheMonitorNoLongerRecognisesFencesItselfAtOnce() async throws {
         try await withSandboxCluster { cluster in
             try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
-            let grantor = Grantor()
-            grantor.mode.withLock { $0 = .noPrimaryYet }
-            let server = try await TestHTTPServer { await grantor.respond($0) }
-            defer { Task { await server.stop() } }
-            let (agent, keeper) = try keeper(cluster, monitor: server.port)
-            let task = Task { await keeper.run() }
-            defer { task.cancel() }
-            // A monitor still discovering roles has no verdict on this node: nothing changes.
-            try await waitFor("three renewals asked") { grantor.asked.withLock { $0 } >= 3 }
-            #expect(await takesWrites(cluster))
-            #expect(await keeper.fencedAt == nil)
-            grantor.mode.withLock { $0 = .refuseNotPrimary }
-            // An old primary back from a partition: the monitor names another primary.
-            try await waitFor("fenced on the monitor's word", timeout: .seconds(10)) { await keeper.fencedAt != nil }
-            #expect(!(await takesWrites(cluster)))
-            guard case .fenced(let reason) = await keeper.state else { Issue.record("\(await keeper.state)"); return }
-            #expect(reason.contains("pg-eu-west is"))
-            await agent.shutdown()
+            try await withKeeper(cluster, mode: .noPrimaryYet, awaitHolding: false) { grantor, _, keeper in
+                // A monitor still discovering roles has no verdict on this node: nothing changes.
+                try await waitFor("three renewals asked") { grantor.asked.withLock { $0 } >= 3 }
+                #expect(await takesWrites(cluster))
+                #expect(await keeper.fencedAt == nil)
+                grantor.mode.withLock { $0 = .refuseNotPrimary }
+                // An old primary back from a partition: the monitor names another primary.
+                try await waitFor("fenced on the monitor's word", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+                #expect(!(await takesWrites(cluster)))
+                guard case .fenced(let reason) = await keeper.state else { Issue.record("\(await keeper.state)"); return }
+                #expect(reason.contains("pg-eu-west is"))
+            }
         }
     }
 
     @Test func aDeadPostgreSQLGivesTheLeaseUpAtOnce() async throws {
         try await withSandboxCluster { cluster in
-            let grantor = Grantor()
-            let server = try await TestHTTPServer { await grantor.respond($0) }
-            defer { Task { await server.stop() } }
-            let (agent, keeper) = try keeper(cluster, monitor: server.port)
-            let task = Task { await keeper.run() }
-            defer { task.cancel() }
-            try await waitFor("holding the lease") { if case .holding = await keeper.state { return true } else { return false } }
-            let killed = ContinuousClock.now
-            _ = try await cluster.kill(cluster.primary)
-            try await waitFor("released", timeout: .seconds(5)) { !grantor.releases.withLock { $0 }.isEmpty }
-            let released = try #require(grantor.releases.withLock { $0.first })
-            // Long before the lease (4 s) would have run out on its own.
-            #expect(killed.duration(to: released) < .milliseconds(Grantor.ttl), "released \(killed.duration(to: released)) after the kill")
-            #expect(await keeper.state == .idle)
-            await agent.shutdown()
+            try await withKeeper(cluster) { grantor, _, keeper in
+                let killed = ContinuousClock.now
+                _ = try await cluster.kill(cluster.primary)
+                try await waitFor("released", timeout: .seconds(5)) { !grantor.releases.withLock { $0 }.isEmpty }
+                let released = try #require(grantor.releases.withLock { $0.first })
+                // Long before the lease (4 s) would have run out on its own.
+                #expect(killed.duration(to: released) < .milliseconds(Grantor.ttl), "released \(killed.duration(to: released)) after the kill")
+                #expect(await keeper.state == .idle)
+            }
         }
     }
 }

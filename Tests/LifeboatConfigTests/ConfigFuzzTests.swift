@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatConfig
+import LifeboatTestSupport
 import Testing
 
 /// Thousands of seeded mutations of the example configs through both parsers (the monitor's and
@@ -7,17 +8,6 @@ import Testing
 /// config is returned only when there is no error. A failure prints the seed and the variant.
 @Suite struct ConfigFuzzTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Values that broke or could break a parser: overflowing numbers and durations, YAML
     /// specials, control characters, anchors, wrong shapes.

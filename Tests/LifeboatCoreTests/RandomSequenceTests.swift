@@ -7,17 +7,6 @@ import Testing
 /// table (it would refuse it, count it and stop in `failed`; the count must stay zero), and the
 /// epoch must never go backwards.
 @Suite struct RandomSequenceTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: 1...24)
     func randomSequencesStayInsideTheTransitionTable(seed: UInt64) {
         var rng = SplitMix64(state: seed)
