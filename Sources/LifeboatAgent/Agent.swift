@@ -122,6 +122,63 @@ public final class Agent: Sendable {
         state.inRecovery ? .replica : (state.readOnly ? .fenced : .primary)
     }
 
+    // MARK: Failsafe promises
+
+    /// The promise this agent gave the primary's agent: not to let this node be promoted until
+    /// `until`. Guarded with the epoch check, so a seal and a failsafe request never interleave.
+    struct Promise { var holder: String; var epoch: UInt64; var until: ContinuousClock.Instant }
+    private let promise = Mutex<Promise?>(nil)
+
+    /// A failsafe request from the primary's agent (the monitor is unreachable to it): promise not
+    /// to let this node be promoted for `ttl` from now. Refused when a newer epoch is known here (a
+    /// failover sealed this agent, or the request is a replay) or when this node itself takes writes.
+    public func failsafe(_ request: FailsafeRequest) async -> FailsafeAnswer {
+        guard request.primary != config.node else {
+            return FailsafeAnswer(granted: false, ttlMilliseconds: nil, refusal: "a node cannot ask itself for a failsafe promise")
+        }
+        guard (1...300_000).contains(request.ttlMilliseconds) else {
+            return FailsafeAnswer(granted: false, ttlMilliseconds: nil, refusal: "ttl_ms must be between 1 and 300000")
+        }
+        if await currentRole() == .primary {
+            return FailsafeAnswer(granted: false, ttlMilliseconds: nil, refusal: "\(config.node) accepts writes itself: no promise for \(request.primary)")
+        }
+        let answer: FailsafeAnswer = promise.withLock { held in
+            let known = epochs.current
+            guard request.epoch >= known else {
+                return FailsafeAnswer(granted: false, ttlMilliseconds: nil,
+                                      refusal: "refused: asked under epoch \(request.epoch), but this agent already follows epoch \(known) (a failover has begun)")
+            }
+            held = Promise(holder: request.primary, epoch: request.epoch, until: ContinuousClock.now.advanced(by: .milliseconds(request.ttlMilliseconds)))
+            return FailsafeAnswer(granted: true, ttlMilliseconds: request.ttlMilliseconds, refusal: nil)
+        }
+        if answer.granted {
+            logger.debug("failsafe promise given", metadata: ["failsafe.holder": "\(request.primary)", "failsafe.epoch": "\(request.epoch)"])
+        } else {
+            logger.warning("failsafe promise refused", metadata: ["failsafe.holder": "\(request.primary)", "failsafe.reason": "\(answer.refusal ?? "")"])
+        }
+        return answer
+    }
+
+    /// Before this node is promoted under `epoch`: adopt the epoch (persisted), so failsafe requests
+    /// under older epochs are refused from now on, and say how long the last promise still runs.
+    public func seal(epoch: UInt64) throws -> PromiseState {
+        let state: PromiseState = try promise.withLock { held in
+            try epochs.admit(epoch)
+            return promiseState(held)
+        }
+        logger.warning("sealed for promotion", metadata: ["seal.epoch": "\(epoch)", "failsafe.remaining_ms": "\(state.remainingMilliseconds)"])
+        return state
+    }
+
+    /// The promise held now, for the monitor's failsafe view.
+    public func currentPromise() -> PromiseState { promise.withLock { promiseState($0) } }
+
+    private func promiseState(_ held: Promise?) -> PromiseState {
+        let remaining = held.map { max(Duration.zero, ContinuousClock.now.duration(to: $0.until)) } ?? .zero
+        return PromiseState(holder: remaining > .zero ? held?.holder : nil, epoch: remaining > .zero ? held?.epoch : nil,
+                            remainingMilliseconds: remaining.milliseconds + (remaining > .zero ? 1 : 0), agentEpoch: epochs.current)
+    }
+
     // MARK: Actions
 
     /// Makes the local PostgreSQL refuse writes, as configured. Idempotent. A fence under an

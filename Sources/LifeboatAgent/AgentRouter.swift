@@ -6,7 +6,8 @@ import NIOCore
 extension HealthSnapshot: ResponseEncodable {}
 
 /// The agent's HTTP surface. Open: `/healthz`, `/primary`, `/replica`, `/metrics`. Signed
-/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`.
+/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, and failsafe mode's `/failsafe` (from the
+/// primary's agent), `/seal` and `/promise` (from the monitor).
 public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     let router = Router()
     router.get("/healthz") { _, _ -> Response in
@@ -43,6 +44,31 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     router.post("/v1/actions/status") { request, context -> Response in
         _ = try await verified(request, context, agent: agent, action: "status")
         return try jsonResponse(await agent.status(), status: .ok)
+    }
+    router.post("/v1/actions/failsafe") { request, context -> Response in
+        let (body, signed) = try await verified(request, context, agent: agent, action: "failsafe")
+        let order = try decode(FailsafeRequest.self, body)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
+        let answer = await agent.failsafe(order)
+        return try jsonResponse(answer, status: answer.granted ? .ok : .conflict)
+    }
+    router.post("/v1/actions/seal") { request, context -> Response in
+        let (body, signed) = try await verified(request, context, agent: agent, action: "seal")
+        let order = try decode(SealOrder.self, body)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
+        do {
+            return try jsonResponse(try agent.seal(epoch: order.epoch), status: .ok)
+        } catch let stale as StaleOrder {
+            return try jsonResponse(["error": stale.description], status: .conflict)
+        }
+    }
+    router.post("/v1/actions/promise") { request, context -> Response in
+        _ = try await verified(request, context, agent: agent, action: "promise")
+        return try jsonResponse(agent.currentPromise(), status: .ok)
     }
     router.post("/v1/actions/sync-now") { request, context -> Response in
         let (body, signed) = try await verified(request, context, agent: agent, action: "sync-now")

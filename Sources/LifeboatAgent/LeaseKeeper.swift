@@ -32,6 +32,13 @@ public actor LeaseKeeper {
 
     let agent: Agent
     let client: LeaseClient
+    let key: String
+    /// Failsafe mode: the other nodes' agents and the lease's TTL, from the monitor's last grant.
+    private var failsafePeers: [FailsafePeer]?
+    private var ttl: Duration?
+    /// Holding on the standbys' promises alone (the monitor is unreachable).
+    public private(set) var onFailsafe = false
+    public private(set) var failsafeRounds = 0
     let renewEvery: Duration
     let logger: Logger
     let clock = ContinuousClock()
@@ -47,6 +54,7 @@ public actor LeaseKeeper {
     init(agent: Agent, config: LeaseConfig, key: String, logger: Logger) {
         self.agent = agent
         self.client = LeaseClient(monitor: config.monitor, node: agent.config.node, key: key)
+        self.key = key
         self.renewEvery = config.renewEvery
         var logger = logger
         logger[metadataKey: "lease.monitor"] = "\(config.monitor)"
@@ -139,6 +147,12 @@ public actor LeaseKeeper {
                     hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
                     renewals += 1
                     if let epoch = answer.epoch { try? agent.epochs.admit(epoch) }
+                    failsafePeers = answer.failsafePeers
+                    self.ttl = .milliseconds(ttl)
+                    if onFailsafe {
+                        onFailsafe = false
+                        logger.notice("the monitor renews the lease again; failsafe mode over")
+                    }
                 } else if let code = answer.refusalCode {
                     switch code {
                     case .notThePrimary, .failoverRunning:
@@ -146,13 +160,21 @@ public actor LeaseKeeper {
                         // this one must not take another write.
                         await fence("the monitor refused the lease: \(answer.refusal ?? code.rawValue)")
                         return
-                    case .notInUse, .noPrimaryYet:
-                        // No lease to hold, and no verdict on this node: nothing changes.
-                        break
+                    case .notInUse:
+                        // The monitor runs without a lease now: nothing to hold, nothing to fence for.
+                        if case .holding = state {
+                            logger.notice("the monitor runs without a primary lease now; not holding one")
+                            state = .idle
+                            deadline?.cancel()
+                        }
+                    case .noPrimaryYet:
+                        // A (re)starting monitor: no lease, but no verdict either.
+                        await failsafeRound(because: "the monitor has not identified a primary yet")
                     }
                 }
             } catch {
                 logger.warning("lease not renewed", metadata: ["lease.error": "\(error)"])
+                await failsafeRound(because: "the monitor is unreachable")
             }
             if case .holding(let until) = state, clock.now >= until {
                 await fence("the lease was not renewed in time (the monitor was unreachable)")
@@ -183,6 +205,49 @@ public actor LeaseKeeper {
                 deadline?.cancel()
             }
         }
+    }
+
+    /// Failsafe mode: the lease could not be renewed, but when every other node's agent promises,
+    /// for the lease's TTL, not to let its node be promoted, no standby can become primary in that
+    /// time — so the lease is held as if renewed at `sent`. Any refusal or silence: nothing changes
+    /// (the fence deadline stands).
+    private func failsafeRound(because why: String) async {
+        guard case .holding(let until) = state, let peers = failsafePeers, let ttl else { return }
+        let sent = clock.now
+        let timeout = max(.milliseconds(50), min(renewEvery, .seconds(1), sent.duration(to: until)))
+        let epoch = Epoch(agent.epochs.current)
+        let node = agent.config.node
+        let key = self.key
+        let answers = await withTaskGroup(of: (String, String?).self) { group in
+            for peer in peers {
+                group.addTask {
+                    let client = AgentClient(baseURL: peer.url, node: peer.node, key: key)
+                    do {
+                        let answer = try await client.failsafe(primary: node, epoch: epoch, ttl: ttl, timeout: timeout)
+                        return (peer.node, answer.granted ? nil : (answer.refusal ?? "refused"))
+                    } catch {
+                        return (peer.node, "\(error)")
+                    }
+                }
+            }
+            var all: [(String, String?)] = []
+            for await answer in group { all.append(answer) }
+            return all
+        }
+        failsafeRounds += 1
+        let refused = answers.filter { $0.1 != nil }
+        guard refused.isEmpty, case .holding = state else {
+            if onFailsafe || refused.count < peers.count {
+                logger.warning("failsafe: not every standby's agent promised; the lease runs out unless renewed",
+                               metadata: ["failsafe.refused": "\(refused.map { "\($0.0): \($0.1 ?? "")" }.joined(separator: "; "))"])
+            }
+            return
+        }
+        if !onFailsafe {
+            onFailsafe = true
+            logger.warning("failsafe mode: \(why), but every standby's agent (\(peers.map(\.node).joined(separator: ", "))) promised not to be promoted; still taking writes")
+        }
+        hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl.milliseconds))
     }
 
     /// Read-only at once; then, with `fence.method: stop`, stopped. A fence that did not take (a

@@ -59,6 +59,28 @@ public struct AgentClient: Sendable {
         try await call("status", [String: String](), epoch: epoch.value, timeout: timeout)
     }
 
+    /// Failsafe: asks this node's agent not to let its node be promoted for `ttl` (sent by the
+    /// primary's agent, on a fresh connection: it runs while the network may be failing).
+    public func failsafe(primary: String, epoch: Epoch, ttl: Duration, timeout: Duration) async throws -> FailsafeAnswer {
+        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout)
+        defer { Task { try? await fresh.shutdown() } }
+        return try await call("failsafe", FailsafeRequest(primary: primary, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds),
+                              epoch: epoch.value, timeout: timeout, accept: [200, 409], using: fresh)
+    }
+
+    /// Before promoting this node under `epoch`: its agent refuses failsafe requests under older
+    /// epochs from now on and says how long its last promise still runs.
+    public func seal(epoch: Epoch, timeout: Duration) async throws -> PromiseState {
+        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout)
+        defer { Task { try? await fresh.shutdown() } }
+        return try await call("seal", SealOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, using: fresh)
+    }
+
+    /// The failsafe promise this node's agent holds.
+    public func promise(timeout: Duration) async throws -> PromiseState {
+        try await call("promise", [String: String](), epoch: 0, timeout: timeout)
+    }
+
     public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
         try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), epoch: epoch.value, timeout: timeout)
     }
@@ -128,6 +150,15 @@ public struct HTTPNodeAgent: NodeAgent {
         }
     }
 
+    public func failsafePromise(timeout: Duration) async throws -> FailsafePromiseReport? {
+        let state: PromiseState
+        do { state = try await client.promise(timeout: timeout) } catch let failure as AgentClient.Failure {
+            throw AgentCallError(failure.kind, failure.description)
+        }
+        guard let holder = state.holder, state.remainingMilliseconds > 0 else { return nil }
+        return FailsafePromiseReport(holder: holder, epoch: Epoch(state.epoch ?? 0), remaining: .milliseconds(state.remainingMilliseconds))
+    }
+
     static func files(_ status: FilesStatus, now: Date) -> AgentFilesReport {
         AgentFilesReport(
             order: ReplicationOrder(epoch: status.epoch, primaryRegion: status.primaryRegion), source: status.source, refusal: status.refusal,
@@ -139,13 +170,20 @@ public struct HTTPNodeAgent: NodeAgent {
 
 /// The engine's fencing through the node's agent when it has one and it answers; SQL otherwise.
 /// An agent can also stop PostgreSQL (`fence.method: stop`), which SQL cannot.
+///
+/// In failsafe mode (`seal`), a promotion first seals the candidate's agent: from then on it refuses
+/// the old primary's failsafe requests, and the promotion waits out the last promise it gave — by
+/// its end the old primary, refused, has fenced itself. A candidate whose agent cannot be sealed is
+/// not promoted (it may be promising the old primary that it will not be).
 public struct AgentFencingFleet: DatabaseFleet {
     let base: any DatabaseFleet
     let agents: [String: AgentClient]
+    let seal: Bool
 
-    public init(base: any DatabaseFleet, agents: [String: AgentClient]) {
+    public init(base: any DatabaseFleet, agents: [String: AgentClient], seal: Bool = false) {
         self.base = base
         self.agents = agents
+        self.seal = seal
     }
 
     /// The agent first (it can also stop PostgreSQL), SQL when the agent does not fence. Not
@@ -176,7 +214,33 @@ public struct AgentFencingFleet: DatabaseFleet {
     }
 
     public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
-    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String { try await base.promote(node, epoch: epoch, timeout: timeout) }
+    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String {
+        guard seal else { return try await base.promote(node, epoch: epoch, timeout: timeout) }
+        guard let agent = agents[node] else {
+            throw StepError(.failed, "failsafe mode: \(node) has no agent to seal; not promoting it (configure its agent, or set failover.failsafe: false)")
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let state: PromiseState
+        do {
+            state = try await agent.seal(epoch: epoch, timeout: min(timeout, .seconds(2)))
+        } catch let failure as AgentClient.Failure {
+            throw StepError(failure.kind == .unreachable ? .unreachable : .failed,
+                            "failsafe mode: cannot seal \(node)'s agent, so it may still promise the old primary not to be promoted; not promoting it yet: \(failure.description)")
+        }
+        var note = "its agent is sealed under epoch \(state.agentEpoch)"
+        if state.remainingMilliseconds > 0 {
+            let wait = Duration.milliseconds(state.remainingMilliseconds)
+            let left = timeout - started.duration(to: clock.now)
+            guard wait < left else {
+                throw StepError(.failed, "failsafe mode: \(node)'s agent promised \(state.holder ?? "the old primary") not to be promoted for \(DurationText.format(wait)) more; retrying the promotion after that")
+            }
+            try await clock.sleep(for: wait)
+            note += "; waited \(DurationText.format(wait)) for the failsafe promise it gave \(state.holder ?? "the old primary") to run out"
+        }
+        let detail = try await base.promote(node, epoch: epoch, timeout: timeout - started.duration(to: clock.now))
+        return "\(detail) (\(note))"
+    }
     public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
     public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
         try await base.waitCaughtUp(node, primary: primary, timeout: timeout)

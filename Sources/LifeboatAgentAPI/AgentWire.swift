@@ -29,6 +29,75 @@ public struct SyncOrder: Codable, Sendable {
     }
 }
 
+/// `POST /v1/actions/failsafe`: sent by the primary's agent to every other node's agent while the
+/// monitor is unreachable (failsafe mode), signed for the receiving node.
+public struct FailsafeRequest: Codable, Sendable {
+    /// The primary asking (the sender's node).
+    public var primary: String
+    public var epoch: UInt64
+    /// How long the promise is asked for: the lease's TTL.
+    public var ttlMilliseconds: Int64
+
+    public init(primary: String, epoch: UInt64, ttlMilliseconds: Int64) {
+        self.primary = primary
+        self.epoch = epoch
+        self.ttlMilliseconds = ttlMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case primary, epoch
+        case ttlMilliseconds = "ttl_ms"
+    }
+}
+
+/// The failsafe answer: the promise is held from when the request arrived for `ttl_ms`.
+public struct FailsafeAnswer: Codable, Sendable, Equatable {
+    public var granted: Bool
+    public var ttlMilliseconds: Int64?
+    public var refusal: String?
+
+    public init(granted: Bool, ttlMilliseconds: Int64?, refusal: String?) {
+        self.granted = granted
+        self.ttlMilliseconds = ttlMilliseconds
+        self.refusal = refusal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case granted, refusal
+        case ttlMilliseconds = "ttl_ms"
+    }
+}
+
+/// `POST /v1/actions/seal`: the monitor, before promoting this node under `epoch`, makes its agent
+/// refuse every failsafe request under an older epoch, and learns how long the last promise runs.
+public struct SealOrder: Codable, Sendable {
+    public var epoch: UInt64
+    public init(epoch: UInt64) { self.epoch = epoch }
+}
+
+/// A failsafe promise held by an agent (`seal`'s and `promise`'s answer).
+public struct PromiseState: Codable, Sendable, Equatable {
+    /// The node whose agent holds the promise (nil: none held).
+    public var holder: String?
+    public var epoch: UInt64?
+    /// How much longer the promise runs (0: none, or over).
+    public var remainingMilliseconds: Int64
+    /// The epoch the agent follows (after `seal`: at least the sealed one).
+    public var agentEpoch: UInt64
+
+    public init(holder: String?, epoch: UInt64?, remainingMilliseconds: Int64, agentEpoch: UInt64) {
+        self.holder = holder
+        self.epoch = epoch
+        self.remainingMilliseconds = remainingMilliseconds
+        self.agentEpoch = agentEpoch
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case holder, epoch
+        case remainingMilliseconds = "remaining_ms", agentEpoch = "agent_epoch"
+    }
+}
+
 /// The fence action's answer.
 public struct FenceResult: Sendable, Codable {
     public var fenced: Bool

@@ -23,8 +23,21 @@ public enum LeaseRefusalCode: String, Codable, Sendable {
     case failoverRunning = "failover_running"
 }
 
+/// Another node's agent, as the monitor names it in a lease grant (failsafe mode).
+public struct FailsafePeer: Codable, Sendable, Equatable {
+    public var node: String
+    public var url: String
+    public init(node: String, url: String) {
+        self.node = node
+        self.url = url
+    }
+}
+
 /// The monitor's answer.
 public struct LeaseResponse: Codable, Sendable, Equatable {
+    /// Failsafe mode: every other node's agent, which the primary's agent asks for promises while the
+    /// monitor is unreachable. Nil: failsafe mode is off (or some node has no agent).
+    public var failsafePeers: [FailsafePeer]?
     /// Renewed: held for `ttlMilliseconds` from when the request was sent.
     public var granted: Bool
     public var released: Bool
@@ -44,7 +57,7 @@ public struct LeaseResponse: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case granted, released, epoch, refusal
-        case ttlMilliseconds = "ttl_ms", refusalCode = "refusal_code"
+        case ttlMilliseconds = "ttl_ms", refusalCode = "refusal_code", failsafePeers = "failsafe_peers"
     }
 }
 

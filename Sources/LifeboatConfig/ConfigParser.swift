@@ -13,7 +13,7 @@ public enum ConfigParser {
     static let serviceKeys = ["name", "nodes"]
     static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
-    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl"]
+    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl", "failsafe"]
 
     /// Parses `yaml` (read from `file`, used in messages). Returns the configuration when there
     /// are no errors, and every diagnostic (errors and warnings) either way.
@@ -117,6 +117,9 @@ public enum ConfigParser {
             let without = db.nodes.filter { $0.agent == nil }.map(\.name).joined(separator: ", ")
             reader.warning(top["failover"], "failover.lease_ttl",
                            "\(without) has no agent: as primary it holds no lease, and failover from it falls back to the standbys' WAL receivers")
+        }
+        if let n = top["failover"]?["failsafe"], failover.failsafe, failover.leaseTTL == nil {
+            reader.warning(n, "failover.failsafe", "has no effect without failover.lease_ttl (failsafe mode keeps a primary writable when its lease cannot be renewed)")
         }
         let nodesWithAgents = (db?.nodes.filter { $0.agent != nil }.count ?? 0) + services.flatMap(\.config.nodes).filter { $0.agent != nil }.count
         if nodesWithAgents > 0, top["agents"] == nil {
@@ -402,6 +405,7 @@ public enum ConfigParser {
                 policy.leaseTTL = v
             }
         }
+        if let n = f["failsafe"], let v = reader.bool(n, f.path("failsafe")) { policy.failsafe = v }
         return policy
     }
 

@@ -38,6 +38,9 @@ public actor AgentCoordinator: Service {
     let logger: Logger
     /// The epoch and primary region, or nil while a failover is under way (nothing is announced then).
     let settledOrder: @Sendable () async -> ReplicationOrder?
+    /// Told each agent's failsafe promise (node, holder or nil, remaining), every `promiseInterval`.
+    let failsafe: (@Sendable (String, String?, Duration) async -> Void)?
+    let promiseInterval: Duration
     private var observations: [String: AgentObservation] = [:]
     private var announced: [String: ReplicationOrder] = [:]
     private var attempted: [String: (order: ReplicationOrder, at: ContinuousClock.Instant)] = [:]
@@ -46,7 +49,10 @@ public actor AgentCoordinator: Service {
     private let drift: [String: Gauge]
 
     public init(agents: [any NodeAgent], interval: Duration, timeout: Duration, logger: Logger,
-                settledOrder: @escaping @Sendable () async -> ReplicationOrder?) {
+                settledOrder: @escaping @Sendable () async -> ReplicationOrder?,
+                failsafe: (@Sendable (String, String?, Duration) async -> Void)? = nil, promiseInterval: Duration = .seconds(1)) {
+        self.failsafe = failsafe
+        self.promiseInterval = promiseInterval
         self.agents = agents
         self.interval = interval
         self.timeout = timeout
@@ -62,6 +68,38 @@ public actor AgentCoordinator: Service {
     public func current() -> [AgentObservation] { agents.compactMap { observations[$0.node] } }
 
     public func run() async throws {
+        if failsafe != nil {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.pollLoop() }
+                group.addTask { await self.promiseLoop() }
+            }
+        } else {
+            try await pollLoop()
+        }
+    }
+
+    /// Failsafe mode: asks every agent for the promise it holds, often (a promise lasts one lease
+    /// TTL), and tells the engine; an unreachable agent's last report stands until it runs out.
+    private func promiseLoop() async {
+        guard let failsafe else { return }
+        let clock = ContinuousClock()
+        let timeout = min(self.timeout, promiseInterval)
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let next = clock.now.advanced(by: promiseInterval)
+            await withTaskGroup(of: Void.self) { group in
+                for agent in agents {
+                    group.addTask {
+                        let report: FailsafePromiseReport?
+                        do { report = try await agent.failsafePromise(timeout: timeout) } catch { return }
+                        await failsafe(agent.node, report?.holder, report?.remaining ?? .zero)
+                    }
+                }
+            }
+            try? await clock.sleep(until: next)
+        }
+    }
+
+    private func pollLoop() async throws {
         let clock = ContinuousClock()
         var nextPoll = clock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {

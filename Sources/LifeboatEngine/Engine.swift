@@ -194,6 +194,13 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     /// The primary's lease as this monitor granted it.
     public var lease: PrimaryLease<Instant>? { machine.lease }
 
+    /// A standby's agent reported the failsafe promise it holds (nil holder: none).
+    public func failsafePromise(node: String, holder: String?, remaining: Duration) {
+        eventsIn.yield(Inbound(event: .failsafePromise(node: node, holder: holder, remaining: remaining)))
+    }
+
+    public var failsafePromises: [String: FailsafePromise<Instant>] { machine.failsafePromises }
+
     /// What `event` would come to now, decided by the machine's own `handle` on a copy.
     public func preview(_ event: FailoverEvent) -> CommandOutcome { machine.preview(event, now: clock.now) }
 
@@ -317,8 +324,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                                         dedupKey: "lifeboat/\(cluster)/state-store", action: .trigger, epoch: machine.epoch))
         }
         switch inbound.event {
-        case .probed:
-            break  // the next probe decides again
+        case .probed, .failsafePromise:
+            break  // the next observation decides again
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset:
             inbound.reply?.resume(returning: .notSaved("\(error)"))
         case .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed:
@@ -340,7 +347,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             lines.append((.stepSucceeded(.fence, node: node), detail))
         case .pause?, .resume?, .operatorFailover?, .operatorSwitchover?, .operatorReset?:
             lines.append((.operatorCommand, Self.describe(event!.escaped())))
-        case .probed?, .timerFired?, .lease?, nil:
+        case .probed?, .timerFired?, .lease?, .failsafePromise?, nil:
             break
         }
         for action in actions {
@@ -383,6 +390,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .fenceUnconfirmed(let node, _): return "the fence of \(node)"
         case .lease(.renew(let node)): return "a lease renewal from \(node)"
         case .lease(.release(let node)): return "a lease release from \(node)"
+        case .failsafePromise(let node, _, _): return "\(node)'s failsafe promise"
         }
     }
 

@@ -9,7 +9,9 @@ import Logging
 /// signed with the agents' key for the sending node (the node must be one of the config's
 /// database nodes, and the body must name the same node).
 enum LeaseRoutes {
-    static func add(to router: Router<BasicRequestContext>, engine: Engine<ContinuousClock>, key: String, nodes: Set<String>, logger: Logger) {
+    /// `peers`: every node's agent URL when failsafe mode is on (nil: off); a grant names the others.
+    static func add(to router: Router<BasicRequestContext>, engine: Engine<ContinuousClock>, key: String, nodes: Set<String>,
+                    peers: [String: String]?, logger: Logger) {
         let verifier = RequestVerifier(key: AgentSigning.key(key))
         router.post("/v1/lease/renew") { request, context -> Response in
             let node: String
@@ -19,7 +21,11 @@ enum LeaseRoutes {
             }
             switch await engine.lease(.renew(node: node)) {
             case .granted(let epoch, let ttl):
-                return try json(LeaseResponse(granted: true, released: false, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds, refusal: nil), .ok)
+                var answer = LeaseResponse(granted: true, released: false, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds, refusal: nil)
+                answer.failsafePeers = peers.map { peers in
+                    peers.filter { $0.key != node }.sorted { $0.key < $1.key }.map { FailsafePeer(node: $0.key, url: $0.value) }
+                }
+                return try json(answer, .ok)
             case .released:
                 return try json(LeaseResponse(granted: false, released: true, epoch: nil, ttlMilliseconds: nil, refusal: nil), .ok)
             case .refused(let refusal):

@@ -69,7 +69,7 @@ public struct MonitorAssembly: Sendable {
             let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
                 node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key)) }
             })
-            fleet = AgentFencingFleet(base: postgres, agents: fencing)
+            fleet = AgentFencingFleet(base: postgres, agents: fencing, seal: Self.failsafePeers(config) != nil)
         } else {
             fleet = postgres
         }
@@ -84,9 +84,14 @@ public struct MonitorAssembly: Sendable {
         if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
         let services = ServiceMonitor(targets: Self.serviceTargets(config), interval: config.detection.interval * 2,
                                       timeout: config.detection.timeout, logger: logger)
+        let failsafeOn = Self.failsafePeers(config) != nil
+        let promiseInterval: Duration = min(.seconds(1), (config.failover.leaseTTL ?? .seconds(3)) / 3)
+        let failsafeView: (@Sendable (String, String?, Duration) async -> Void)? = failsafeOn
+            ? { @Sendable node, holder, remaining in await engine.failsafePromise(node: node, holder: holder, remaining: remaining) } : nil
         let coordinator = agents.isEmpty ? nil : AgentCoordinator(
             agents: agents, interval: config.agents?.interval ?? .seconds(15), timeout: config.agents?.timeout ?? .seconds(2),
-            logger: logger, settledOrder: { await engine.settledOrder })
+            logger: logger, settledOrder: { await engine.settledOrder },
+            failsafe: failsafeView, promiseInterval: promiseInterval)
         let control = EngineControl(cluster: config.cluster, engine: engine, store: store, services: services, agents: coordinator)
         var exposition: (@Sendable () -> String)?
         if let registry = options.metrics {
@@ -99,7 +104,7 @@ public struct MonitorAssembly: Sendable {
         let router = buildRouter(control: control, token: token, metrics: exposition)
         if let section = config.agents {
             LeaseRoutes.add(to: router, engine: engine, key: try section.key.resolve(environment: environment).reveal(),
-                            nodes: Set(config.databaseNodes.filter { $0.agent != nil }.map(\.name)), logger: logger)
+                            nodes: Set(config.databaseNodes.filter { $0.agent != nil }.map(\.name)), peers: Self.failsafePeers(config), logger: logger)
         }
         let app = Application(
             router: router,
@@ -149,5 +154,17 @@ public struct MonitorAssembly: Sendable {
                 return ServiceMonitor.Target(service: service.name, node: node.name, region: node.region, check: check)
             }
         }
+    }
+
+    /// Failsafe mode is on when a lease is, `failover.failsafe` is not false, and every database node
+    /// has an agent (the primary must be able to ask each standby for its promise): the agents' URLs.
+    static func failsafePeers(_ config: LifeboatConfiguration) -> [String: String]? {
+        guard config.failover.failsafe, config.failover.leaseTTL != nil, config.agents != nil else { return nil }
+        var peers: [String: String] = [:]
+        for node in config.databaseNodes {
+            guard let url = node.agent else { return nil }
+            peers[node.name] = url
+        }
+        return peers
     }
 }

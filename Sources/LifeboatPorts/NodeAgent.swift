@@ -83,4 +83,20 @@ public protocol NodeAgent: Sendable {
     func status(timeout: Duration) async throws -> AgentReport
     /// Orders file replication to follow `order` and pull now.
     func syncNow(_ order: ReplicationOrder, timeout: Duration) async throws -> AgentFilesReport
+    /// The failsafe promise this node's agent holds: `holder`'s agent (the primary's) asked it not
+    /// to let this node be promoted for `remaining` more. Nil: none held.
+    func failsafePromise(timeout: Duration) async throws -> FailsafePromiseReport?
+}
+
+/// A failsafe promise as a standby's agent reports it.
+public struct FailsafePromiseReport: Sendable, Equatable {
+    public var holder: String
+    public var epoch: Epoch
+    public var remaining: Duration
+
+    public init(holder: String, epoch: Epoch, remaining: Duration) {
+        self.holder = holder
+        self.epoch = epoch
+        self.remaining = remaining
+    }
 }

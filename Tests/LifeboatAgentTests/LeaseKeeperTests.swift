@@ -20,6 +20,8 @@ import Testing
         /// The same instant on the wall clock, to compare with PostgreSQL's own timestamps.
         let lastGrantWall = Mutex<Date?>(nil)
         let releases = Mutex<[ContinuousClock.Instant]>([])
+        /// Failsafe mode: the other nodes' agents named in each grant.
+        let peers = Mutex<[FailsafePeer]?>(nil)
         static let ttl: Int64 = 4000
 
         func respond(_ request: RecordedRequest) async -> (status: Int, headers: [(String, String)], body: Data) {
@@ -37,7 +39,9 @@ import Testing
             case .grant:
                 lastGrantReceived.withLock { $0 = now }
                 lastGrantWall.withLock { $0 = Date() }
-                return (200, [], try! JSONEncoder().encode(LeaseResponse(granted: true, released: false, epoch: 0, ttlMilliseconds: Self.ttl, refusal: nil)))
+                var answer = LeaseResponse(granted: true, released: false, epoch: 0, ttlMilliseconds: Self.ttl, refusal: nil)
+                answer.failsafePeers = peers.withLock { $0 }
+                return (200, [], try! JSONEncoder().encode(answer))
             case .silent:
                 try? await Task.sleep(for: .seconds(30))
                 return (504, [], Data())
@@ -59,9 +63,10 @@ import Testing
 
     /// A stand-in monitor and a running lease keeper against `cluster`'s primary; `body` gets them
     /// once the lease is held (with `awaitHolding`), and everything is stopped afterwards.
-    func withKeeper(_ cluster: SandboxCluster, mode: Grantor.Mode = .grant, awaitHolding: Bool = true,
+    func withKeeper(_ cluster: SandboxCluster, mode: Grantor.Mode = .grant, awaitHolding: Bool = true, peers: [FailsafePeer]? = nil,
                     _ body: (Grantor, Agent, LeaseKeeper) async throws -> Void) async throws {
         let grantor = Grantor()
+        grantor.peers.withLock { $0 = peers }
         grantor.mode.withLock { $0 = mode }
         let server = try await TestHTTPServer { await grantor.respond($0) }
         defer { Task { await server.stop() } }
@@ -108,6 +113,60 @@ import Testing
                 try await waitFor("writable again", timeout: .seconds(10)) { await takesWrites(cluster) }
                 if case .holding = await keeper.state {} else { Issue.record("\(await keeper.state)") }
             }
+        }
+    }
+
+    /// Failsafe mode, with the standby's real agent: the monitor goes silent (down, or cut off), the
+    /// primary keeps taking writes on the standby's promises well past the lease; once a failover
+    /// seals the standby's agent, the primary is refused and fences itself before the last promise
+    /// the standby gave has run out — the instant the monitor would promote.
+    @Test func failsafeKeepsThePrimaryWritableWhileEveryStandbyPromisesAndNotOnceOneIsSealed() async throws {
+        try await withSandboxCluster { cluster in
+            try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
+            let standby = cluster.standbys[0]
+            let standbyAgent = try Agent(config: agentConfig(node: standby.name, region: standby.region, database: standby.config), logger: testLogger())
+            try await withAgentServer(standbyAgent) { url in
+                try await withKeeper(cluster, peers: [FailsafePeer(node: standby.name, url: url)]) { grantor, _, keeper in
+                    grantor.mode.withLock { $0 = .silent }
+                    let silentFrom = ContinuousClock.now
+                    // Two whole TTLs without the monitor: still writable, on the standby's promises.
+                    try await waitFor("failsafe mode", timeout: .seconds(10)) { await keeper.onFailsafe }
+                    try await waitFor("two TTLs", timeout: .seconds(20)) {
+                        silentFrom.duration(to: .now) > .milliseconds(2 * Grantor.ttl)
+                    }
+                    #expect(await takesWrites(cluster))
+                    #expect(await keeper.fencedAt == nil)
+                    let held = standbyAgent.currentPromise()
+                    #expect(held.holder == cluster.primary.name)
+                    #expect(held.remainingMilliseconds > 0)
+
+                    // A failover under epoch 1 seals the standby's agent: no more promises.
+                    let sealedAt = ContinuousClock.now
+                    let sealed = try standbyAgent.seal(epoch: 1)
+                    let promiseEnds = sealedAt.advanced(by: .milliseconds(sealed.remainingMilliseconds))
+                    try await waitFor("fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+                    let fencedAt = try #require(await keeper.fencedAt)
+                    #expect(fencedAt < promiseEnds, "fenced \(promiseEnds.duration(to: fencedAt)) after the standby's last promise ran out")
+                    #expect(!(await takesWrites(cluster)))
+                    // A replayed or late failsafe request under the old epoch is refused.
+                    let late = await standbyAgent.failsafe(FailsafeRequest(primary: cluster.primary.name, epoch: 0, ttlMilliseconds: 4000))
+                    #expect(!late.granted)
+                    #expect(late.refusal?.contains("already follows epoch 1") == true)
+                }
+            }
+        }
+    }
+
+    @Test func aStandbyThatTakesWritesItselfPromisesNothing() async throws {
+        try await withSandboxCluster { cluster in
+            // The "standby" here is the primary itself, asked by a node claiming to be primary too.
+            let agent = try Agent(config: agentConfig(node: cluster.primary.name, region: cluster.primary.region, database: cluster.primary.config),
+                                  logger: testLogger())
+            let answer = await agent.failsafe(FailsafeRequest(primary: "pg-elsewhere", epoch: 0, ttlMilliseconds: 4000))
+            #expect(!answer.granted)
+            #expect(answer.refusal?.contains("accepts writes itself") == true)
+            #expect(agent.currentPromise().holder == nil)
+            await agent.shutdown()
         }
     }
 

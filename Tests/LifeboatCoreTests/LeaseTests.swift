@@ -45,6 +45,51 @@ import Testing
         #expect(actions.transitionReasons.first?.contains("its lease ran out") == true)
     }
 
+    @Test func aStandbysFailsafePromiseVetoesAFailoverOnceTheLeaseRunsOut() {
+        // The monitor is cut off from the primary's region (or was down): the lease runs out at the
+        // monitor, but the primary's agent keeps taking writes on the standby's promise.
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        h.primaryFails()
+        h.probe("pg-b", standby(streaming: false))
+        h.advance(Self.ttl - .seconds(1))
+        h.send(.failsafePromise(node: "pg-b", holder: "pg-a", remaining: Self.ttl))
+        h.advance(.seconds(1))
+        h.send(.timerFired(.leaseExpiry))
+        guard case .confirming(_, _, let veto?) = h.machine.state else { Issue.record("\(h.machine.state)"); return }
+        #expect(veto.contains("failsafe promise from standby pg-b"), "\(veto)")
+        // Promises renewed every second keep vetoing…
+        h.advance(.seconds(3))
+        h.send(.failsafePromise(node: "pg-b", holder: "pg-a", remaining: Self.ttl))
+        h.primaryFails()
+        #expect(h.kind == .confirming)
+        // …a promise that is not renewed runs out: the primary has fenced itself by then.
+        h.advance(Self.ttl)
+        h.primaryFails()
+        #expect(h.kind == .bumpingEpoch, "\(h.machine.state)")
+        // A promise held for another node, or none at all, vetoes nothing.
+        var other = leased()
+        other.send(.lease(.renew(node: "pg-a")))
+        other.send(.failsafePromise(node: "pg-b", holder: "pg-c", remaining: Self.ttl))
+        other.advance(Self.ttl)
+        other.primaryFails()
+        other.probe("pg-b", standby(streaming: false))
+        #expect(other.kind == .bumpingEpoch, "\(other.machine.state)")
+    }
+
+    @Test func withoutFailsafeModeAPromiseIsIgnored() {
+        var h = Harness(twoRegions, policy: FailoverPolicy(leaseTTL: Self.ttl, failsafe: false))
+        h.machine.started(now: h.now)
+        h.steadyState()
+        h.advance(Self.ttl)
+        h.send(.lease(.renew(node: "pg-a")))
+        h.send(.failsafePromise(node: "pg-b", holder: "pg-a", remaining: .seconds(60)))
+        h.advance(Self.ttl)
+        h.primaryFails()
+        h.probe("pg-b", standby(streaming: false))
+        #expect(h.kind == .bumpingEpoch, "\(h.machine.state)")
+    }
+
     @Test func aReleasedLeaseCorroboratesAtOnceWhateverTheStandbysSay() {
         var h = leased()
         h.send(.lease(.renew(node: "pg-a")))

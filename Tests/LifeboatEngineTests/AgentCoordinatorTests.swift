@@ -32,6 +32,9 @@ import Testing
             ordered.withLock { $0.append(order) }
             return AgentFilesReport(order: order, source: order.primaryRegion == region, refusal: nil, paths: [])
         }
+
+        let promise = Mutex<FailsafePromiseReport?>(nil)
+        func failsafePromise(timeout: Duration) async throws -> FailsafePromiseReport? { promise.withLock { $0 } }
     }
 
     @Test func aNewSettledOrderIsAnnouncedAndTheAgentsReReadAtOnce() async throws {

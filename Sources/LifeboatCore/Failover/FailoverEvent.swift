@@ -18,6 +18,9 @@ public enum FailoverEvent: Sendable, Equatable {
     case fenceUnconfirmed(node: String, detail: String)
     /// The primary's agent asks to renew (or gives up) the primary's lease.
     case lease(LeaseRequest)
+    /// What a standby's agent said about the failsafe promise it holds (failsafe mode): `holder`'s
+    /// agent asked it, for `remaining` more, not to let itself be promoted. `holder` nil: none held.
+    case failsafePromise(node: String, holder: String?, remaining: Duration)
 }
 
 public enum TimerID: Hashable, Sendable {
@@ -36,7 +39,7 @@ extension FailoverEvent {
         case .operatorFailover(let to, let by): return .operatorFailover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorSwitchover(let to, let by): return .operatorSwitchover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorReset(let by): return .operatorReset(by: LogSafe.escape(by))
-        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease: return self
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise: return self
         }
     }
 
@@ -44,7 +47,7 @@ extension FailoverEvent {
     public var isOperatorCommand: Bool {
         switch self {
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset: return true
-        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease: return false
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise: return false
         }
     }
 }

@@ -85,4 +85,39 @@ extension FailoverMachine {
             return advance(p, to: .promote, reason: "\(said)promoting \(p.candidate)")
         }
     }
+
+    // MARK: - Failsafe promises
+
+    mutating func failsafePromise(_ node: String, holder: String?, remaining: Duration, now: Instant) -> [FailoverAction] {
+        guard topology.node(named: node) != nil else { return [] }
+        let before = failsafeVeto(state.primary ?? "", now: now)
+        if let holder, remaining > .zero {
+            failsafePromises[node] = FailsafePromise(holder: holder, until: now.advanced(by: remaining))
+        } else {
+            failsafePromises[node] = nil
+        }
+        switch state {
+        case .confirming, .holding:
+            // A promise may veto (or stop vetoing) a failover being confirmed.
+            return failsafeVeto(state.primary ?? "", now: now) == before ? [] : evaluate(now: now)
+        case .discovering, .monitoring, .failingOver, .failed, .trafficNotSwitched:
+            return []
+        }
+    }
+
+    /// A standby's agent holds a promise from `primary`'s agent that is still running: the primary
+    /// is alive, takes writes and reaches that standby's region — only the monitor is cut off from it.
+    func failsafeVeto(_ primary: String, now: Instant) -> String? {
+        guard policy.failsafe, policy.leaseTTL != nil else { return nil }
+        let holders = failsafePromises.filter { $0.value.holder == primary && now < $0.value.until }.keys.sorted()
+        guard let first = holders.first else { return nil }
+        let others = holders.count > 1 ? " (and \(holders.dropFirst().joined(separator: ", ")))" : ""
+        return "primary \(primary)'s agent keeps a failsafe promise from standby \(first)'s agent\(others): it is alive, takes writes and reaches that region; only the monitor is cut off from it"
+    }
+}
+
+/// A standby's agent promised `holder` (the primary's agent) not to be promoted until `until`.
+public struct FailsafePromise<Instant: InstantProtocol & Sendable>: Sendable, Equatable {
+    public var holder: String
+    public var until: Instant
 }

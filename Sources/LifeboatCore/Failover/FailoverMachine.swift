@@ -32,6 +32,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     /// every lease counts as possibly held for a whole TTL, `leaseUnknownUntil`).
     public internal(set) var lease: PrimaryLease<Instant>?
     var leaseUnknownUntil: Instant?
+    /// Failsafe promises standbys' agents hold, as last reported (not kept in the snapshot: a
+    /// promise lasts one TTL, and after a restart every lease counts as held for a TTL anyway).
+    public internal(set) var failsafePromises: [String: FailsafePromise<Instant>] = [:]
     /// Transitions refused because the table does not allow them (always zero unless there is a bug).
     public internal(set) var invariantViolations = 0
 
@@ -59,6 +62,8 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return releaseLease(node, now: now)
         case .fenceUnconfirmed(let node, let detail):
             return fenceUnconfirmed(node, detail: detail, now: now)
+        case .failsafePromise(let node, let holder, let remaining):
+            return failsafePromise(node, holder: holder, remaining: remaining, now: now)
         case .timerFired(.retry(let step)):
             switch state {
             case .failingOver(let progress) where progress.step == step:
@@ -228,9 +233,10 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .valid:
             return .vetoed("primary \(primary)'s agent keeps renewing its lease: it is alive and takes writes; only the monitor's path to its PostgreSQL is failing")
         case .expired(let at):
+            if let veto = failsafeVeto(primary, now: now) { return .vetoed(veto) }
             return .corroborated("primary \(primary) is down or cut off: the monitor cannot reach it and its lease ran out \(DurationText.format(at.duration(to: now))) ago, so it has fenced itself")
         case .unknown, .notInUse:
-            break
+            if let veto = failsafeVeto(primary, now: now) { return .vetoed(veto) }
         }
         let standbys = standbys(excluding: primary)
         let fresh = standbys.filter { name in health[name]?.lastObservedAt.map { $0 >= since } ?? false }

@@ -18,6 +18,11 @@ public struct FailoverPolicy: Sendable, Equatable {
     /// The primary's lease (nil: no lease). The primary's agent renews it; a standby is promoted
     /// only once the lease has expired or been released (the old primary has fenced itself).
     public var leaseTTL: Duration?
+    /// Failsafe mode (with a lease): when the lease cannot be renewed because the monitor is
+    /// unreachable, the primary keeps taking writes as long as every standby's agent promises, for
+    /// a TTL at a time, not to let itself be promoted. A promise vetoes the failover; a candidate's
+    /// agent is sealed (it refuses further promises) and its last promise waited out before promotion.
+    public var failsafe: Bool
 
     public init(
         automatic: Bool = true,
@@ -27,8 +32,10 @@ public struct FailoverPolicy: Sendable, Equatable {
         stepAttempts: Int = 3,
         retryDelay: Duration = .milliseconds(200),
         trafficRetryInterval: Duration = .seconds(30),
-        leaseTTL: Duration? = nil
+        leaseTTL: Duration? = nil,
+        failsafe: Bool = true
     ) {
+        self.failsafe = failsafe
         self.leaseTTL = leaseTTL
         self.automatic = automatic
         self.maxLagBytes = maxLagBytes
