@@ -31,7 +31,7 @@ extension Lifeboat {
         @Flag(help: "Run against local sandbox regions built for the drill (the only kind of drill in this version).")
         var sandbox = false
 
-        @Option(help: ArgumentHelp("What to do to the cluster: \(DrillScenarios.all.map(\.name).joined(separator: ", ")).",
+        @Option(help: ArgumentHelp("What to do to the cluster: \((DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)).joined(separator: ", ")).",
                                    valueName: "name"))
         var scenario = "kill-primary"
 
@@ -57,8 +57,9 @@ extension Lifeboat {
             guard sandbox else {
                 throw ValidationError("only sandbox drills exist in this version: run lifeboat drill --sandbox")
             }
-            guard DrillScenarios.named(scenario) != nil else {
-                throw ValidationError("unknown scenario '\(scenario)'; known: \(DrillScenarios.all.map(\.name).joined(separator: ", "))")
+            guard DrillScenarios.named(scenario) != nil || PartitionScenario(rawValue: scenario) != nil else {
+                let known = DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)
+                throw ValidationError("unknown scenario '\(scenario)'; known: \(known.joined(separator: ", "))")
             }
             if switchover, scenario != "kill-primary", scenario != "switchover" {
                 throw ValidationError("--switchover and --scenario \(scenario) contradict each other")
@@ -80,12 +81,18 @@ extension Lifeboat {
             logger.logLevel = logLevel ?? .critical
             let chosen = DrillScenarios.named(switchover ? "switchover" : scenario) ?? KillPrimaryScenario()
             let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, scenario: chosen, logger: logger)
+            var partition: PartitionDrill?
+            if let network = PartitionScenario(rawValue: scenario) {
+                let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                partition = PartitionDrill(scenario: network, binary: binary, detection: detection, policy: policy, install: !noInstall, logger: logger)
+            }
 
             let task = Task {
                 var reports: [DrillReport] = []
                 for run in 1...runs {
                     if runs > 1 && !json { printError("drill \(run) of \(runs)…") }
-                    let report = try await drill.run(progress: { if !json { printError($0) } })
+                    let progress: @Sendable (String) -> Void = { if !json { printError($0) } }
+                    let report = if let partition { try await partition.run(progress: progress) } else { try await drill.run(progress: progress) }
                     reports.append(report)
                     if !json { print(report.text + "\n") }
                 }

@@ -50,6 +50,32 @@ public struct DrillReport: Codable, Sendable {
     public var problems: [String]
     /// File replication between the regions' agents (nil: the drill ran without agents).
     public var files: FilesReport?
+    /// Acknowledged writes missing where the data lives afterwards (the same as `rpoLostWrites`,
+    /// under the name other tools check).
+    public var ackedWritesLost: Int?
+    /// Writes the old primary acknowledged after the promotion began (partition drills; must be 0).
+    public var writesAckedByOldPrimaryAfterPromotion: Int?
+    /// A partition drill's own figures (nil for the loopback drills).
+    public var partition: PartitionFigures?
+
+    public struct PartitionFigures: Codable, Sendable {
+        public struct Client: Codable, Sendable {
+            public var region: String
+            public var acknowledged: Int
+            public var afterFault: Int
+        }
+
+        public var leaseTTL: String
+        public var writesAckedByOldPrimaryAfterPromotion: Int
+        public var ackedWritesLost: Int
+        /// Polls (every 100 ms, over each server's unix socket) that found two servers taking writes.
+        public var twoWritablePolls: Int
+        public var writabilityPolls: Int
+        /// The longest pause between the primary region client's acknowledged writes from the
+        /// fault until the network healed (a fenced or cut-off primary shows here).
+        public var longestPrimaryRegionWriteGapSeconds: Double
+        public var clients: [Client]
+    }
 
     public struct FilesReport: Codable, Sendable {
         public struct Transfer: Codable, Sendable {
@@ -96,6 +122,14 @@ public struct DrillReport: Codable, Sendable {
         }
         lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
         lines.append("  promotions: \(promotions), epoch now \(epoch)")
+        if let partition {
+            lines.append("  writes acknowledged by the old primary after the promotion began: \(partition.writesAckedByOldPrimaryAfterPromotion)")
+            lines.append("  polls finding two servers taking writes: \(partition.twoWritablePolls) of \(partition.writabilityPolls)")
+            lines.append("  longest pause in the primary region's writes until the network healed: \(format3(partition.longestPrimaryRegionWriteGapSeconds))s (lease \(partition.leaseTTL))")
+            for client in partition.clients {
+                lines.append("  client \(client.region): \(client.acknowledged) writes acknowledged, \(client.afterFault) after the fault")
+            }
+        }
         if let files {
             lines.append("  Files (each region's agent pulls uploads/ from the primary region with rsync every \(files.interval))")
             for (when, transfers) in [("before the fault", files.beforeFault), ("after the failover", files.afterFailover)] {

@@ -262,7 +262,8 @@ public struct SandboxDrill: Sendable {
             passed: problems.isEmpty, problems: problems,
             files: agents.map { _ in
                 DrillReport.FilesReport(interval: DurationText.format(SandboxAgents.interval), beforeFault: beforeFault, afterFailover: afterFailover)
-            }
+            },
+            ackedWritesLost: lost.count
         )
     }
 

@@ -39,8 +39,14 @@ public actor WorkloadWriter {
     private var nextSeq = 1
     private var stopped = false
 
-    public init(target: Target, pause: Duration = .milliseconds(10), writeTimeout: Duration = .seconds(1), logger: Logger) {
+    /// Called with every acknowledged write as it happens (the drill client prints it).
+    private let onAck: (@Sendable (Ack) -> Void)?
+
+    public init(target: Target, pause: Duration = .milliseconds(10), writeTimeout: Duration = .seconds(1), firstSeq: Int = 1,
+                onAck: (@Sendable (Ack) -> Void)? = nil, logger: Logger) {
         self.target = target
+        self.nextSeq = firstSeq
+        self.onAck = onAck
         self.pause = pause
         self.writeTimeout = writeTimeout
         self.logger = logger
@@ -74,7 +80,9 @@ public actor WorkloadWriter {
                 try await withTimeout(writeTimeout, onAbandon: { try? await conn.close() }) {
                     try await conn.query("INSERT INTO lifeboat_drill (seq, node) VALUES (\(seq), \(node))", logger: logger)
                 }
-                acks.append(Ack(seq: seq, at: clock.now, node: node))
+                let ack = Ack(seq: seq, at: clock.now, node: node)
+                acks.append(ack)
+                onAck?(ack)
             } catch {
                 logger.debug("write \(seq) failed on \(node): \(String(reflecting: error))", metadata: ["writer": "drill"])
                 failedAttempts += 1

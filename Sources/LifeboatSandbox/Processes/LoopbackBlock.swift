@@ -14,28 +14,50 @@ import Synchronization
 public final class LoopbackBlock: Sendable {
     /// `127.A.B`
     public let prefix: String
-    private let lockFD: Mutex<Int32>
+    private let lock: Lock
 
     public static let lockDirectory = "/tmp/lifeboat-sandbox-blocks"
+
+    /// An exclusive `flock` on `lockDirectory/NAME.lock`, held until `release()` or the process ends.
+    public final class Lock: Sendable {
+        private let fd: Mutex<Int32>
+
+        private init(fd: Int32) { self.fd = Mutex(fd) }
+
+        /// Takes the lock named `name`, or nil when another holder has it.
+        public static func take(_ name: String) -> Lock? {
+            try? FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o1777])
+            let fd = open("\(lockDirectory)/\(name).lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
+            guard fd >= 0 else { return nil }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return Lock(fd: fd) }
+            close(fd)
+            return nil
+        }
+
+        public func release() {
+            fd.withLock { fd in
+                if fd >= 0 { close(fd) }
+                fd = -1
+            }
+        }
+
+        deinit { release() }
+    }
 
     /// Reserves a free block at random (127.16.0.0 to 127.239.255.0: clear of 127.0.0.0/16 and
     /// of the addresses other programs tend to use).
     public static func reserve() throws -> LoopbackBlock {
-        try FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o1777])
         for _ in 0..<500 {
             let prefix = "127.\(Int.random(in: 16...239)).\(Int.random(in: 0...255))"
-            let fd = open("\(lockDirectory)/\(prefix).lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
-            guard fd >= 0 else { continue }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return LoopbackBlock(prefix: prefix, lockFD: fd) }
-            close(fd)
+            if let lock = Lock.take(prefix) { return LoopbackBlock(prefix: prefix, lock: lock) }
         }
         throw BlockError(message: "no free loopback block under 127.0.0.0/8 after 500 tries (see \(lockDirectory))")
     }
 
-    private init(prefix: String, lockFD: Int32) {
+    private init(prefix: String, lock: Lock) {
         self.prefix = prefix
-        self.lockFD = Mutex(lockFD)
+        self.lock = lock
     }
 
     /// `127.A.B.host`
@@ -45,14 +67,7 @@ public final class LoopbackBlock: Sendable {
     public var dnsAddress: String { address(250) }
     public var apiAddress: String { address(251) }
 
-    public func release() {
-        lockFD.withLock { fd in
-            if fd >= 0 { close(fd) }
-            fd = -1
-        }
-    }
-
-    deinit { release() }
+    public func release() { lock.release() }
 
     public struct BlockError: Error, CustomStringConvertible {
         public var message: String

@@ -29,6 +29,9 @@ public actor SandboxCluster {
     public nonisolated let installation: PostgresInstallation
     /// The sandbox's own addresses; released by `destroy()`.
     public nonisolated let block: LoopbackBlock
+    /// With a network lab, each region's PostgreSQL runs in the region's namespace on its address
+    /// there (port 5432, as on a real host); otherwise on the block's loopback addresses.
+    public nonisolated let network: NetworkLab?
     private let runner: CommandRunner
     private var started: Set<String> = []
     private var destroyed = false
@@ -44,14 +47,15 @@ public actor SandboxCluster {
     }
 
     /// Lays out (but does not start) a sandbox with one node per region; the first is primary.
-    public init(regions: [String] = ["us-east", "eu-west"], installation: PostgresInstallation) throws {
+    public init(regions: [String] = ["us-east", "eu-west"], installation: PostgresInstallation, network: NetworkLab? = nil) throws {
         precondition(regions.count >= 1)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-sandbox-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let block = try LoopbackBlock.reserve()
         self.block = block
-        let addresses = regions.indices.map { block.address($0 + 1) }
-        let port = try FreePort.find(bindableOn: addresses)
+        self.network = network
+        let addresses = regions.indices.map { network?.address($0) ?? block.address($0 + 1) }
+        let port = network == nil ? try FreePort.find(bindableOn: addresses) : 5432
         var nodes: [SandboxNode] = []
         for (index, region) in regions.enumerated() {
             nodes.append(SandboxNode(
@@ -96,7 +100,9 @@ public actor SandboxCluster {
             wal_sender_timeout = 5s
             cluster_name = '\(primary.region)'
             """)
-        try append(to: "\(primary.dataDirectory)/pg_hba.conf", "\nhost replication postgres 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 trust\n")
+        var hba = "\nhost replication postgres 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 trust\n"
+        if let network { hba += "host replication postgres \(network.subnet).0/24 trust\nhost all all \(network.subnet).0/24 trust\n" }
+        try append(to: "\(primary.dataDirectory)/pg_hba.conf", hba)
         try await startServer(primary)
 
         for standby in standbys {
@@ -109,9 +115,27 @@ public actor SandboxCluster {
         try await waitForStreaming(timeout: .seconds(30))
     }
 
+    /// `pg_ctl` with `arguments`, inside the node's region namespace when there is a network lab
+    /// (the postmaster it starts stays there).
+    private func pgCtl(_ node: SandboxNode, _ arguments: [String]) async throws {
+        guard let network, let index = nodes.firstIndex(where: { $0.name == node.name }) else {
+            try await runner.run(installation.tool("pg_ctl"), arguments, discardOutput: true)
+            return
+        }
+        var command = network.exec(index)
+        if let user = runner.runAsUser { command += ["/usr/sbin/runuser", "-u", user, "--"] }
+        command += [installation.tool("pg_ctl")] + arguments
+        try await CommandRunner().run(command[0], Array(command.dropFirst()), asUser: false, discardOutput: true)
+    }
+
+    /// Starts `node`'s PostgreSQL again (after `kill` or a stop), with the data it has.
+    public func restart(_ node: SandboxNode) async throws {
+        try await startServer(node)
+    }
+
     private func startServer(_ node: SandboxNode) async throws {
         do {
-            try await runner.run(installation.tool("pg_ctl"), ["-D", node.dataDirectory, "-l", node.logFile, "-w", "-t", "30", "start"], discardOutput: true)
+            try await pgCtl(node, ["-D", node.dataDirectory, "-l", node.logFile, "-w", "-t", "30", "start"])
             started.insert(node.name)
         } catch {
             let log = (try? String(contentsOfFile: node.logFile, encoding: .utf8)) ?? ""
@@ -165,8 +189,7 @@ public actor SandboxCluster {
         }
         if CommandRunner.isRoot { try Self.chown(signal, to: "postgres") }
         do {
-            try await runner.run(installation.tool("pg_ctl"), ["-D", node.dataDirectory, "-l", node.logFile, "-m", "fast", "-w", "-t", "30", "restart"],
-                                 discardOutput: true)
+            try await pgCtl(node, ["-D", node.dataDirectory, "-l", node.logFile, "-m", "fast", "-w", "-t", "30", "restart"])
         } catch {
             let log = (try? String(contentsOfFile: node.logFile, encoding: .utf8)) ?? ""
             throw CommandError(command: "pg_ctl restart (\(node.name))", status: "failed", output: String(log.suffix(2000)))
