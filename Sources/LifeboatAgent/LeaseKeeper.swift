@@ -38,6 +38,8 @@ public actor LeaseKeeper {
     private var ttl: Duration?
     /// Holding on the standbys' promises alone (the monitor is unreachable).
     public private(set) var onFailsafe = false
+    /// The last renewal did not reach the monitor (no answer at all).
+    private var unreachable = false
     public private(set) var failsafeRounds = 0
     let renewEvery: Duration
     let logger: Logger
@@ -74,10 +76,16 @@ public actor LeaseKeeper {
         }
     }
 
+    /// Renews every `renewEvery` counted from the start of each attempt (a renewal that hung during a
+    /// partition does not push the next one back); after a renewal that did not reach the monitor,
+    /// tries again at once (at most 4 times per `renewEvery`), so the lease is renewed as soon as a
+    /// partition heals.
     private func renewLoop() async {
         while !Task.isCancelled {
+            let started = clock.now
             await tick()
-            var next = clock.now.advanced(by: renewEvery)
+            var next = started.advanced(by: renewEvery)
+            if unreachable, case .holding = state { next = max(clock.now, started.advanced(by: renewEvery / 4)) }
             if case .holding(let until) = state, until < next { next = until }
             try? await clock.sleep(until: next)
         }
@@ -140,6 +148,7 @@ public actor LeaseKeeper {
             if case .holding(let until) = state { timeout = max(.milliseconds(50), min(timeout, sent.duration(to: until))) }
             do {
                 let answer = try await client.renew(epoch: agent.epochs.current, timeout: timeout)
+                unreachable = false
                 if answer.granted, let ttl = answer.ttlMilliseconds {
                     if case .holding = state {} else {
                         logger.notice("holding the primary lease", metadata: ["lease.ttl_ms": "\(ttl)"])
@@ -173,6 +182,7 @@ public actor LeaseKeeper {
                     }
                 }
             } catch {
+                unreachable = true
                 logger.warning("lease not renewed", metadata: ["lease.error": "\(error)"])
                 await failsafeRound(because: "the monitor is unreachable")
             }

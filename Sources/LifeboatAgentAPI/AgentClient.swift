@@ -191,8 +191,12 @@ public struct AgentFencingFleet: DatabaseFleet {
     /// connection within `connectTimeout` is skipped, so a lost region costs that long at most.
     public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
         guard let agent = agents[node] else { return try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout) }
+        // Whether the agent and PostgreSQL answer, found out at once: a cut-off region costs one
+        // connect timeout, not one per path.
+        async let agentUp = agent.reachable(within: connectTimeout)
+        async let databaseProbe = base.probe(node, timeout: connectTimeout)
         let note: String
-        if await agent.reachable(within: connectTimeout) {
+        if await agentUp {
             do {
                 let result = try await agent.fence(epoch: epoch, timeout: timeout, connectTimeout: connectTimeout)
                 if result.fenced { return .fenced(detail: "by its agent, \(result.method): \(result.detail)") }
@@ -202,6 +206,10 @@ public struct AgentFencingFleet: DatabaseFleet {
             }
         } else {
             note = "its agent at \(agent.baseURL) did not answer within \(DurationText.format(connectTimeout))"
+            if case .unreachable(let failure) = await databaseProbe, failure.kind == .timedOut || failure.kind == .unreachable {
+                // Neither path answers: the region is cut off (or gone). Not fenced, and nothing more to try.
+                return .unreachable(ProbeFailure(failure.kind, "\(failure.detail); \(note)"))
+            }
         }
         return annotate(try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout), note)
     }

@@ -480,6 +480,10 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         }
     }
 
+    /// How long a fence may take to connect when the old primary's lease has already run out or
+    /// been released.
+    static var lastResortFenceConnect: Duration { .milliseconds(300) }
+
     /// Carries out one workflow action under the step's deadline and turns its outcome into the
     /// event the core expects, with the progress notes it journaled on the way.
     private func execute(_ action: FailoverAction) async -> (FailoverEvent, [JournalLine]) {
@@ -494,7 +498,19 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let fleet = self.fleet, epochStore = self.epochStore, traffic = self.traffic, owner = self.owner
         // The old primary already failed its probes: connecting is given the probe's own timeout,
         // not the step's (a black-holed region would otherwise cost the whole step).
-        let fenceConnect = max(machine.detection.timeout, .milliseconds(500))
+        var connect = max(machine.detection.timeout, .milliseconds(500))
+        if case .fence(let fenced, _) = action {
+            switch machine.leaseView(of: fenced, now: clock.now) {
+            case .expired, .released:
+                // Its agent has fenced it (or found it down): this fence is a last resort for a node
+                // whose agent died, and a server that cannot take a connection in this long is not
+                // serving its clients either.
+                connect = Self.lastResortFenceConnect
+            case .valid, .unknown, .notInUse:
+                break
+            }
+        }
+        let fenceConnect = connect
         do {
             let outcome = try await withDeadline(timeout, clock: clock) {
                 try await Self.carryOut(action, fleet: fleet, epochStore: epochStore, traffic: traffic, owner: owner, timeout: timeout,

@@ -56,6 +56,8 @@ public struct PartitionDrill: Sendable {
     public var cutMonitorTTLs = 3
 
     static let regions = ["us-east", "eu-west"]
+    /// The lease a drill runs with unless its config sets `failover.lease_ttl` (the agents renew every 500 ms).
+    public static let defaultLeaseTTL: Duration = .seconds(4)
 
     public init(scenario: PartitionScenario, binary: String, detection: DetectionSettings = .default, policy: FailoverPolicy = .default,
                 install: Bool = true, logger: Logger) {
@@ -130,7 +132,7 @@ public struct PartitionDrill: Sendable {
         FileManager.default.createFile(atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
         let apiPort = try FreePort.find(bindableOn: [lab.witnessAddress])
         let monitorURL = "http://\(lab.witnessAddress):\(apiPort)"
-        var ttl = policy.leaseTTL ?? .seconds(5)
+        var ttl = policy.leaseTTL ?? PartitionDrill.defaultLeaseTTL
         ttl = max(ttl, .seconds(3))
         for (index, node) in cluster.nodes.enumerated() {
             let file = "\(cluster.directory)/\(node.region)/agent.yml"
@@ -155,7 +157,7 @@ public struct PartitionDrill: Sendable {
                     timeout: 1s
                 lease:
                   monitor: \(monitorURL)
-                  renew_every: 1s
+                  renew_every: 500ms
 
                 """
             try yaml.write(toFile: file, atomically: true, encoding: .utf8)
@@ -230,7 +232,8 @@ public struct PartitionDrill: Sendable {
         }
         progress("steady state: \(primary.name) primary, \(standby.name) streaming, lease held; clients writing in both regions")
 
-        // The fault.
+        // The fault, at a random moment of the lease's renewal cycle (not in step with the drill's start).
+        try await clock.sleep(for: .milliseconds(Int.random(in: 0..<1000)))
         let faultAt = clock.now
         var problems: [String] = []
         var faultText = ""
