@@ -19,6 +19,8 @@ public final class NetworkLab: Sendable {
     public let subnet: String
     public let regions: [String]
     private let lock: LoopbackBlock.Lock
+    /// Held while this lab exists: a lab whose lock is free was left behind by a process that died.
+    private let idLock: LoopbackBlock.Lock
     private let runner = CommandRunner()
 
     public static let ip = "/usr/sbin/ip"
@@ -52,9 +54,15 @@ public final class NetworkLab: Sendable {
     /// Builds the namespaces, the bridge and the veths; on any failure removes what it made.
     public static func create(regions: [String]) async throws -> NetworkLab {
         if let why = unavailable() { throw Unavailable(description: why) }
+        await reapAbandoned()
         let (subnet, lock) = try reserveSubnet()
-        let id = "lb" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
-        let lab = NetworkLab(id: id, subnet: subnet, regions: regions, lock: lock)
+        var taken: (String, LoopbackBlock.Lock)?
+        for _ in 0..<100 {
+            let id = "lb" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+            if let idLock = LoopbackBlock.Lock.take("lab-\(id)") { taken = (id, idLock); break }
+        }
+        guard let (id, idLock) = taken else { throw Unavailable(description: "no free network lab id after 100 tries") }
+        let lab = NetworkLab(id: id, subnet: subnet, regions: regions, lock: lock, idLock: idLock)
         do {
             try await lab.build()
         } catch {
@@ -64,7 +72,8 @@ public final class NetworkLab: Sendable {
         return lab
     }
 
-    private init(id: String, subnet: String, regions: [String], lock: LoopbackBlock.Lock) {
+    private init(id: String, subnet: String, regions: [String], lock: LoopbackBlock.Lock, idLock: LoopbackBlock.Lock) {
+        self.idLock = idLock
         self.id = id
         self.subnet = subnet
         self.regions = regions
@@ -151,6 +160,30 @@ public final class NetworkLab: Sendable {
         for index in regions.indices { _ = try? await runner.run(Self.ip, ["netns", "del", namespace(index)], asUser: false) }
         _ = try? await runner.run(Self.ip, ["netns", "del", hubNamespace], asUser: false)
         lock.release()
+        idLock.release()
+    }
+
+    /// Removes labs whose process died without cleaning up (their id lock is free): kills what
+    /// still runs in their namespaces (agents, clients, PostgreSQL) and deletes the namespaces.
+    static func reapAbandoned() async {
+        let runner = CommandRunner()
+        guard let list = try? await runner.run(ip, ["netns", "list"], asUser: false) else { return }
+        let names = list.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        let labs = Set(names.compactMap { name -> String? in
+            let parts = name.split(separator: "-")
+            guard parts.count == 2, parts[0].count == 6, parts[0].hasPrefix("lb"), parts[0].dropFirst(2).allSatisfy(\.isHexDigit) else { return nil }
+            return String(parts[0])
+        })
+        for id in labs {
+            guard let lock = LoopbackBlock.Lock.take("lab-\(id)") else { continue }  // alive
+            for name in names where name.hasPrefix("\(id)-") {
+                let pids = (try? await runner.run(ip, ["netns", "pids", name], asUser: false)) ?? ""
+                for pid in pids.split(separator: "\n").compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) { kill(pid, SIGKILL) }
+                _ = try? await runner.run(ip, ["netns", "del", name], asUser: false)
+            }
+            _ = try? await runner.run(ip, ["link", "del", "\(id)-w"], asUser: false)
+            lock.release()
+        }
     }
 
     /// A free 10.213.N.0/24: not routed here already and not locked by another lab.
