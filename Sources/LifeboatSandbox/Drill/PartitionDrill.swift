@@ -93,9 +93,10 @@ public struct PartitionDrill: Sendable {
         var knot: KnotServer?
         var cluster: SandboxCluster?
         do {
-            let built = try SandboxCluster(regions: Self.regions, installation: installation, network: lab)
+            // PostgreSQL's own wal_receiver_timeout (60 s): the lease, not the WAL receiver, decides.
+            let built = try SandboxCluster(regions: Self.regions, installation: installation, network: lab, tunedTimeouts: false)
             cluster = built
-            progress("starting PostgreSQL \(installation.version) in the regions' namespaces")
+            progress("starting PostgreSQL \(installation.version) in the regions' namespaces (wal_receiver_timeout and wal_sender_timeout at PostgreSQL's defaults)")
             try await built.start()
             let server = try KnotServer(zone: SandboxDrill.zone, records: ["app 0 IN A \(built.primary.address)"], host: lab.witnessAddress)
             knot = server

@@ -32,6 +32,7 @@ public actor SandboxCluster {
     /// With a network lab, each region's PostgreSQL runs in the region's namespace on its address
     /// there (port 5432, as on a real host); otherwise on the block's loopback addresses.
     public nonisolated let network: NetworkLab?
+    private let tunedTimeouts: Bool
     private let runner: CommandRunner
     private var started: Set<String> = []
     private var destroyed = false
@@ -47,7 +48,11 @@ public actor SandboxCluster {
     }
 
     /// Lays out (but does not start) a sandbox with one node per region; the first is primary.
-    public init(regions: [String] = ["us-east", "eu-west"], installation: PostgresInstallation, network: NetworkLab? = nil) throws {
+    /// With `tunedTimeouts` false, PostgreSQL keeps its default `wal_receiver_timeout` and
+    /// `wal_sender_timeout` (60 s): partition drills show failover does not depend on them.
+    public init(regions: [String] = ["us-east", "eu-west"], installation: PostgresInstallation, network: NetworkLab? = nil,
+                tunedTimeouts: Bool = true) throws {
+        self.tunedTimeouts = tunedTimeouts
         precondition(regions.count >= 1)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-sandbox-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -96,8 +101,7 @@ public actor SandboxCluster {
             shared_buffers = 32MB
             max_connections = 60
             wal_receiver_status_interval = 1s
-            wal_receiver_timeout = 5s
-            wal_sender_timeout = 5s
+            \(tunedTimeouts ? "wal_receiver_timeout = 5s\nwal_sender_timeout = 5s" : "# wal_receiver_timeout, wal_sender_timeout: PostgreSQL's defaults (60 s)")
             cluster_name = '\(primary.region)'
             """)
         var hba = "\nhost replication postgres 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 trust\n"
