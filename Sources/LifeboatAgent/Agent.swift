@@ -358,36 +358,67 @@ actor FreshValue<Value: Sendable> {
 /// order is acted on), so a fence carrying an older epoch is refused — also after a restart.
 final class EpochMemory: Sendable {
     private let file: String?
-    private let highest: Mutex<UInt64>
+    private let saved: Mutex<Saved>
 
     init(file: String?) throws {
         self.file = file
-        var known: UInt64 = 0
+        var known = Saved(epoch: 0)
         if let file, FileManager.default.fileExists(atPath: file) {
             guard let data = FileManager.default.contents(atPath: file),
-                  let saved = try? JSONDecoder().decode(Saved.self, from: data) else {
+                  let decoded = try? JSONDecoder().decode(Saved.self, from: data) else {
                 throw AgentError("\(file): the agent's state is not readable; move it away only if you know no newer epoch was ordered")
             }
-            known = saved.epoch
+            known = decoded
         }
-        highest = Mutex(known)
+        saved = Mutex(known)
     }
 
-    struct Saved: Codable { var epoch: UInt64 }
+    /// The state file: the highest epoch, and (failsafe mode) the other nodes' agents and the lease's
+    /// TTL from the last grant, so a restarted agent can ask them while the monitor is unreachable.
+    struct Saved: Codable, Equatable {
+        var epoch: UInt64
+        var failsafePeers: [FailsafePeer]?
+        var ttlMilliseconds: Int64?
 
-    var current: UInt64 { highest.withLock { $0 } }
+        enum CodingKeys: String, CodingKey {
+            case epoch
+            case failsafePeers = "failsafe_peers", ttlMilliseconds = "lease_ttl_ms"
+        }
+    }
+
+    var current: UInt64 { saved.withLock { $0.epoch } }
 
     /// Records `epoch` if it is the highest seen (persisting it first); throws when it is older
     /// than one already seen.
     func admit(_ epoch: UInt64) throws {
-        try highest.withLock { known in
-            if epoch < known { throw StaleOrder(ordered: epoch, known: known) }
-            guard epoch > known else { return }
-            if let file { try StateFile.write(Saved(epoch: epoch), to: file, what: "the agent's state") }
-            known = epoch
+        try saved.withLock { state in
+            if epoch < state.epoch { throw StaleOrder(ordered: epoch, known: state.epoch) }
+            guard epoch > state.epoch else { return }
+            var next = state
+            next.epoch = epoch
+            if let file { try StateFile.write(next, to: file, what: "the agent's state") }
+            state = next
         }
     }
 
+    /// Keeps the failsafe peers and TTL of the last grant (written only when they change).
+    func remember(failsafePeers: [FailsafePeer]?, ttlMilliseconds: Int64) {
+        saved.withLock { state in
+            guard state.failsafePeers != failsafePeers || state.ttlMilliseconds != ttlMilliseconds else { return }
+            var next = state
+            next.failsafePeers = failsafePeers
+            next.ttlMilliseconds = ttlMilliseconds
+            if let file { try? StateFile.write(next, to: file, what: "the agent's state") }
+            state = next
+        }
+    }
+
+    var rememberedFailsafe: (peers: [FailsafePeer], ttlMilliseconds: Int64)? {
+        saved.withLock { state in
+            guard let peers = state.failsafePeers, let ttl = state.ttlMilliseconds else { return nil }
+            return (peers, ttl)
+        }
+    }
 }
 
 /// An order under an epoch older than one the agent already follows: another monitor (or a

@@ -38,8 +38,16 @@ public actor LeaseKeeper {
     private var ttl: Duration?
     /// Holding on the standbys' promises alone (the monitor is unreachable).
     public private(set) var onFailsafe = false
+    /// A fence is being applied (its retries run until it takes).
+    private var fencing = false
+    /// How long after a fence took a writable-looking server is not yet fenced again.
+    static let settleAfterFence: Duration = .seconds(1)
     /// The last renewal did not reach the monitor (no answer at all).
     private var unreachable = false
+    /// No lease has been granted since this agent started or since its PostgreSQL went down: a
+    /// writable PostgreSQL is not allowed to stay writable until the monitor (or, in failsafe mode,
+    /// every standby's agent) confirms this node is still the primary.
+    private var mustConfirm = true
     public private(set) var failsafeRounds = 0
     let renewEvery: Duration
     let logger: Logger
@@ -93,8 +101,17 @@ public actor LeaseKeeper {
 
     private func watchLoop() async {
         while !Task.isCancelled {
-            if case .holding = state, await agent.localDatabaseDown() {
-                await release()
+            switch state {
+            case .holding:
+                if await agent.localDatabaseDown() { await release() }
+            case .fenced(let reason):
+                // Fenced here, yet taking writes: restarted with data from before the fence, or the
+                // fence was lifted behind this agent's back. Not one more write.
+                if await agent.currentRole() == .primary, case .fenced = state {
+                    await fence("the local PostgreSQL takes writes again although this agent fenced it (\(reason))", again: true)
+                }
+            case .idle:
+                break
             }
             try? await clock.sleep(for: Self.watchEvery)
         }
@@ -125,6 +142,7 @@ public actor LeaseKeeper {
     private func release() async {
         guard case .holding = state else { return }
         state = .idle
+        mustConfirm = true
         deadline?.cancel()
         do {
             _ = try await client.release(epoch: agent.epochs.current, timeout: .seconds(1))
@@ -139,6 +157,10 @@ public actor LeaseKeeper {
         let role = await agent.currentRole()
         switch role {
         case .primary:
+            if case .fenced(let reason) = state {
+                await fence("the local PostgreSQL takes writes again although this agent fenced it (\(reason))", again: true)
+                return
+            }
             if case .holding(let until) = state, clock.now >= until {
                 await fence("the lease was not renewed in time (the monitor was unreachable)")
                 return
@@ -158,6 +180,8 @@ public actor LeaseKeeper {
                     if let epoch = answer.epoch { try? agent.epochs.admit(epoch) }
                     failsafePeers = answer.failsafePeers
                     self.ttl = .milliseconds(ttl)
+                    mustConfirm = false
+                    agent.epochs.remember(failsafePeers: answer.failsafePeers, ttlMilliseconds: ttl)
                     if onFailsafe {
                         onFailsafe = false
                         logger.notice("the monitor renews the lease again; failsafe mode over")
@@ -178,6 +202,8 @@ public actor LeaseKeeper {
                         }
                     case .noPrimaryYet:
                         // A (re)starting monitor: no lease, but no verdict either.
+                        // (Not fenced for want of confirmation: the monitor is about to identify the
+                        // primary, and a fence now would hide it from that discovery.)
                         await failsafeRound(because: "the monitor has not identified a primary yet")
                     }
                 }
@@ -185,6 +211,7 @@ public actor LeaseKeeper {
                 unreachable = true
                 logger.warning("lease not renewed", metadata: ["lease.error": "\(error)"])
                 await failsafeRound(because: "the monitor is unreachable")
+                await confirmOrFence(because: "the monitor is unreachable")
             }
             if case .holding(let until) = state, clock.now >= until {
                 await fence("the lease was not renewed in time (the monitor was unreachable)")
@@ -199,12 +226,14 @@ public actor LeaseKeeper {
             // are refused from then on.
             guard case .fenced = state else { return }
             do {
+                let sent = clock.now
                 let answer = try await client.renew(epoch: agent.epochs.current, timeout: min(renewEvery, .seconds(1)))
                 if answer.granted, let ttl = answer.ttlMilliseconds {
-                    let sent = clock.now
+                    // Held first, then lifted: the watch never sees a writable server it fenced.
+                    hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
+                    mustConfirm = false
                     let detail = await agent.liftSelfFence()
                     logger.notice("the monitor grants the lease again: \(detail)")
-                    hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
                 }
             } catch {
                 logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])
@@ -222,7 +251,17 @@ public actor LeaseKeeper {
     /// time — so the lease is held as if renewed at `sent`. Any refusal or silence: nothing changes
     /// (the fence deadline stands).
     private func failsafeRound(because why: String) async {
-        guard case .holding(let until) = state, let peers = failsafePeers, let ttl else { return }
+        if failsafePeers == nil, let remembered = agent.epochs.rememberedFailsafe {
+            failsafePeers = remembered.peers
+            ttl = .milliseconds(remembered.ttlMilliseconds)
+        }
+        guard let peers = failsafePeers, let ttl else { return }
+        let until: ContinuousClock.Instant
+        switch state {
+        case .holding(let held): until = held
+        case .idle where mustConfirm: until = clock.now.advanced(by: .seconds(1))
+        case .idle, .fenced: return
+        }
         let sent = clock.now
         let timeout = max(.milliseconds(50), min(renewEvery, .seconds(1), sent.duration(to: until)))
         let epoch = Epoch(agent.epochs.current)
@@ -246,7 +285,12 @@ public actor LeaseKeeper {
         }
         failsafeRounds += 1
         let refused = answers.filter { $0.1 != nil }
-        guard refused.isEmpty, case .holding = state else {
+        let stillOurs: Bool = switch state {
+        case .holding: true
+        case .idle: mustConfirm
+        case .fenced: false
+        }
+        guard refused.isEmpty, stillOurs else {
             if onFailsafe || refused.count < peers.count {
                 logger.warning("failsafe: not every standby's agent promised; the lease runs out unless renewed",
                                metadata: ["failsafe.refused": "\(refused.map { "\($0.0): \($0.1 ?? "")" }.joined(separator: "; "))"])
@@ -258,13 +302,30 @@ public actor LeaseKeeper {
             logger.warning("failsafe mode: \(why), but every standby's agent (\(peers.map(\.node).joined(separator: ", "))) promised not to be promoted; still taking writes")
         }
         hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl.milliseconds))
+        mustConfirm = false
+    }
+
+    /// A writable PostgreSQL this agent has not had confirmed as the primary since it started (or
+    /// since its PostgreSQL came back): fenced until the monitor grants the lease — a returning old
+    /// primary takes no write on its own say-so.
+    private func confirmOrFence(because why: String) async {
+        guard mustConfirm, case .idle = state else { return }
+        await fence("not confirmed as the primary since this agent or its PostgreSQL started, and \(why)")
     }
 
     /// Read-only at once; then, with `fence.method: stop`, stopped. A fence that did not take (a
     /// slow or overloaded server) is tried again every `watchEvery` until it does, or until the
     /// local PostgreSQL is down.
-    private func fence(_ reason: String) async {
-        if case .fenced = state { return }
+    private func fence(_ reason: String, again: Bool = false) async {
+        if case .fenced = state, !again { return }
+        if again {
+            // One fence at a time; and a server that was just made read-only may still show its old
+            // setting to a new session until it has processed the reload.
+            if fencing { return }
+            if let at = fencedAt, at.duration(to: clock.now) < Self.settleAfterFence { return }
+        }
+        fencing = true
+        defer { fencing = false }
         deadline?.cancel()
         logger.critical("fencing the local PostgreSQL: \(reason)")
         selfFences += 1

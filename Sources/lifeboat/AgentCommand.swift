@@ -19,10 +19,16 @@ extension Lifeboat {
                   GET /primary   200 only while the local PostgreSQL takes writes
                   GET /replica   200 only while it is a standby
                   GET /metrics   Prometheus text format
-                  POST /v1/actions/{fence,status,sync-now}
-                                 for the monitor, HMAC-SHA256 signed with the
-                                 shared key; unsigned, stale (30 s) or replayed
+                  POST /v1/actions/{fence,status,sync-now,seal,promise}
+                                 for the monitor, and /v1/actions/failsafe for
+                                 the primary's agent: HMAC-SHA256 signed with
+                                 the shared key for this node and an epoch;
+                                 unsigned, stale (30 s), replayed or other-node
                                  requests get 401 and nothing runs
+                With a lease: section, the primary's agent renews the primary's
+                lease with the monitor and fences its own PostgreSQL when it
+                cannot; in failsafe mode it keeps the lease while every other
+                node's agent promises not to be promoted.
                 With a files: section, an agent in a standby region pulls those
                 directories from the primary region with rsync every interval,
                 following the epoch the monitor announces. See docs/agent.md.

@@ -18,13 +18,20 @@ extension Lifeboat {
                 failover.lease_ttl), and the monitor runs exactly as lifeboat monitor builds it (state \
                 file, API, agent coordination). A client writes numbered rows through the DNS name; then \
                 the scenario acts: kill-primary (default) sends SIGKILL to the primary's postmaster, \
-                switchover asks for a planned switchover as an operator would. The drill prints \
+                switchover asks for a planned switchover as an operator would. \
+                Partition scenarios (root; ip and nft, nftables installed when missing) build each region \
+                in a network namespace of its own, with its agent and a client as separate lifeboat \
+                processes there, and cut regions silently with nftables: isolate-primary (the primary's \
+                region cut off: one failover, no write on the old primary after the promotion), \
+                cut-monitor (only the monitor loses the primary's region: no failover), blip (1, 2, 3 s \
+                cuts: no failover), return-of-the-old-primary (the old primary restarted with its old data \
+                after the failover: it takes no write). docs/drills.md. The drill prints \
                 the timeline (fault, detection, decision, fencing, promotion, first write on the new \
                 primary), RTO (fault -> first acknowledged write on the new primary) and RPO \
                 (acknowledged writes missing on the new primary). Everything is removed afterwards, also \
                 on Ctrl-C. PostgreSQL is installed from Debian's packages when missing and running as root.
 
-                Exit status: 0 when the drill passed (exactly one promotion, writes resumed), 1 otherwise.
+                Exit status: 0 when the drill passed (its scenario's checks: for kill-primary exactly one promotion and writes resumed), 1 otherwise.
                 """
         )
 

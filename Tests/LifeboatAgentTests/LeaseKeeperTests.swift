@@ -170,6 +170,30 @@ import Testing
         }
     }
 
+    /// A returning old primary (or any primary whose agent restarts while the monitor is out of
+    /// reach) is not left taking writes on its own say-so: fenced until the monitor grants the lease.
+    @Test func anAgentThatCannotConfirmItsPrimaryAtStartFencesItUntilTheMonitorGrantsTheLease() async throws {
+        try await withSandboxCluster { cluster in
+            try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")
+            try await withKeeper(cluster, mode: .silent, awaitHolding: false) { grantor, _, keeper in
+                try await waitFor("fenced for want of a lease", timeout: .seconds(10)) { await keeper.fencedAt != nil }
+                #expect(!(await takesWrites(cluster)))
+                guard case .fenced(let reason) = await keeper.state else { Issue.record("\(await keeper.state)"); return }
+                #expect(reason.contains("not confirmed as the primary"), "\(reason)")
+                // Writable again behind the agent's back (a restart with data from before the fence):
+                // fenced again within moments.
+                try await cluster.psql(cluster.primary, "ALTER SYSTEM RESET default_transaction_read_only")
+                try await cluster.psql(cluster.primary, "SELECT pg_reload_conf()")
+                try await waitFor("fenced again", timeout: .seconds(5)) { await keeper.selfFences >= 2 }
+                try await waitFor("read-only again", timeout: .seconds(5)) { !(await takesWrites(cluster)) }
+                // The monitor answers and names this node the primary: the fence is lifted.
+                grantor.mode.withLock { $0 = .grant }
+                try await waitFor("writable under the lease", timeout: .seconds(10)) { await takesWrites(cluster) }
+                if case .holding = await keeper.state {} else { Issue.record("\(await keeper.state)") }
+            }
+        }
+    }
+
     @Test func aPrimaryTheMonitorNoLongerRecognisesFencesItselfAtOnce() async throws {
         try await withSandboxCluster { cluster in
             try await cluster.psql(cluster.primary, "CREATE TABLE lease_t (id int)")

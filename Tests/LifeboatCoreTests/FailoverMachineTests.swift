@@ -27,6 +27,22 @@ import Testing
         #expect(h.machine.state == .monitoring(primary: "pg-a"))
     }
 
+    @Test func aPrimaryHeldReadOnlyUntilItsAgentHoldsTheLeaseIsStillFound() {
+        // Its agent fenced it (the monitor was unreachable when the agent started): with no
+        // writable node, the only node out of recovery is the primary, so its lease can be granted
+        // and the fence lifted.
+        var h = Harness()
+        h.probe("pg-b", standby(streaming: true))
+        let actions = h.probe("pg-a", primary(readOnly: true))
+        #expect(h.machine.state == .monitoring(primary: "pg-a"))
+        #expect(actions.transitionReasons.first?.contains("out of recovery, but read-only") == true)
+        // Two read-only nodes out of recovery: no pick, nothing to guess.
+        var two = Harness()
+        two.probe("pg-a", primary(readOnly: true))
+        two.probe("pg-b", primary(readOnly: true))
+        #expect(two.kind == .discovering)
+    }
+
     @Test func aSecondWritableNodeAfterDiscoveryIsFencedByTheSplitBrainGuard() {
         var h = Harness()
         h.steadyState()

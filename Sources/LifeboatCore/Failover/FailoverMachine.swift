@@ -206,6 +206,20 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             lastPrimaryTimeline = health[primary]?.currentStatus?.timeline
             return [move(to: .monitoring(primary: primary), reason: "\(primary) is the primary: reachable, not in recovery, accepts writes")]
         }
+        if writable.isEmpty {
+            // A primary held read-only (its agent fenced it when it could not confirm its lease, or
+            // it booted read-only): the only node out of recovery, never retired, is the primary; its
+            // agent lifts the fence once it holds the lease.
+            let outOfRecovery = topology.databaseNodes.map(\.name).filter { health[$0]?.currentStatus.map { !$0.inRecovery } == true }
+            if outOfRecovery.count == 1, let primary = outOfRecovery.first, !retired.contains(primary) {
+                lastDiscoveryProblem = nil
+                lastPrimaryLSN = health[primary]?.currentStatus?.currentLSN
+                lastPrimaryTimeline = health[primary]?.currentStatus?.timeline
+                return [move(to: .monitoring(primary: primary),
+                             reason: "\(primary) is the primary: reachable and out of recovery, but read-only; its agent lifts the fence once it holds the lease")]
+            }
+            return []
+        }
         guard writable.count > 1 else { return [] }
         let problem = "more than one node accepts writes (\(writable.joined(separator: ", "))); refusing to pick a primary"
         guard problem != lastDiscoveryProblem else { return [] }

@@ -130,7 +130,9 @@ public struct PartitionDrill: Sendable {
         // The agents: real `lifeboat agent` processes in their regions.
         let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let keyFile = "\(cluster.directory)/agent.key"
-        FileManager.default.createFile(atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw DrillFailure("cannot write the agents' key file \(keyFile)")
+        }
         let apiPort = try FreePort.find(bindableOn: [lab.witnessAddress])
         let monitorURL = "http://\(lab.witnessAddress):\(apiPort)"
         var ttl = policy.leaseTTL ?? PartitionDrill.defaultLeaseTTL
