@@ -224,7 +224,14 @@ public actor LeaseKeeper {
             // lease again, it still names this node the primary with no failover started, so the
             // fence is lifted. A fence ordered by the monitor is never lifted here: its renewals
             // are refused from then on.
-            guard case .fenced = state else { return }
+            // Lifted here only when this keeper fenced it, or when it started read-only by
+            // `--prepare-start` (never a fence the monitor or an operator put there).
+            let readOnlyStart = agent.config.stateFile.map { FileManager.default.fileExists(atPath: ReadOnlyStart.marker(stateFile: $0)) } ?? false
+            switch state {
+            case .fenced: break
+            case .idle where mustConfirm && readOnlyStart: break
+            case .idle, .holding: return
+            }
             do {
                 let sent = clock.now
                 let answer = try await client.renew(epoch: agent.epochs.current, timeout: min(renewEvery, .seconds(1)))
@@ -233,7 +240,8 @@ public actor LeaseKeeper {
                     hold(until: Self.fenceAt(sent: sent, ttlMilliseconds: ttl))
                     mustConfirm = false
                     let detail = await agent.liftSelfFence()
-                    logger.notice("the monitor grants the lease again: \(detail)")
+                    if readOnlyStart, let stateFile = agent.config.stateFile { try? FileManager.default.removeItem(atPath: ReadOnlyStart.marker(stateFile: stateFile)) }
+                    logger.notice("the monitor grants the lease\(readOnlyStart ? " (this node started read-only)" : " again"): \(detail)")
                 }
             } catch {
                 logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])

@@ -45,8 +45,30 @@ extension Lifeboat {
         @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
         var logLevel: Logger.Level = .info
 
+        @Option(help: ArgumentHelp(
+            "Before PostgreSQL starts (ExecStartPre= of its unit): make the server in this data directory start read-only unless it is a standby; the running agent lifts that once the monitor grants this node the primary's lease. Needs a lease: section. Exits.",
+            valueName: "data-directory"))
+        var prepareStart: String?
+
         func run() async throws {
             let loaded = try loadingConfig { try AgentConfigParser.load(path: config) }
+            if let prepareStart {
+                guard loaded.lease != nil else {
+                    printError("\(config): --prepare-start needs a lease: section (without a lease nothing would lift the read-only start)")
+                    throw ExitCode(1)
+                }
+                guard let stateFile = loaded.stateFile else {
+                    printError("\(config): --prepare-start needs state_file (where the agent finds the read-only start's marker)")
+                    throw ExitCode(1)
+                }
+                do {
+                    print(try ReadOnlyStart.prepare(dataDirectory: prepareStart, stateFile: stateFile))
+                } catch {
+                    printError("lifeboat agent --prepare-start: \(error)")
+                    throw ExitCode(1)
+                }
+                return
+            }
             if validate {
                 for warning in loaded.warnings { printError(warning.description) }
                 print("\(config): valid: node \(loaded.node) in \(loaded.region), \(loaded.checks.count) checks, "

@@ -262,8 +262,15 @@ public struct PartitionDrill: Sendable {
                 try await lab.heal(0)
                 healedAt = clock.now
                 try await waitUntil(clock, .seconds(10), "the old primary's postmaster gone") { kill(pid, 0) != 0 }
+                // Its old data as it was before any fence (a restore, or a fence that never took):
+                // nothing in its own configuration keeps it read-only.
+                try await cluster.forgetReadOnlyFence(primary)
+                // Started as its systemd unit starts it: ExecStartPre runs the agent's --prepare-start.
+                let prepared = try await CommandRunner().run(binary, ["agent", "--config", "\(cluster.directory)/\(primary.region)/agent.yml",
+                                                                      "--prepare-start", primary.dataDirectory], asUser: false)
                 try await cluster.restart(primary)
-                faultText += "; after the failover its postmaster was killed, the network healed, and it was started again with its old data"
+                faultText += "; after the failover its postmaster was killed, the network healed, its read-only fence was removed from its data "
+                    + "(old data from before the fence) and it was started again as its unit does (\(prepared.trimmingCharacters(in: .whitespacesAndNewlines)))"
             } else {
                 try await lab.heal(0)
                 healedAt = clock.now

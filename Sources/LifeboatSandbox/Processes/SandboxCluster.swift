@@ -183,6 +183,15 @@ public actor SandboxCluster {
         return pid
     }
 
+    /// Removes any `default_transaction_read_only` setting from a stopped node's
+    /// `postgresql.auto.conf`: its data as it was before a read-only fence.
+    public func forgetReadOnlyFence(_ node: SandboxNode) throws {
+        let file = "\(node.dataDirectory)/postgresql.auto.conf"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("default_transaction_read_only") }
+        try kept.joined(separator: "\n").write(toFile: file, atomically: false, encoding: .utf8)
+    }
+
     /// Turns `node` into a standby of the first node again, whatever it did meanwhile: writes
     /// `standby.signal` and restarts it (`pg_ctl restart -m fast`). A node that was promoted on its
     /// own stays on its own timeline: a forked standby.
