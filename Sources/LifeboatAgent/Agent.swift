@@ -64,12 +64,18 @@ public final class Agent: Sendable {
         runner = try CheckRunner(config: config, postgres: postgres, environment: environment)
         metrics = AgentMetrics(config: config)
         cache = HealthCache(window: config.cacheFor)
+        let promiseSlot = PromiseSlot()
+        self.promiseSlot = promiseSlot
+        let leaseStatus = config.lease.map { LeaseClient(monitor: $0.monitor, node: config.node, key: keyText) }
+        self.leaseStatus = leaseStatus
         if let files = config.files {
-            replicator = try FileReplicator(config: files, region: config.region, logger: logger, rsync: rsync) { [postgres] in
+            replicator = try FileReplicator(config: files, region: config.region, logger: logger, rsync: rsync, localDatabaseWritable: { [postgres] in
                 guard let postgres else { return nil }
                 guard case .reachable(let status) = await postgres.probe(timeout: .seconds(2)) else { return nil }
                 return !status.inRecovery && !status.readOnly
-            }
+            }, sourceConfirmed: { order in
+                await Self.confirmSource(order, leaseStatus: leaseStatus, promise: promiseSlot)
+            })
         } else {
             replicator = nil
         }
@@ -122,12 +128,36 @@ public final class Agent: Sendable {
         state.inRecovery ? .replica : (state.readOnly ? .fenced : .primary)
     }
 
+    /// The monitor's lease routes (with a `lease:` section): the lease store this agent confirms
+    /// epochs and file sources with.
+    let leaseStatus: LeaseClient?
+
+    /// Nil when files may be pulled from `order`'s primary region: the monitor says that region's
+    /// primary holds the lease under the order's epoch with no failover running — or, while the
+    /// monitor cannot be asked, this agent holds a failsafe promise from that primary under that
+    /// epoch. Without a `lease:` section there is nothing to ask: nil.
+    static func confirmSource(_ order: ReplicationOrder, leaseStatus: LeaseClient?, promise: PromiseSlot) async -> String? {
+        guard let leaseStatus else { return nil }
+        do {
+            let status = try await leaseStatus.status(epoch: order.epoch, timeout: .seconds(1))
+            if status.confirmsSource(region: order.primaryRegion, epoch: order.epoch) { return nil }
+            if status.failoverRunning { return "a failover is under way (epoch \(status.epoch))" }
+            if status.epoch != order.epoch { return "the monitor is at epoch \(status.epoch), the order at \(order.epoch)" }
+            if status.primaryRegion != order.primaryRegion { return "the monitor names \(status.primaryRegion ?? "no region") the primary region" }
+            return "the primary's lease is \(status.lease.rawValue)"
+        } catch {
+            let held = promise.value.withLock { held in held.map { $0.epoch == order.epoch && ContinuousClock.now < $0.until } ?? false }
+            return held ? nil : "the monitor cannot confirm the source (\(error)) and no failsafe promise is held"
+        }
+    }
+
     // MARK: Failsafe promises
 
     /// The promise this agent gave the primary's agent: not to let this node be promoted until
     /// `until`. Guarded with the epoch check, so a seal and a failsafe request never interleave.
     struct Promise { var holder: String; var epoch: UInt64; var until: ContinuousClock.Instant }
-    private let promise = Mutex<Promise?>(nil)
+    final class PromiseSlot: Sendable { let value = Mutex<Promise?>(nil) }
+    private let promiseSlot: PromiseSlot
 
     /// A failsafe request from the primary's agent (the monitor is unreachable to it): promise not
     /// to let this node be promoted for `ttl` from now. Refused when a newer epoch is known here (a
@@ -142,7 +172,7 @@ public final class Agent: Sendable {
         if await currentRole() == .primary {
             return FailsafeAnswer(granted: false, ttlMilliseconds: nil, refusal: "\(config.node) accepts writes itself: no promise for \(request.primary)")
         }
-        let answer: FailsafeAnswer = promise.withLock { held in
+        let answer: FailsafeAnswer = promiseSlot.value.withLock { held in
             let known = epochs.current
             guard request.epoch >= known else {
                 return FailsafeAnswer(granted: false, ttlMilliseconds: nil,
@@ -161,17 +191,21 @@ public final class Agent: Sendable {
 
     /// Before this node is promoted under `epoch`: adopt the epoch (persisted), so failsafe requests
     /// under older epochs are refused from now on, and say how long the last promise still runs.
-    public func seal(epoch: UInt64) throws -> PromiseState {
-        let state: PromiseState = try promise.withLock { held in
+    public func seal(epoch: UInt64) async throws -> PromiseState {
+        var state: PromiseState = try promiseSlot.value.withLock { held in
             try epochs.admit(epoch)
             return promiseState(held)
+        }
+        // No file pull may run into a node about to take writes: stopped, partial output discarded.
+        if let replicator {
+            state.pullCancelled = await replicator.stopPulls(epoch: epoch)
         }
         logger.warning("sealed for promotion", metadata: ["seal.epoch": "\(epoch)", "failsafe.remaining_ms": "\(state.remainingMilliseconds)"])
         return state
     }
 
     /// The promise held now, for the monitor's failsafe view.
-    public func currentPromise() -> PromiseState { promise.withLock { promiseState($0) } }
+    public func currentPromise() -> PromiseState { promiseSlot.value.withLock { promiseState($0) } }
 
     private func promiseState(_ held: Promise?) -> PromiseState {
         let remaining = held.map { max(Duration.zero, ContinuousClock.now.duration(to: $0.until)) } ?? .zero
@@ -233,6 +267,17 @@ public final class Agent: Sendable {
     /// Adopts the ordered epoch (refusing an older one) and pulls now.
     public func syncNow(epoch: UInt64, primaryRegion: String) async throws -> FilesStatus {
         guard let replicator else { throw AgentError("this agent has no files: section") }
+        if let leaseStatus {
+            // Adopted only when the lease store confirms it: a signed order with an epoch the store
+            // never reached (or a primary region it does not name) changes nothing.
+            let status: LeaseStatusResponse
+            do { status = try await leaseStatus.status(epoch: epoch, timeout: .seconds(2)) } catch {
+                throw SyncRefusal.notConfirmed("cannot confirm epoch \(epoch) with the monitor: \(error)")
+            }
+            guard status.epoch == epoch, status.primaryRegion == primaryRegion else {
+                throw SyncRefusal.notConfirmed("the monitor is at epoch \(status.epoch) with primary region \(status.primaryRegion ?? "none"), the order says epoch \(epoch) and \(primaryRegion)")
+            }
+        }
         try epochs.admit(epoch)
         try await replicator.accept(epoch: epoch, primaryRegion: primaryRegion)
         await replicator.syncNow()

@@ -61,7 +61,7 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
             throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
         }
         do {
-            return try jsonResponse(try agent.seal(epoch: order.epoch), status: .ok)
+            return try jsonResponse(try await agent.seal(epoch: order.epoch), status: .ok)
         } catch let stale as StaleOrder {
             return try jsonResponse(["error": stale.description], status: .conflict)
         }

@@ -11,9 +11,13 @@ public enum SyncRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// Same epoch, another primary: two monitors disagree; nothing is done until one wins.
     case conflictingPrimary(epoch: UInt64, ordered: String, known: String)
     case unknownRegion(String)
+    /// The lease store (the monitor) does not confirm the order's epoch and primary region.
+    case notConfirmed(String)
 
     public var description: String {
         switch self {
+        case .notConfirmed(let why):
+            "refused: \(why)"
         case .staleEpoch(let ordered, let known):
             "refused: the sync was ordered under epoch \(ordered), but this agent already follows epoch \(known)"
         case .conflictingPrimary(let epoch, let ordered, let known):
@@ -33,14 +37,26 @@ public actor FileReplicator {
     /// True when the local database accepts writes (not in recovery, not fenced): then this node is
     /// a primary whatever the order says, and pulling into it is refused.
     private let localDatabaseWritable: @Sendable () async -> Bool?
+    /// Nil when files may be pulled from `order`'s primary region now (its primary holds the lease
+    /// under that epoch), else why not. Asked before each pass and every second during one.
+    private let sourceConfirmed: @Sendable (ReplicationOrder) async -> String?
     private let rsync: String
+    /// A promotion of this node under this epoch is coming (the monitor sealed the agent): no pull
+    /// runs until an order of at least this epoch is adopted.
+    private var sealedEpoch: UInt64 = 0
+    /// Why the running pass must stop now (set by a seal or a newer order).
+    private var stopReason: String?
+    /// Passes cancelled before their end (their partial output discarded).
+    public private(set) var passesCancelled = 0
     private(set) var order: ReplicationOrder
     private var statuses: [String: PathSyncStatus]
     private var running: Task<[PathSyncStatus], Never>?
     public private(set) var lastRefusal: String?
 
     public init(config: FilesConfig, region: String, logger: Logger, rsync: String = "rsync",
-                localDatabaseWritable: @escaping @Sendable () async -> Bool? = { nil }) throws {
+                localDatabaseWritable: @escaping @Sendable () async -> Bool? = { nil },
+                sourceConfirmed: @escaping @Sendable (ReplicationOrder) async -> String? = { _ in nil }) throws {
+        self.sourceConfirmed = sourceConfirmed
         self.config = config
         self.region = region
         self.logger = logger
@@ -56,7 +72,7 @@ public actor FileReplicator {
 
     /// Adopts a newer epoch's primary region (persisted before it is acted on). An older epoch,
     /// or the same epoch with a different primary, is refused and changes nothing.
-    public func accept(epoch: UInt64, primaryRegion: String) throws {
+    public func accept(epoch: UInt64, primaryRegion: String) async throws {
         if epoch < order.epoch { throw SyncRefusal.staleEpoch(ordered: epoch, known: order.epoch) }
         if epoch == order.epoch, primaryRegion != order.primaryRegion, epoch > 0 {
             throw SyncRefusal.conflictingPrimary(epoch: epoch, ordered: primaryRegion, known: order.primaryRegion)
@@ -64,9 +80,27 @@ public actor FileReplicator {
         if primaryRegion != region, config.source(of: primaryRegion) == nil { throw SyncRefusal.unknownRegion(primaryRegion) }
         let new = ReplicationOrder(epoch: epoch, primaryRegion: primaryRegion)
         guard new != order else { return }
+        // A pass under the old order stops now, its partial output discarded.
+        await stopRunningPass("epoch \(epoch) names \(primaryRegion) the primary region")
         try Self.saveOrder(new, to: config.stateFile)
         logger.notice("file replication follows a new epoch", metadata: ["epoch": "\(epoch)", "files.primary_region": "\(primaryRegion)"])
         order = new
+    }
+
+    /// Before this node is promoted under `epoch`: cancels the running pass (rsync stopped, its
+    /// partial output discarded) and pulls nothing more until an order of at least that epoch is
+    /// adopted. Returns once no rsync of this agent runs; true when a pass was cancelled.
+    @discardableResult
+    public func stopPulls(epoch: UInt64) async -> Bool {
+        sealedEpoch = max(sealedEpoch, epoch)
+        return await stopRunningPass("this node is about to be promoted under epoch \(epoch)")
+    }
+
+    private func stopRunningPass(_ reason: String) async -> Bool {
+        guard let current = running else { return false }
+        stopReason = reason
+        _ = await current.value
+        return true
     }
 
     /// Runs one pass over every path now, after any pass already running. Never two passes at
@@ -104,10 +138,15 @@ public actor FileReplicator {
         atOnce += 1
         mostAtOnce = max(mostAtOnce, atOnce)
         defer { atOnce -= 1 }
+        stopReason = nil
         let order = self.order
         if order.primaryRegion == region {
             lastRefusal = nil
             for name in statuses.keys { statuses[name]?.source = nil }
+            return status()
+        }
+        if sealedEpoch > order.epoch {
+            lastRefusal = "not pulling: this node is being promoted under epoch \(sealedEpoch)"
             return status()
         }
         if await localDatabaseWritable() == true {
@@ -117,21 +156,44 @@ public actor FileReplicator {
             for name in statuses.keys { statuses[name]?.errors += 1; statuses[name]?.lastError = reason }
             return status()
         }
+        if let why = await sourceConfirmed(order) {
+            // The source region's primary does not hold the lease under this epoch (a failover has
+            // begun, or the monitor cannot say): what it writes now must not arrive here.
+            lastRefusal = "not pulling from \(order.primaryRegion): \(why)"
+            logger.notice("file sync held", metadata: ["files.reason": "\(why)"])
+            return status()
+        }
         lastRefusal = nil
         guard let source = config.source(of: order.primaryRegion) else { return status() }
         for path in config.paths {
-            let outcome = await pull(path, from: source)
+            let outcome = await pull(path, from: source, order: order)
             // The order may have changed while rsync ran; the result still describes that pull.
             statuses[path.name] = outcome
+            if stopReason != nil { break }
         }
         return status()
     }
 
+    /// Why the pass under `order` must stop now, or nil: a seal or a newer order, the local database
+    /// taking writes, or (checked every `confirmEvery`) the source no longer holding the lease.
+    private func mustStop(_ order: ReplicationOrder, confirm: Bool) async -> String? {
+        if let stopReason { return stopReason }
+        if self.order != order { return "the order changed to epoch \(self.order.epoch)" }
+        if await localDatabaseWritable() == true { return "the local database accepts writes" }
+        if confirm, let why = await sourceConfirmed(order) { return why }
+        return nil
+    }
+
+    static let watchEvery: Duration = .milliseconds(200)
+    static let confirmEvery = 5
+
     /// The rsync command line for one path (public so `--dry-run` style tooling and tests can read it).
     public func command(for path: FilesConfig.SyncedPath, from source: FilesConfig.Source) -> [String] {
-        var argv = [rsync, "--archive", "--stats"]
+        var argv = [rsync, "--archive", "--stats", "--delay-updates", "--exclude=\(Self.holdingDirectory)/"]
         // Whole-file writes into a temporary file renamed into place: a failed or interrupted
-        // transfer never leaves a half-written file (no --inplace, --partial or --append).
+        // transfer never leaves a half-written file (no --inplace, --partial or --append). With
+        // --delay-updates every updated file waits in a holding directory (.~tmp~) until the whole
+        // pass is done, so a cancelled pass changes nothing; holding directories never travel.
         argv.append("--timeout=\(max(10, Int(config.timeout.components.seconds)))")
         if let limit = config.bandwidthLimitKiB { argv.append("--bwlimit=\(limit)") }
         for pattern in config.excludes { argv.append("--exclude=\(pattern)") }
@@ -153,26 +215,66 @@ public actor FileReplicator {
         return argv
     }
 
-    private func pull(_ path: FilesConfig.SyncedPath, from source: FilesConfig.Source) async -> PathSyncStatus {
+    enum Ended: Sendable { case finished(ProcessOutcome), stopped(String) }
+
+    /// rsync's holding directory for --delay-updates (its default --partial-dir).
+    public static let holdingDirectory = ".~tmp~"
+
+    /// `setpriv --pdeathsig KILL`: rsync dies with the agent, even when the agent is killed outright.
+    static let setpriv = "/usr/bin/setpriv"
+
+    private func pull(_ path: FilesConfig.SyncedPath, from source: FilesConfig.Source, order: ReplicationOrder) async -> PathSyncStatus {
         var status = statuses[path.name] ?? PathSyncStatus(name: path.name, path: path.path)
         status.source = "\(source)"
         status.lastAttempt = Date()
         do {
             try FileManager.default.createDirectory(atPath: path.path, withIntermediateDirectories: true)
-            let argv = command(for: path, from: source)
-            let outcome = try await ProcessRunner.run(argv, timeout: config.timeout)
-            status.lastDuration = outcome.duration.seconds
-            if outcome.succeeded {
-                let bytes = Self.bytesReceived(outcome.output)
-                status.lastSuccess = Date()
-                status.lastBytes = bytes
-                status.totalBytes += bytes
-                status.lastError = nil
-                logger.debug("file sync done", metadata: ["files.path": "\(path.name)", "files.bytes": "\(bytes)"])
-            } else {
-                status.errors += 1
-                status.lastError = "rsync \(outcome.describe(timeout: config.timeout))"
-                logger.warning("file sync failed", metadata: ["files.path": "\(path.name)", "files.error": "\(status.lastError!)"])
+            var argv = command(for: path, from: source)
+            if FileManager.default.isExecutableFile(atPath: Self.setpriv) { argv = [Self.setpriv, "--pdeathsig", "KILL", "--"] + argv }
+            let timeout = config.timeout
+            let command = argv
+            let ended: Ended = try await withThrowingTaskGroup(of: Ended?.self) { group in
+                group.addTask { .finished(try await ProcessRunner.run(command, timeout: timeout)) }
+                group.addTask {
+                    var round = 0
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: Self.watchEvery)
+                        if Task.isCancelled { return nil }
+                        round += 1
+                        if let why = await self.mustStop(order, confirm: round % Self.confirmEvery == 0) { return .stopped(why) }
+                    }
+                    return nil
+                }
+                while let next = try await group.next() {
+                    guard let next else { continue }
+                    // Either rsync ended, or it must stop: cancelling its task tears it down
+                    // (SIGTERM, SIGKILL 2 s later) and waits for it.
+                    group.cancelAll()
+                    return next
+                }
+                throw CancellationError()
+            }
+            switch ended {
+            case .stopped(let why):
+                discardHeldUpdates(in: path.path)
+                passesCancelled += 1
+                status.lastError = "pass cancelled, its partial output discarded: \(why)"
+                logger.warning("file sync cancelled", metadata: ["files.path": "\(path.name)", "files.reason": "\(why)"])
+            case .finished(let outcome):
+                status.lastDuration = outcome.duration.seconds
+                if outcome.succeeded {
+                    let bytes = Self.bytesReceived(outcome.output)
+                    status.lastSuccess = Date()
+                    status.lastBytes = bytes
+                    status.totalBytes += bytes
+                    status.lastError = nil
+                    logger.debug("file sync done", metadata: ["files.path": "\(path.name)", "files.bytes": "\(bytes)"])
+                } else {
+                    discardHeldUpdates(in: path.path)
+                    status.errors += 1
+                    status.lastError = "rsync \(outcome.describe(timeout: config.timeout))"
+                    logger.warning("file sync failed", metadata: ["files.path": "\(path.name)", "files.error": "\(status.lastError!)"])
+                }
             }
         } catch {
             status.errors += 1
@@ -180,6 +282,20 @@ public actor FileReplicator {
             logger.warning("file sync failed", metadata: ["files.path": "\(path.name)", "files.error": "\(status.lastError!)"])
         }
         return status
+    }
+
+    /// Removes the holding directories a cancelled or failed pass left under `root`: its updates
+    /// never land.
+    func discardHeldUpdates(in root: String) {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return }
+        var holding: [String] = []
+        while let entry = walker.nextObject() as? String {
+            if (entry as NSString).lastPathComponent == Self.holdingDirectory {
+                holding.append("\(root)/\(entry)")
+                walker.skipDescendants()
+            }
+        }
+        for directory in holding { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// `Total bytes received: 1234` from `rsync --stats`.

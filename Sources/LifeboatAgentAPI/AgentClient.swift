@@ -222,10 +222,16 @@ public struct AgentFencingFleet: DatabaseFleet {
     }
 
     public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
+    /// Seals the candidate's agent first (when it has one): it stops any file pull into the node
+    /// (partial output discarded) and, in failsafe mode, refuses the old primary's promises from now
+    /// on and says how long its last one runs, which is waited out. In failsafe mode a candidate whose
+    /// agent cannot be sealed is not promoted; otherwise the promotion goes ahead with a note.
     public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String {
-        guard seal else { return try await base.promote(node, epoch: epoch, timeout: timeout) }
         guard let agent = agents[node] else {
-            throw StepError(.failed, "failsafe mode: \(node) has no agent to seal; not promoting it (configure its agent, or set failover.failsafe: false)")
+            if seal {
+                throw StepError(.failed, "failsafe mode: \(node) has no agent to seal; not promoting it (configure its agent, or set failover.failsafe: false)")
+            }
+            return try await base.promote(node, epoch: epoch, timeout: timeout)
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -233,11 +239,16 @@ public struct AgentFencingFleet: DatabaseFleet {
         do {
             state = try await agent.seal(epoch: epoch, timeout: min(timeout, .seconds(2)))
         } catch let failure as AgentClient.Failure {
+            guard seal else {
+                let detail = try await base.promote(node, epoch: epoch, timeout: timeout - started.duration(to: clock.now))
+                return "\(detail) (its agent could not be sealed, so a file pull into it may still run: \(failure.description))"
+            }
             throw StepError(failure.kind == .unreachable ? .unreachable : .failed,
                             "failsafe mode: cannot seal \(node)'s agent, so it may still promise the old primary not to be promoted; not promoting it yet: \(failure.description)")
         }
         var note = "its agent is sealed under epoch \(state.agentEpoch)"
-        if state.remainingMilliseconds > 0 {
+        if state.pullCancelled == true { note += ", a file pull into it cancelled" }
+        if seal, state.remainingMilliseconds > 0 {
             let wait = Duration.milliseconds(state.remainingMilliseconds)
             let left = timeout - started.duration(to: clock.now)
             guard wait < left else {

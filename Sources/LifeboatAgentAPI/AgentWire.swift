@@ -84,6 +84,8 @@ public struct PromiseState: Codable, Sendable, Equatable {
     public var remainingMilliseconds: Int64
     /// The epoch the agent follows (after `seal`: at least the sealed one).
     public var agentEpoch: UInt64
+    /// `seal` only: a file pull was running and has been cancelled (its partial output discarded).
+    public var pullCancelled: Bool?
 
     public init(holder: String?, epoch: UInt64?, remainingMilliseconds: Int64, agentEpoch: UInt64) {
         self.holder = holder
@@ -94,7 +96,7 @@ public struct PromiseState: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case holder, epoch
-        case remainingMilliseconds = "remaining_ms", agentEpoch = "agent_epoch"
+        case remainingMilliseconds = "remaining_ms", agentEpoch = "agent_epoch", pullCancelled = "pull_cancelled"
     }
 }
 

@@ -33,6 +33,51 @@ public struct FailsafePeer: Codable, Sendable, Equatable {
     }
 }
 
+/// `POST /v1/lease/status`: what the lease store says now, for an agent deciding whether to pull
+/// files from a region or adopt an order's epoch.
+public struct LeaseStatusResponse: Codable, Sendable, Equatable {
+    public enum Lease: String, Codable, Sendable {
+        /// Held and renewed by the primary's agent.
+        case valid
+        /// Not renewed for a whole TTL: the primary has fenced itself.
+        case expired
+        /// Given up: the primary's PostgreSQL is down.
+        case released
+        /// The monitor (re)started less than a TTL ago, or the primary's agent never renewed.
+        case unknown
+        /// No lease configured on the monitor.
+        case notInUse = "not_in_use"
+    }
+
+    public var epoch: UInt64
+    /// The primary the monitor watches (nil while discovering).
+    public var primary: String?
+    public var primaryRegion: String?
+    public var lease: Lease
+    /// A failover (or switchover) is under way: no region is a settled source.
+    public var failoverRunning: Bool
+
+    public init(epoch: UInt64, primary: String?, primaryRegion: String?, lease: Lease, failoverRunning: Bool) {
+        self.epoch = epoch
+        self.primary = primary
+        self.primaryRegion = primaryRegion
+        self.lease = lease
+        self.failoverRunning = failoverRunning
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, primary, lease
+        case primaryRegion = "primary_region", failoverRunning = "failover_running"
+    }
+
+    /// Files may be pulled from `region` under `epoch`: the store is at that epoch, names a primary
+    /// there, no failover is running, and the primary's lease is held (or no lease is in use).
+    public func confirmsSource(region: String, epoch: UInt64) -> Bool {
+        guard self.epoch == epoch, primaryRegion == region, !failoverRunning else { return false }
+        return lease == .valid || lease == .notInUse
+    }
+}
+
 /// The monitor's answer.
 public struct LeaseResponse: Codable, Sendable, Equatable {
     /// Failsafe mode: every other node's agent, which the primary's agent asks for promises while the
@@ -86,7 +131,11 @@ public struct LeaseClient: Sendable {
         try await call("/v1/lease/release", epoch: epoch, timeout: timeout)
     }
 
-    private func call(_ path: String, epoch: UInt64, timeout: Duration) async throws -> LeaseResponse {
+    public func status(epoch: UInt64, timeout: Duration) async throws -> LeaseStatusResponse {
+        try await call("/v1/lease/status", epoch: epoch, timeout: timeout)
+    }
+
+    private func call<Answer: Decodable>(_ path: String, epoch: UInt64, timeout: Duration) async throws -> Answer {
         let body = Array(try JSONEncoder().encode(LeaseRequestBody(node: node)))
         var request = HTTPClientRequest(url: monitor + path)
         request.method = .POST
@@ -105,7 +154,7 @@ public struct LeaseClient: Sendable {
             throw Failure(description: "monitor \(monitor) unreachable: \(error)")
         }
         let data = try await response.body.collect(upTo: 64 * 1024)
-        guard let answer = try? JSONDecoder().decode(LeaseResponse.self, from: Data(data.readableBytesView)) else {
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(data.readableBytesView)) else {
             throw Failure(description: "monitor \(monitor) answered \(response.status.code) without a lease answer")
         }
         return answer

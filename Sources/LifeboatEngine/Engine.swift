@@ -201,6 +201,9 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
 
     public var failsafePromises: [String: FailsafePromise<Instant>] { machine.failsafePromises }
 
+    /// What the lease says about `node` now.
+    public func leaseView(of node: String) -> LeaseView<Instant> { machine.leaseView(of: node, now: clock.now) }
+
     /// What `event` would come to now, decided by the machine's own `handle` on a copy.
     public func preview(_ event: FailoverEvent) -> CommandOutcome { machine.preview(event, now: clock.now) }
 

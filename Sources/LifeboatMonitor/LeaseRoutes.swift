@@ -33,6 +33,13 @@ enum LeaseRoutes {
                                               refusalCode: code(refusal)), .conflict)
             }
         }
+        router.post("/v1/lease/status") { request, context -> Response in
+            switch await verifiedNode(request, verifier: verifier, nodes: nodes, logger: logger) {
+            case .success: break
+            case .failure(let problem): return try json(["message": problem.message], problem.status)
+            }
+            return try json(await status(engine), .ok)
+        }
         router.post("/v1/lease/release") { request, context -> Response in
             let node: String
             switch await verifiedNode(request, verifier: verifier, nodes: nodes, logger: logger) {
@@ -47,6 +54,31 @@ enum LeaseRoutes {
                                               refusalCode: code(refusal)), .conflict)
             }
         }
+    }
+
+    /// The lease store's view for agents: epoch, primary, lease, whether a failover runs.
+    static func status(_ engine: Engine<ContinuousClock>) async -> LeaseStatusResponse {
+        let state = await engine.state
+        let epoch = await engine.epoch.value
+        var primary: String?
+        var running = false
+        switch state {
+        case .monitoring(let p), .confirming(let p, _, _), .holding(let p, _): primary = p
+        case .trafficNotSwitched(let p, _): primary = p.candidate
+        case .failingOver, .failed: running = true
+        case .discovering: break
+        }
+        let topology = await engine.topology
+        let region = primary.flatMap { name in topology.node(named: name)?.region }
+        let lease: LeaseStatusResponse.Lease
+        switch await primary.asyncMap({ await engine.leaseView(of: $0) }) {
+        case .valid?: lease = .valid
+        case .expired?: lease = .expired
+        case .released?: lease = .released
+        case .notInUse?: lease = .notInUse
+        case .unknown?, nil: lease = .unknown
+        }
+        return LeaseStatusResponse(epoch: epoch, primary: primary, primaryRegion: region, lease: lease, failoverRunning: running)
     }
 
     static func code(_ refusal: LeaseRefusal) -> LeaseRefusalCode {
@@ -87,5 +119,12 @@ enum LeaseRoutes {
     private static func json<T: Encodable>(_ value: T, _ status: HTTPResponse.Status) throws -> Response {
         let data = try JSONEncoder().encode(value)
         return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async -> T) async -> T? {
+        guard let self else { return nil }
+        return await transform(self)
     }
 }

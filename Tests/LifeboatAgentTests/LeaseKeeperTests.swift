@@ -142,7 +142,7 @@ import Testing
 
                     // A failover under epoch 1 seals the standby's agent: no more promises.
                     let sealedAt = ContinuousClock.now
-                    let sealed = try standbyAgent.seal(epoch: 1)
+                    let sealed = try await standbyAgent.seal(epoch: 1)
                     let promiseEnds = sealedAt.advanced(by: .milliseconds(sealed.remainingMilliseconds))
                     try await waitFor("fenced", timeout: .seconds(10)) { await keeper.fencedAt != nil }
                     let fencedAt = try #require(await keeper.fencedAt)
