@@ -21,7 +21,8 @@ public final class SandboxAgents: Sendable {
     public static func uploads(_ cluster: SandboxCluster, region: String) -> String { "\(cluster.directory)/\(region)/files/uploads" }
 
     /// `monitor`: the monitor's API URL, where the primary's agent renews its lease (nil: no lease).
-    public init(cluster: SandboxCluster, monitor: String? = nil, logger: Logger) throws {
+    /// `bandwidthLimitKiB`: rsync's --bwlimit for every pull (a test slows a large pull down with it).
+    public init(cluster: SandboxCluster, monitor: String? = nil, bandwidthLimitKiB: Int? = nil, logger: Logger) throws {
         key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let port = try FreePort.find(bindableOn: cluster.nodes.map(\.address))
         let peers = cluster.nodes.map { FilesConfig.Peer(region: $0.region, source: .local("\(cluster.directory)/\($0.region)/files")) }
@@ -30,7 +31,7 @@ public final class SandboxAgents: Sendable {
         for node in cluster.nodes {
             try FileManager.default.createDirectory(atPath: Self.uploads(cluster, region: node.region), withIntermediateDirectories: true)
             let files = FilesConfig(paths: [.init(name: "uploads", path: Self.uploads(cluster, region: node.region))], interval: Self.interval,
-                                    timeout: .seconds(30), peers: peers, primaryRegion: cluster.primary.region,
+                                    timeout: .seconds(120), bandwidthLimitKiB: bandwidthLimitKiB, peers: peers, primaryRegion: cluster.primary.region,
                                     stateFile: "\(cluster.directory)/\(node.region)/agent-files.json")
             let config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
                                             key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,

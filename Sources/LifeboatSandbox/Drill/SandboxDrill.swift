@@ -94,7 +94,7 @@ public struct SandboxDrill: Sendable {
 
     /// The monitor's configuration for the sandbox: the same kind of file an operator writes,
     /// with the sandbox's addresses and freshly made secrets.
-    func monitorConfig(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, apiPort: Int) throws -> LifeboatConfiguration {
+    public func monitorConfig(_ cluster: SandboxCluster, knot: KnotServer?, agents: SandboxAgents?, apiPort: Int) throws -> LifeboatConfiguration {
         var nodes = cluster.nodes.map(\.config)
         for index in nodes.indices { nodes[index].agent = agents?.urls[nodes[index].name] }
         let dns = knot.map { knot in
