@@ -4,12 +4,12 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
-    static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode", "agent"]
+    static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode", "agent", "linode_id"]
     static let serviceKeys = ["name", "nodes"]
     static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
@@ -142,6 +142,14 @@ public enum ConfigParser {
             reader.warning(top["database"], "database.nodes", "only one database node: there is nothing to fail over to")
         }
 
+        let fencing = top["fencing"].flatMap { node -> FencingConfig? in
+            if reader.isNull(node) { return nil }
+            return parseFencing(node, nodes: db?.nodes ?? [], reader: reader, environment: environment)
+        }
+        if fencing == nil, let db, let withID = db.nodes.first(where: { $0.linodeID != nil }) {
+            reader.warning(top["database"], "database.nodes", "\(withID.name) has a linode_id but there is no fencing: section: nothing powers it off")
+        }
+
         guard let db else { return nil }
         let topology = Topology(
             regions: regions.map(\.region),
@@ -149,8 +157,43 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents
+            detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents, fencing: fencing
         )
+    }
+
+    static let fencingKeys = ["power_off", "linode", "wait"]
+
+    /// `fencing:`: hard fencing by powering the old primary's machine off (`power_off: linode`, the
+    /// token under `linode:`, `wait` for it to be off), for nodes with a `linode_id`.
+    private static func parseFencing(_ node: Node, nodes: [DatabaseNodeConfig], reader: ConfigReader, environment: [String: String]) -> FencingConfig? {
+        guard let f = reader.mapping(node, "fencing", keys: fencingKeys) else { return nil }
+        guard let providerNode = reader.required(f, "power_off", what: "linode"), let provider = reader.string(providerNode, "fencing.power_off") else { return nil }
+        guard provider == "linode" else {
+            reader.error(providerNode, "fencing.power_off", "expected linode (the only power-off provider in this version), found '\(LogSafe.escape(provider, maxLength: 40))'")
+            return nil
+        }
+        let wait = f["wait"].flatMap { reader.duration($0, "fencing.wait", atLeast: .seconds(1), atMost: .seconds(600)) } ?? .seconds(30)
+        guard let ln = reader.required(f, "linode", what: "token_env or token_file"),
+              let lf = reader.mapping(ln, "fencing.linode", keys: linodeKeys) else { return nil }
+        let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
+        if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
+            reader.error(ln, "fencing.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the linodes:read_write scope)")
+        }
+        var apiURL = "https://api.linode.com/v4"
+        if let u = lf["api_url"], let text = reader.string(u, "fencing.linode.api_url") {
+            switch checkAPIURL(text) {
+            case .success(let url): apiURL = url
+            case .failure(let problem): reader.error(u, "fencing.linode.api_url", problem.message)
+            }
+        }
+        let without = nodes.filter { $0.linodeID == nil }.map(\.name)
+        if !without.isEmpty, without.count < nodes.count {
+            reader.warning(node, "fencing", "\(without.joined(separator: ", ")) has no linode_id: it cannot be powered off")
+        } else if !nodes.isEmpty, without.count == nodes.count {
+            reader.error(node, "fencing", "no database node has a linode_id: give each node's Linode ID (linode-cli linodes list)")
+        }
+        guard let token else { return nil }
+        return FencingConfig(linode: DNSConfig.LinodeSettings(token: token, apiURL: apiURL), wait: wait)
     }
 
     struct ParsedRegion { var region: Region; var node: Node; var path: String }
@@ -207,11 +250,14 @@ public enum ConfigParser {
             let password = parsePassword(f, reader: reader, environment: environment) ?? defaultPassword
             let tls = f["sslmode"].flatMap { parseTLS($0, f.path("sslmode"), reader: reader) } ?? defaultTLS
             let agent = f["agent"].flatMap { parseAgentURL($0, f.path("agent"), reader: reader) }
+            let linodeID = f["linode_id"].flatMap { reader.int($0, f.path("linode_id"), min: 1, max: Int(Int32.max)) }
             if let name { result.names.append((name, f.path("name"), f["name"]!)) }
             if let region { result.regionsNamed.insert(region) }
             guard let name, let region, let host else { continue }
-            result.nodes.append(DatabaseNodeConfig(name: name, region: region, host: host, port: port, user: user,
-                                                   database: dbname, password: password, tls: tls, agent: agent))
+            var config = DatabaseNodeConfig(name: name, region: region, host: host, port: port, user: user,
+                                            database: dbname, password: password, tls: tls, agent: agent)
+            config.linodeID = linodeID
+            result.nodes.append(config)
         }
         return result
     }

@@ -17,6 +17,8 @@ public struct DatabaseNodeConfig: Sendable, Equatable {
     public var tls: TLSMode
     /// The node agent's base URL (`http://10.0.1.5:8548`): fencing goes through it when it answers.
     public var agent: String?
+    /// The Linode instance this node runs on, for hard fencing (`fencing: {power_off: linode}`).
+    public var linodeID: Int?
 
     public init(name: String, region: String, host: String, port: Int = 5432, user: String = "postgres",
                 database: String = "postgres", password: SecretSource? = nil, tls: TLSMode = .disable, agent: String? = nil) {
@@ -48,6 +50,19 @@ public struct ServiceNodeConfig: Sendable, Equatable {
         self.health = health
         self.healthBody = healthBody
         self.agent = agent
+    }
+}
+
+/// `fencing:`: power the old primary's machine off when it cannot be fenced otherwise.
+public struct FencingConfig: Sendable, Equatable {
+    /// Linode's API (the only power-off provider in this version).
+    public var linode: DNSConfig.LinodeSettings
+    /// How long to wait for the machine to be off (within the fence step's time).
+    public var wait: Duration
+
+    public init(linode: DNSConfig.LinodeSettings, wait: Duration = .seconds(30)) {
+        self.linode = linode
+        self.wait = wait
     }
 }
 
@@ -87,12 +102,16 @@ public struct LifeboatConfiguration: Sendable {
     public var notify: NotifyConfig
     /// Node agents (fencing through them, drift, file replication); nil when none are used.
     public var agents: AgentsConfig?
+    /// Hard fencing (power-off through the provider's API); nil when not configured.
+    public var fencing: FencingConfig?
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
-                api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), agents: AgentsConfig? = nil, warnings: [Diagnostic] = []) {
+                api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), agents: AgentsConfig? = nil,
+                fencing: FencingConfig? = nil, warnings: [Diagnostic] = []) {
+        self.fencing = fencing
         self.agents = agents
         self.api = api
         self.notify = notify

@@ -502,6 +502,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         // The old primary already failed its probes: connecting is given the probe's own timeout,
         // not the step's (a black-holed region would otherwise cost the whole step).
         var connect = max(machine.detection.timeout, .milliseconds(500))
+        var protected = false
         if case .fence(let fenced, _) = action {
             switch machine.leaseView(of: fenced, now: clock.now) {
             case .expired, .released:
@@ -509,15 +510,16 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                 // whose agent died, and a server that cannot take a connection in this long is not
                 // serving its clients either.
                 connect = Self.lastResortFenceConnect
+                protected = true
             case .valid, .unknown, .notInUse:
                 break
             }
         }
-        let fenceConnect = connect
+        let fenceConnect = connect, leaseProtected = protected
         do {
             let outcome = try await withDeadline(timeout, clock: clock) {
                 try await Self.carryOut(action, fleet: fleet, epochStore: epochStore, traffic: traffic, owner: owner, timeout: timeout,
-                                        fenceConnect: fenceConnect, progress: progress)
+                                        fenceConnect: fenceConnect, leaseProtected: leaseProtected, progress: progress)
             }
             if outcome.dnsChanged { metrics.lastDNSSwitch.record(wallClock()) }
             if outcome.unconfirmedFence, let node {
@@ -537,14 +539,19 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     }
 
     private static func carryOut(_ action: FailoverAction, fleet: any DatabaseFleet, epochStore: any EpochStore, traffic: any TrafficSwitch,
-                                 owner: String, timeout: Duration, fenceConnect: Duration,
+                                 owner: String, timeout: Duration, fenceConnect: Duration, leaseProtected: Bool,
                                  progress: @escaping @Sendable (String) -> Void) async throws -> StepOutcome {
         switch action {
         case .bumpEpoch(let from, let to):
             try await epochStore.compareAndSwap(expected: from, new: to, owner: owner)
             return StepOutcome(detail: "by \(owner)")
         case .fence(let node, let epoch):
-            let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect)
+            // With the old primary's lease run out or released, a power-off is asked for, not waited for.
+            let outcome = if let escalating = fleet as? PowerFencingFleet {
+                try await escalating.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect, leaseProtected: leaseProtected)
+            } else {
+                try await fleet.fence(node, epoch: epoch, timeout: timeout, connectTimeout: fenceConnect)
+            }
             if case .unreachable = outcome { return StepOutcome(detail: outcome.detail, unconfirmedFence: true) }
             return StepOutcome(detail: outcome.detail)
         case .fenceForSwitchover(let node, let epoch):

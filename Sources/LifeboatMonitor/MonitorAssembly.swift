@@ -59,7 +59,7 @@ public struct MonitorAssembly: Sendable {
         let token = try config.api.token?.resolve(environment: environment).reveal() ?? ""
         let postgres = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
         var agents: [any NodeAgent] = []
-        let fleet: any DatabaseFleet
+        var fleet: any DatabaseFleet
         if let section = config.agents {
             let key = try section.key.resolve(environment: environment).reveal()
             let nodes = config.databaseNodes.map { ($0.name, $0.region, $0.agent) } + config.services.flatMap(\.nodes).map { ($0.name, $0.region, $0.agent) }
@@ -73,11 +73,20 @@ public struct MonitorAssembly: Sendable {
         } else {
             fleet = postgres
         }
+        var settings = options.engine
+        if let fencing = config.fencing {
+            // Escalation's last step: the old primary's machine powered off through Linode's API.
+            let client = LinodeInstancesClient(baseURL: fencing.linode.apiURL, token: try fencing.linode.token.resolve(environment: environment))
+            let instances = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in node.linodeID.map { (node.name, $0) } })
+            fleet = PowerFencingFleet(base: fleet, power: LinodePowerSwitch(client: client, instances: instances), wait: fencing.wait)
+            // The fence step has time to see the machine off.
+            settings.stepTimeouts[.fence] = max(settings.timeout(for: .fence), fencing.wait + .seconds(5))
+        }
         let traffic: any TrafficSwitch = try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment) } ?? NoTrafficSwitch()
         let store = try SQLiteStateStore(path: statePath)
         let engine = Engine(
             topology: config.topology, detection: config.detection, policy: config.failover, fleet: fleet,
-            epochStore: store, traffic: traffic, clock: ContinuousClock(), settings: options.engine, logger: logger,
+            epochStore: store, traffic: traffic, clock: ContinuousClock(), settings: settings, logger: logger,
             stateStore: store, owner: try store.monitorID(), wallClock: { Date().timeIntervalSince1970 },
             notifiers: notifiers, cluster: config.cluster
         )

@@ -41,6 +41,21 @@ extension DatabaseFleet {
     }
 }
 
+/// Hard fencing: the machine a node runs on, powered off through its provider's API.
+public protocol PowerSwitch: Sendable {
+    /// Whether `node` has a machine this switch can power off.
+    func covers(_ node: String) -> Bool
+    /// Asks for `node`'s machine to be powered off and waits up to `wait` until it is off.
+    func powerOff(_ node: String, wait: Duration) async throws -> PowerOffOutcome
+}
+
+public enum PowerOffOutcome: Sendable, Equatable {
+    /// The machine is off: nothing on it takes writes.
+    case off(detail: String)
+    /// Asked for, but not (yet) seen off within the wait.
+    case requested(detail: String)
+}
+
 /// An error an adapter throws that already knows how the core should read it.
 public protocol ClassifiedFailure: Error, CustomStringConvertible {
     var failureKind: StepError.Kind { get }

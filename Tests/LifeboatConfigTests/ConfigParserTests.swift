@@ -33,6 +33,29 @@ database:
 """
 
 @Suite struct ConfigParserTests {
+    @Test func hardFencingByLinodePowerOff() throws {
+        let withIDs = (valid + "\n").replacingOccurrences(of: "      port: 5432\n", with: "      port: 5432\n      linode_id: 111\n")
+            .replacingOccurrences(of: "      port: 5433\n", with: "      port: 5433\n      linode_id: 222\n")
+        let (config, diagnostics) = parse(withIDs + "fencing:\n  power_off: linode\n  wait: 45s\n  linode: {token_env: LINODE_TOKEN}\n",
+                                          env: ["PGPASS": "x", "LINODE_TOKEN": "t"])
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let c = try #require(config)
+        #expect(c.databaseNodes.map(\.linodeID) == [111, 222])
+        #expect(c.fencing?.wait == .seconds(45))
+        #expect(c.fencing?.linode.token == .environment("LINODE_TOKEN"))
+
+        let text = { (yaml: String) in parse(yaml, env: ["PGPASS": "x", "LINODE_TOKEN": "t"]).1.map(\.description).joined(separator: "\n") }
+        #expect(text(withIDs + "fencing:\n  power_off: ipmi\n  linode: {token_env: LINODE_TOKEN}\n")
+            .contains("fencing.power_off: expected linode (the only power-off provider in this version), found 'ipmi'"))
+        #expect(text(withIDs + "fencing:\n  power_off: linode\n  linode: {}\n").contains("fencing.linode.token_env: missing"))
+        #expect(text(withIDs + "fencing:\n  power_of: linode\n").contains("power_of"))
+        #expect(text(valid + "\nfencing:\n  power_off: linode\n  linode: {token_env: LINODE_TOKEN}\n")
+            .contains("error: fencing: no database node has a linode_id"))
+        #expect(text(withIDs).contains("warning: database.nodes: pg-a has a linode_id but there is no fencing: section"))
+        #expect(text(withIDs.replacingOccurrences(of: "linode_id: 111", with: "linode_id: -3")).contains("database.nodes[0].linode_id"))
+        #expect(text(withIDs + "fencing:\n  power_off: linode\n  wait: 0s\n  linode: {token_env: LINODE_TOKEN}\n").contains("fencing.wait"))
+    }
+
     @Test func agentURLsNeedAnAgentsSection() {
         let (config, diagnostics) = ConfigParser.parse(yaml: """
             regions: [{name: a}, {name: b}]

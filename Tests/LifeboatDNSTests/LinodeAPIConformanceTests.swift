@@ -56,6 +56,48 @@ import Yams
 
         let requests = fake.requests
         #expect(requests.count >= 6)
+        try Self.check(requests, against: doc, token: "conformance-token")
+        #expect(requests.contains { $0.method == "PUT" })
+    }
+
+    /// Hard fencing's requests: an instance read, a shutdown without a body, reads until offline.
+    @Test func powerOffFollowsThePublishedDocument() async throws {
+        let doc = try Self.document()
+        let fake = try await FakeLinodeAPI(token: "conformance-token")
+        defer { Task { await fake.stop() } }
+        fake.addInstance(4242, label: "pg-us-east-1", shutdownTakes: .milliseconds(300))
+        fake.inject(.status(503))
+        let power = LinodePowerSwitch(client: LinodeInstancesClient(baseURL: fake.baseURL, token: Secret(fake.token), baseDelay: .milliseconds(10)),
+                                      instances: ["pg-us-east-1": 4242], pollEvery: .milliseconds(50))
+        #expect(power.covers("pg-us-east-1") && !power.covers("pg-eu-west-1"))
+        let outcome = try await power.powerOff("pg-us-east-1", wait: .seconds(5))
+        guard case .off(let detail) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(detail.contains("4242"))
+        #expect(fake.instanceStatus(4242) == "offline")
+        let requests = fake.requests
+        #expect(requests.filter { $0.method == "POST" }.map(\.path) == ["/v4/linode/instances/4242/shutdown"])
+        #expect(requests.filter { $0.method == "POST" }.allSatisfy { ($0.body ?? Data()).isEmpty })
+        try Self.check(requests, against: doc, token: "conformance-token")
+        // Already offline: nothing more is asked of the API.
+        let before = fake.requests.count
+        #expect(try await power.powerOff("pg-us-east-1", wait: .seconds(1)) == .off(detail: "Linode 4242 is offline"))
+        #expect(fake.requests.count == before + 1)
+        // A wait of zero asks for the shutdown and does not wait for it.
+        fake.addInstance(7, label: "pg-b", shutdownTakes: .seconds(30))
+        let power7 = LinodePowerSwitch(client: LinodeInstancesClient(baseURL: fake.baseURL, token: Secret(fake.token)), instances: ["b": 7])
+        guard case .requested = try await power7.powerOff("b", wait: .zero) else { Issue.record("waited"); return }
+        #expect(fake.instanceStatus(7) == "shutting_down")
+        // A wrong token is refused and never retried.
+        let wrong = LinodePowerSwitch(client: LinodeInstancesClient(baseURL: fake.baseURL, token: Secret("nope")), instances: ["b": 7])
+        let count = fake.requests.count
+        await #expect(throws: LinodeAPIError.self) { try await wrong.powerOff("b", wait: .seconds(1)) }
+        #expect(fake.requests.count == count + 1)
+    }
+
+    /// Each request: under /v4, a documented path and method, the Bearer token, documented query
+    /// parameters within bounds, filters on filterable fields only, body fields of the right type.
+    static func check(_ requests: [RecordedRequest], against doc: [String: Any], token: String) throws {
+        let paths = try #require(doc["paths"] as? [String: Any])
         for request in requests {
             #expect(request.path.hasPrefix("/v4/"), "served under the v4 base URL: \(request.path)")
             let path = String(request.path.dropFirst(3))
@@ -64,7 +106,7 @@ import Yams
                 Issue.record("\(request.method) \(path) is not in Linode's document")
                 continue
             }
-            #expect(request.headers["authorization"] == "Bearer conformance-token", "personalAccessToken is a Bearer token")
+            #expect(request.headers["authorization"] == "Bearer \(token)", "personalAccessToken is a Bearer token")
             let parameters = ((operation["parameters"] as? [Any] ?? []) + (item["parameters"] as? [Any] ?? [])).compactMap { Self.resolve($0, in: doc) }
             for (name, value) in request.query {
                 guard let parameter = parameters.first(where: { $0["name"] as? String == name && $0["in"] as? String == "query" }) else {
@@ -108,6 +150,5 @@ import Yams
                 }
             }
         }
-        #expect(requests.contains { $0.method == "PUT" })
     }
 }

@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A local stand-in for Linode's API v4 Domains endpoints, following Linode's published OpenAPI
+/// A local stand-in for Linode's API v4 Domains and Instances (GET, shutdown) endpoints, following Linode's published OpenAPI
 /// document: the same paths under /v4, field names, pagination envelope (`page`, `page_size`
 /// 25–500), `X-Filter` on filterable fields, the `{"errors":[{"reason","field"}]}` envelope,
 /// Bearer tokens, and `ttl_sec` rounded to the nearest accepted value. Faults can be scripted:
@@ -25,7 +25,17 @@ public final class FakeLinodeAPI: Sendable {
         public var ttlSec: Int
     }
 
+    public struct Instance: Sendable {
+        public var id: Int
+        public var label: String
+        public var status: String
+        /// When a shutdown started: `offline` once `shutdownTakes` has passed.
+        var shutdownAt: ContinuousClock.Instant?
+    }
+
     struct State {
+        var instances: [Int: Instance] = [:]
+        var shutdownTakes: Duration = .milliseconds(300)
         var domains: [(id: Int, domain: String)] = []
         var records: [Int: [Record]] = [:]
         var requests: [Request] = []
@@ -72,6 +82,23 @@ public final class FakeLinodeAPI: Sendable {
         }
     }
 
+    public func addInstance(_ id: Int, label: String, status: String = "running", shutdownTakes: Duration = .milliseconds(300)) {
+        state.withLock { s in
+            s.instances[id] = Instance(id: id, label: label, status: status)
+            s.shutdownTakes = shutdownTakes
+        }
+    }
+
+    /// The instance's status now (a shutdown in progress turns `offline` once it has taken its time).
+    public func instanceStatus(_ id: Int) -> String? { state.withLock { s in Self.settle(&s, id)?.status } }
+
+    private static func settle(_ s: inout State, _ id: Int) -> Instance? {
+        guard var instance = s.instances[id] else { return nil }
+        if let at = instance.shutdownAt, at.duration(to: .now) >= s.shutdownTakes { instance.status = "offline"; instance.shutdownAt = nil }
+        s.instances[id] = instance
+        return instance
+    }
+
     public func records(domain: Int) -> [Record] { state.withLock { $0.records[domain] ?? [] } }
     public var requests: [Request] { state.withLock { $0.requests } }
     public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
@@ -96,6 +123,27 @@ public final class FakeLinodeAPI: Sendable {
         }
         let parts = request.path.split(separator: "/").map(String.init)
         switch (request.method, parts.count) {
+        case ("GET", 4) where parts[0] == "v4" && parts[1] == "linode" && parts[2] == "instances":
+            guard let id = Int(parts[3]), let instance = state.withLock({ Self.settle(&$0, id) }) else { return notFound() }
+            let body: [String: Any] = ["id": instance.id, "label": instance.label, "status": instance.status, "region": "us-east",
+                                       "type": "g6-standard-2", "image": "linode/debian12", "group": "", "tags": [String](),
+                                       "ipv4": ["192.0.2.\(instance.id % 250)"], "hypervisor": "kvm",
+                                       "created": "2026-01-01T00:00:00", "updated": "2026-01-01T00:00:00"]
+            return (200, [], try! JSONSerialization.data(withJSONObject: body))
+        case ("POST", 5) where parts[0] == "v4" && parts[1] == "linode" && parts[2] == "instances" && parts[4] == "shutdown":
+            // The published operation has no request body.
+            if let body = request.body, !body.isEmpty { return (400, [], Self.errors([("this operation takes no body", nil)])) }
+            guard let id = Int(parts[3]) else { return notFound() }
+            let known: Bool = state.withLock { s in
+                guard var instance = Self.settle(&s, id) else { return false }
+                if instance.status == "running" {
+                    instance.status = "shutting_down"
+                    instance.shutdownAt = .now
+                }
+                s.instances[id] = instance
+                return true
+            }
+            return known ? (200, [], Data("{}".utf8)) : notFound()
         case ("GET", 2) where parts == ["v4", "domains"]:
             let filter = Self.filter(request)
             let rows: [[String: Any]] = state.withLock { $0.domains }

@@ -76,6 +76,25 @@ public struct LinodeDomainsClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, query: [String: String], filter: String?, body: Data?) async throws -> Data {
+        try await LinodeHTTP(baseURL: baseURL, token: token, http: http, requestTimeout: requestTimeout, maxAttempts: maxAttempts,
+                             baseDelay: baseDelay, maxDelay: maxDelay).send(method, path, query: query, filter: filter, body: body)
+    }
+
+}
+
+/// One Linode API v4 request with the token, retries and error envelope every client shares:
+/// 429 (honouring Retry-After), 408 and 5xx are retried with exponential backoff and jitter;
+/// 400/401/403/404 never are. The token goes only into the Authorization header.
+struct LinodeHTTP: Sendable {
+    var baseURL: String
+    let token: Secret
+    var http: HTTPClient
+    var requestTimeout: Duration
+    var maxAttempts: Int
+    var baseDelay: Duration
+    var maxDelay: Duration
+
+    func send(_ method: HTTPMethod, _ path: String, query: [String: String], filter: String?, body: Data?) async throws -> Data {
         var url = baseURL + path
         if !query.isEmpty { url += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&") }
         var lastProblem = "not tried"
