@@ -328,6 +328,12 @@ public final class Agent: Sendable {
         return readOnly
     }
 
+    /// Keeps a session open for a self-fence while the lease is held; closed when not.
+    func prepareSelfFence(_ holding: Bool) async {
+        guard let postgres else { return }
+        if holding { await postgres.reserveFenceSession(timeout: .seconds(1)) } else { await postgres.releaseFenceSession() }
+    }
+
     /// Undoes a self-fence (read-only) once the monitor has granted the lease again.
     public func liftSelfFence() async -> String {
         guard let postgres else { return "no database: section" }

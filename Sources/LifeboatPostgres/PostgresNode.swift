@@ -12,6 +12,9 @@ public actor PostgresNode {
     private let password: String?
     private let logger: Logger
     private var probeConnection: PostgresConnection?
+    /// A session opened ahead of time for a self-fence (`reserveFenceSession`): fencing then costs
+    /// two statements, not a new backend, when the server is overloaded.
+    private var fenceConnection: PostgresConnection?
     private var nextConnectionID = 1
 
     public init(config: DatabaseNodeConfig, password: Secret?, logger: Logger) {
@@ -145,6 +148,14 @@ public actor PostgresNode {
     /// Makes the node refuse writes: `default_transaction_read_only` on, reloaded, and every
     /// client session terminated so none keeps writing. Unreachable is an outcome, not an error.
     public func fence(timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceOutcome {
+        if let reserved = fenceConnection {
+            fenceConnection = nil
+            if !reserved.isClosed, let outcome = try? await fenceQueries(on: reserved, timeout: timeout) {
+                fenceConnection = reserved
+                return outcome
+            }
+            try? await reserved.close()
+        }
         let connection: PostgresConnection
         do {
             // connect has its own timeout; wrapping it could abandon a connection that then never closes.
@@ -154,19 +165,38 @@ public actor PostgresNode {
         }
         defer { Task { try? await connection.close() } }
         do {
-            return try await withTimeout(timeout, onAbandon: { try? await connection.close() }) {
-                try await connection.query("ALTER SYSTEM SET default_transaction_read_only = on", logger: self.logger)
-                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
-                let rows = try await connection.query("""
-                    SELECT count(pg_terminate_backend(pid))::int4 FROM pg_stat_activity
-                    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-                    """, logger: self.logger)
-                var terminated: Int32 = 0
-                for try await count in rows.decode(Int32.self) { terminated = count }
-                return .fenced(detail: "default_transaction_read_only=on, \(terminated) client sessions terminated")
-            }
+            return try await fenceQueries(on: connection, timeout: timeout)
         } catch {
             throw PostgresNodeError.wrap(error, node: config.name, operation: "fence")
+        }
+    }
+
+    private func fenceQueries(on connection: PostgresConnection, timeout: Duration) async throws -> FenceOutcome {
+        try await withTimeout(timeout, onAbandon: { try? await connection.close() }) {
+            try await connection.query("ALTER SYSTEM SET default_transaction_read_only = on", logger: self.logger)
+            try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+            let rows = try await connection.query("""
+                SELECT count(pg_terminate_backend(pid))::int4 FROM pg_stat_activity
+                WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                """, logger: self.logger)
+            var terminated: Int32 = 0
+            for try await count in rows.decode(Int32.self) { terminated = count }
+            return .fenced(detail: "default_transaction_read_only=on, \(terminated) client sessions terminated")
+        }
+    }
+
+    /// Opens (or keeps) the session a later `fence` uses first. Quietly does nothing when the server
+    /// does not answer: the fence then connects as usual.
+    public func reserveFenceSession(timeout: Duration) async {
+        if let reserved = fenceConnection, !reserved.isClosed { return }
+        fenceConnection = try? await connect(timeout: timeout)
+    }
+
+    /// Closes the reserved session (the node is no longer the primary).
+    public func releaseFenceSession() async {
+        if let reserved = fenceConnection {
+            fenceConnection = nil
+            try? await reserved.close()
         }
     }
 
@@ -256,12 +286,16 @@ public actor PostgresNode {
 
     public func close() async {
         await dropProbeConnection()
+        await releaseFenceSession()
     }
 
     /// A node dropped without `close()` (an error path, a test that threw) still closes its
     /// probe connection: the task keeps the connection alive until the close has finished.
     deinit {
         if let connection = probeConnection {
+            Task { try? await connection.close() }
+        }
+        if let connection = fenceConnection {
             Task { try? await connection.close() }
         }
     }

@@ -62,6 +62,7 @@ import Yams
                 ("POST", "/v1/switchover", "conformance", #"{"to":"pg-nowhere"}"#, 409),
                 ("POST", "/v1/lease/renew", nil, #"{"node":"pg-us-east"}"#, 401),
                 ("POST", "/v1/lease/release", nil, #"{"node":"pg-us-east"}"#, 401),
+                ("POST", "/v1/lease/status", nil, #"{"node":"pg-us-east"}"#, 401),
             ]
             for (method, path, token, body, expected) in calls {
                 let (status, text) = try await Self.call(base, method, path + (path == "/v1/events" ? "?since=0&limit=50" : ""), token: token, body: body)
