@@ -175,8 +175,8 @@ public struct HTTPNodeAgent: NodeAgent {
 /// the old primary's failsafe requests, and the promotion waits out the last promise it gave — by
 /// its end the old primary, refused, has fenced itself. A candidate whose agent cannot be sealed is
 /// not promoted (it may be promising the old primary that it will not be).
-public struct AgentFencingFleet: DatabaseFleet {
-    let base: any DatabaseFleet
+public struct AgentFencingFleet: FleetDecorator {
+    public let base: any DatabaseFleet
     let agents: [String: AgentClient]
     let seal: Bool
 
@@ -221,7 +221,6 @@ public struct AgentFencingFleet: DatabaseFleet {
         }
     }
 
-    public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
     /// Seals the candidate's agent first (when it has one): it stops any file pull into the node
     /// (partial output discarded) and, in failsafe mode, refuses the old primary's promises from now
     /// on and says how long its last one runs, which is waited out. In failsafe mode a candidate whose
@@ -260,14 +259,6 @@ public struct AgentFencingFleet: DatabaseFleet {
         let detail = try await base.promote(node, epoch: epoch, timeout: timeout - started.duration(to: clock.now))
         return "\(detail) (\(note))"
     }
-    public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
-    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
-        try await base.waitCaughtUp(node, primary: primary, timeout: timeout)
-    }
-    public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
-        try await base.repoint(node, toPrimary: primary, timeout: timeout)
-    }
-    public func shutdown() async { await base.shutdown() }
 }
 
 extension HTTPClient {

@@ -5,8 +5,8 @@ import LifeboatPorts
 /// primary — its machine powered off through the provider's API. A machine seen off is a confirmed
 /// fence: the failover need not wait for the old primary's lease. When the lease already protects
 /// the promotion (it ran out or was released), the power-off is asked for but not waited for.
-public struct PowerFencingFleet: DatabaseFleet {
-    let base: any DatabaseFleet
+public struct PowerFencingFleet: FleetDecorator {
+    public let base: any DatabaseFleet
     let power: any PowerSwitch
     /// How long to wait for the machine to be off when nothing else protects the promotion.
     let wait: Duration
@@ -40,15 +40,4 @@ public struct PowerFencingFleet: DatabaseFleet {
             return .unreachable(ProbeFailure(failure.kind, "\(failure.detail); power-off failed: \(error)"))
         }
     }
-
-    public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
-    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String { try await base.promote(node, epoch: epoch, timeout: timeout) }
-    public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
-    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
-        try await base.waitCaughtUp(node, primary: primary, timeout: timeout)
-    }
-    public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
-        try await base.repoint(node, toPrimary: primary, timeout: timeout)
-    }
-    public func shutdown() async { await base.shutdown() }
 }

@@ -41,6 +41,27 @@ extension DatabaseFleet {
     }
 }
 
+/// A fleet that changes some actions (fencing, promotion) and passes every other one to `base`.
+public protocol FleetDecorator: DatabaseFleet {
+    var base: any DatabaseFleet { get }
+}
+
+extension FleetDecorator {
+    public func probe(_ node: String, timeout: Duration) async -> ProbeResult { await base.probe(node, timeout: timeout) }
+    public func fence(_ node: String, epoch: Epoch, timeout: Duration, connectTimeout: Duration) async throws -> FenceOutcome {
+        try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout)
+    }
+    public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String { try await base.promote(node, epoch: epoch, timeout: timeout) }
+    public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
+    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
+        try await base.waitCaughtUp(node, primary: primary, timeout: timeout)
+    }
+    public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
+        try await base.repoint(node, toPrimary: primary, timeout: timeout)
+    }
+    public func shutdown() async { await base.shutdown() }
+}
+
 /// Hard fencing: the machine a node runs on, powered off through its provider's API.
 public protocol PowerSwitch: Sendable {
     /// Whether `node` has a machine this switch can power off.
