@@ -93,7 +93,8 @@ import Testing
     @Test func aReleasedLeaseCorroboratesAtOnceWhateverTheStandbysSay() {
         var h = leased()
         h.send(.lease(.renew(node: "pg-a")))
-        h.send(.lease(.release(node: "pg-a")))
+        let released = h.send(.lease(.release(node: "pg-a")))
+        #expect(released.contains(.probe(nodes: ["pg-a"], after: .zero)), "the primary is looked at again at once")
         h.primaryFails()
         // The standby's WAL receiver has not noticed yet (wal_receiver_timeout): no matter.
         h.probe("pg-b", standby(streaming: true))

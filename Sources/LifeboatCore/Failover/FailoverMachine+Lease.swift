@@ -52,6 +52,10 @@ extension FailoverMachine {
         if case .failingOver(let p) = state, p.step == .awaitLease, p.oldPrimary == node {
             return actions + leaseGate(p, detail: nil, now: now)
         }
+        if state.primary == node {
+            // Its own agent says it is down: look again now rather than at the next interval.
+            actions.append(.probe(nodes: [node], after: .zero))
+        }
         return actions + evaluate(now: now)
     }
 
