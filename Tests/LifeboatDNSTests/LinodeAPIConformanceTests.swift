@@ -70,7 +70,7 @@ import Yams
         let power = LinodePowerSwitch(client: LinodeInstancesClient(baseURL: fake.baseURL, token: Secret(fake.token), baseDelay: .milliseconds(10)),
                                       instances: ["pg-us-east-1": 4242], pollEvery: .milliseconds(50))
         #expect(power.covers("pg-us-east-1") && !power.covers("pg-eu-west-1"))
-        let outcome = try await power.powerOff("pg-us-east-1", wait: .seconds(5))
+        let outcome = try await power.powerOff("pg-us-east-1", wait: .seconds(30))
         guard case .off(let detail) = outcome else { Issue.record("\(outcome)"); return }
         #expect(detail.contains("4242"))
         #expect(fake.instanceStatus(4242) == "offline")

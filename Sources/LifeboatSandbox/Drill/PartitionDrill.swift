@@ -110,7 +110,13 @@ public struct PartitionDrill: Sendable {
         }
     }
 
+    /// Stops everything and removes the lab, in a task of its own: an interrupted (cancelled) drill
+    /// still cleans up completely.
     static func teardown(_ processes: [LabProcess], knot: KnotServer?, cluster: SandboxCluster?, lab: NetworkLab) async {
+        await Task.detached { await removeAll(processes, knot: knot, cluster: cluster, lab: lab) }.value
+    }
+
+    private static func removeAll(_ processes: [LabProcess], knot: KnotServer?, cluster: SandboxCluster?, lab: NetworkLab) async {
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await process.stop() } }
         }
