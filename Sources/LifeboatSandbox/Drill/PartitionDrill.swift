@@ -80,7 +80,11 @@ public struct PartitionDrill: Sendable {
     /// Builds everything, runs the scenario, measures, and removes everything (also on error or
     /// cancellation).
     public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
-        if let why = NetworkLab.unavailable(), !(install && why.contains("missing")) { throw DrillFailure(why) }
+        switch NetworkLab.unavailable() {
+        case .notRoot?: throw DrillFailure(NetworkLab.Obstacle.notRoot.description)
+        case .missingTool(let path, let package)? where !install: throw DrillFailure(NetworkLab.Obstacle.missingTool(path: path, package: package).description)
+        case .missingTool?, nil: break  // installed below
+        }
         try await NetworkLab.ensureTools(install: install, log: progress)
         let installation = try await PostgresInstallation.ensure(install: install, log: progress)
         try await KnotServer.ensureInstalled(install: install, log: progress)
@@ -170,7 +174,7 @@ public struct PartitionDrill: Sendable {
 
                 """
             try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-            processes.append(try LabProcess(name: "agent \(node.name)", command: lab.exec(index) + [binary, "agent", "--config", file, "--log-level", "notice"],
+            processes.append(try LabProcess(name: "agent \(node.name)", role: .agent, command: lab.exec(index) + [binary, "agent", "--config", file, "--log-level", "notice"],
                                             logFile: "\(cluster.directory)/\(node.region)/agent.log"))
         }
         let agentURLs = Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.name, "http://\($0.address):8548") })
@@ -208,7 +212,7 @@ public struct PartitionDrill: Sendable {
                                              "--max-seconds", "900", "--port", String(node.port)]
             command += index == 0 ? ["--host", node.address]
                 : ["--name", SandboxDrill.recordName, "--zone", SandboxDrill.zone, "--dns-server", "\(knot.host):\(knot.port)"]
-            processes.append(try LabProcess(name: "client \(node.region)", command: command, logFile: "\(cluster.directory)/\(node.region)/client.log") { line in
+            processes.append(try LabProcess(name: "client \(node.region)", role: .client, command: command, logFile: "\(cluster.directory)/\(node.region)/client.log") { line in
                 let parts = line.split(separator: " ")
                 guard parts.count == 4, parts[0] == "ack", let seq = Int(parts[1]), let at = Int64(parts[3]) else { return }
                 acks.withLock { $0.append(Ack(client: index, seq: seq, address: String(parts[2]), at: at)) }
@@ -321,7 +325,7 @@ public struct PartitionDrill: Sendable {
         }
 
         // Stop the clients, then measure.
-        for process in processes where process.name.hasPrefix("client") { await process.stop() }
+        for process in processes where process.role == .client { await process.stop() }
         watcher.cancel()
         let state = await engine.state
         let journal = engine.journal.entries
@@ -384,7 +388,7 @@ public struct PartitionDrill: Sendable {
         }
         timeline.sort { $0.at < $1.at }
         if !problems.isEmpty {
-            for process in processes where process.name.hasPrefix("agent") {
+            for process in processes where process.role == .agent {
                 logger.notice("\(process.name) log tail:\n\(process.logTail())")
             }
         }

@@ -6,12 +6,16 @@ import Synchronization
 /// error goes to a log file. `stop()` sends SIGTERM, then SIGKILL after a grace period.
 public final class LabProcess: Sendable {
     private let process: Mutex<Process?>
+    public enum Role: Sendable, Equatable { case agent, client }
+
     public let name: String
+    public let role: Role
     public let logFile: String
 
     /// Starts `command`; `onLine` gets each line of its standard output (on a Dispatch thread).
-    public init(name: String, command: [String], logFile: String, onLine: (@Sendable (String) -> Void)? = nil) throws {
+    public init(name: String, role: Role, command: [String], logFile: String, onLine: (@Sendable (String) -> Void)? = nil) throws {
         self.name = name
+        self.role = role
         self.logFile = logFile
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
 /// Regions with networks of their own, for partition drills: one network namespace per region
 /// (its own `eth0`, its own address, its own port space), all joined by a bridge in a hub
@@ -22,6 +23,8 @@ public final class NetworkLab: Sendable {
     /// Held while this lab exists: a lab whose lock is free was left behind by a process that died.
     private let idLock: LoopbackBlock.Lock
     private let runner = CommandRunner()
+    /// Regions with a cut in place (their nftables table exists).
+    private let cutRegions = Mutex<Set<Int>>([])
 
     public static let ip = "/usr/sbin/ip"
     public static let nft = "/usr/sbin/nft"
@@ -38,11 +41,25 @@ public final class NetworkLab: Sendable {
         public var description: String
     }
 
-    /// Why partition drills cannot run here, or nil when they can (root, `ip`, `nft`).
-    public static func unavailable() -> String? {
-        if geteuid() != 0 { return "partition drills build network namespaces and need root" }
-        if !FileManager.default.isExecutableFile(atPath: ip) { return "\(ip) is missing (apt-get install -y iproute2)" }
-        if !FileManager.default.isExecutableFile(atPath: nft) { return "\(nft) is missing (apt-get install -y nftables)" }
+    /// Why partition drills cannot run here.
+    public enum Obstacle: Sendable, Equatable, CustomStringConvertible {
+        case notRoot
+        /// A tool is missing; apt-get can install `package`.
+        case missingTool(path: String, package: String)
+
+        public var description: String {
+            switch self {
+            case .notRoot: "partition drills build network namespaces and need root"
+            case .missingTool(let path, let package): "\(path) is missing (apt-get install -y \(package))"
+            }
+        }
+    }
+
+    /// What stops partition drills here, or nil when they can run (root, `ip`, `nft`).
+    public static func unavailable() -> Obstacle? {
+        if geteuid() != 0 { return .notRoot }
+        if !FileManager.default.isExecutableFile(atPath: ip) { return .missingTool(path: ip, package: "iproute2") }
+        if !FileManager.default.isExecutableFile(atPath: nft) { return .missingTool(path: nft, package: "nftables") }
         return nil
     }
 
@@ -53,7 +70,7 @@ public final class NetworkLab: Sendable {
 
     /// Builds the namespaces, the bridge and the veths; on any failure removes what it made.
     public static func create(regions: [String]) async throws -> NetworkLab {
-        if let why = unavailable() { throw Unavailable(description: why) }
+        if let why = unavailable() { throw Unavailable(description: why.description) }
         await reapAbandoned()
         let (subnet, lock) = try reserveSubnet()
         var taken: (String, LoopbackBlock.Lock)?
@@ -143,14 +160,14 @@ public final class NetworkLab: Sendable {
         try rules.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         try await runner.run(Self.ip, ["netns", "exec", namespace(index), Self.nft, "-f", file], asUser: false)
+        cutRegions.withLock { _ = $0.insert(index) }
     }
 
     /// Lifts any cut of region `index`.
     public func heal(_ index: Int) async throws {
-        let list = try await runner.run(Self.ip, ["netns", "exec", namespace(index), Self.nft, "list", "tables"], asUser: false)
-        if list.contains("lifeboat_cut") {
-            try await runner.run(Self.ip, ["netns", "exec", namespace(index), Self.nft, "delete", "table", "inet", "lifeboat_cut"], asUser: false)
-        }
+        guard cutRegions.withLock({ $0.contains(index) }) else { return }
+        try await runner.run(Self.ip, ["netns", "exec", namespace(index), Self.nft, "delete", "table", "inet", "lifeboat_cut"], asUser: false)
+        cutRegions.withLock { _ = $0.remove(index) }
     }
 
     /// Removes the namespaces (their veths go with them) and the witness veth. Processes still
