@@ -109,9 +109,9 @@ private func verified(_ request: Request, _ context: BasicRequestContext, agent:
     }
 }
 
-private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-    do { return try JSONDecoder().decode(T.self, from: Data(body)) } catch {
-        throw HTTPError(.badRequest, message: "the body is not valid JSON for this action: \(error)")
+private func decode<T: AgentBody>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+    do { return try T.decodeStrictly(Data(body)) } catch let error as AgentBodyError {
+        throw HTTPError(.badRequest, message: error.description)
     }
 }
 

@@ -209,3 +209,36 @@ public struct StatusReport: Sendable, Codable {
         case configFiles = "config_files", deploymentHash = "deployment_hash"
     }
 }
+
+/// A signed request's JSON body: an object with exactly the documented fields (unknown ones are
+/// refused, not ignored).
+public protocol AgentBody: Decodable {
+    static var fields: [String] { get }
+}
+
+public struct AgentBodyError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+extension AgentBody {
+    /// Decodes `data`, refusing a non-object, an unknown field, or a field of the wrong type.
+    public static func decodeStrictly(_ data: Data) throws -> Self {
+        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw AgentBodyError(description: "the body is not valid JSON")
+        }
+        guard let keys = (object as? [String: Any])?.keys else {
+            throw AgentBodyError(description: "the body must be a JSON object with the fields \(fields.joined(separator: ", "))")
+        }
+        if let unknown = keys.sorted().first(where: { !fields.contains($0) }) {
+            throw AgentBodyError(description: "unknown field '\(LogSafe.escape(unknown, maxLength: 64))'; this request takes \(fields.joined(separator: ", "))")
+        }
+        do { return try JSONDecoder().decode(Self.self, from: data) } catch {
+            throw AgentBodyError(description: "the body does not match this request's fields (\(fields.joined(separator: ", "))): \(error)")
+        }
+    }
+}
+
+extension FenceOrder: AgentBody { public static var fields: [String] { ["epoch"] } }
+extension SyncOrder: AgentBody { public static var fields: [String] { ["epoch", "primary_region"] } }
+extension FailsafeRequest: AgentBody { public static var fields: [String] { ["primary", "epoch", "ttl_ms"] } }
+extension SealOrder: AgentBody { public static var fields: [String] { ["epoch"] } }

@@ -6,9 +6,10 @@ import NIOCore
 
 /// `POST /v1/lease/renew` and `/v1/lease/release` on the monitor, sent by a node's agent and
 /// signed with the agents' key for that node (`AgentSigning`, the node header naming the sender).
-public struct LeaseRequestBody: Codable, Sendable {
+public struct LeaseRequestBody: Codable, Sendable, AgentBody {
     public var node: String
     public init(node: String) { self.node = node }
+    public static var fields: [String] { ["node"] }
 }
 
 /// Why the monitor refused a lease, on the wire.

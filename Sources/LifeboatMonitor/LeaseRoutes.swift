@@ -109,7 +109,7 @@ enum LeaseRoutes {
             guard nodes.contains(signed.node) else {
                 return .failure(Problem(status: .forbidden, message: "\(LogSafe.escape(signed.node)) is not a database node with an agent in this cluster"))
             }
-            guard let parsed = try? JSONDecoder().decode(LeaseRequestBody.self, from: Data(body)), parsed.node == signed.node else {
+            guard let parsed = try? LeaseRequestBody.decodeStrictly(Data(body)), parsed.node == signed.node else {
                 return .failure(Problem(status: .badRequest, message: "the body must be {\"node\": NAME} naming the node the request is signed for"))
             }
             return .success(signed.node)

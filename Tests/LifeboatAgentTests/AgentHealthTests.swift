@@ -70,6 +70,20 @@ import Testing
                     #expect(crossNode.status == 401)
                     #expect(crossNode.body.contains("signed for another node"), "\(crossNode.body)")
                     try await cluster.psql(primary, "INSERT INTO agent_t VALUES (10)")
+                    // Correctly signed bodies with an unknown field, or not an object: 400 naming the
+                    // problem, nothing done, the primary still takes writes.
+                    for (path, text, expected) in [
+                        ("/v1/actions/fence", #"{"epoch":7,"force":true}"#, "unknown field 'force'; this request takes epoch"),
+                        ("/v1/actions/failsafe", #"{"primary":"pg-x","epoch":7,"ttl_ms":4000,"extra":1}"#, "unknown field 'extra'"),
+                        ("/v1/actions/seal", "[7]", "must be a JSON object"),
+                    ] {
+                        let odd = Array(text.utf8)
+                        let signed = AgentSigning.headers(key: AgentSigning.key(agentKey), method: "POST", path: path, node: primary.name, epoch: 7, body: odd)
+                        let answer = try await post(url + path, body: odd, headers: signed)
+                        #expect(answer.status == 400, "\(path): \(answer.status) \(answer.body)")
+                        #expect(answer.body.contains(expected), "\(path): \(answer.body)")
+                    }
+                    try await cluster.psql(primary, "INSERT INTO agent_t VALUES (11)")
                     // A fence under an epoch older than the one this agent follows (6, from its state
                     // file: it survived the agent's restart): 409, and the primary still takes writes.
                     let oldBody = Array(#"{"epoch":5}"#.utf8)
