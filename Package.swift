@@ -81,6 +81,16 @@ let package = Package(
             dependencies: ["LifeboatCore", "LifeboatPorts", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // etcd v3 through its JSON gateway: the epoch store for several monitors (first part).
+        .target(
+            name: "LifeboatEtcd",
+            dependencies: [
+                "LifeboatCore", "LifeboatPorts",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Notifications: Slack, PagerDuty Events API v2, signed JSON webhooks.
         .target(
             name: "LifeboatNotify",
@@ -203,6 +213,7 @@ let package = Package(
         ),
         .testTarget(name: "LifeboatProbesTests", dependencies: ["LifeboatProbes", "LifeboatTestSupport", "LifeboatSandbox"], swiftSettings: strict),
         .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatPorts"], swiftSettings: strict),
+        .testTarget(name: "LifeboatEtcdTests", dependencies: ["LifeboatEtcd", "LifeboatCore", "LifeboatPorts", "LifeboatSandbox"], swiftSettings: strict),
         .testTarget(
             name: "LifeboatEngineTests",
             dependencies: ["LifeboatEngine", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],

@@ -16,6 +16,7 @@ import Testing
         "LifeboatPostgres": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig"],
         "LifeboatDNS": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig"],
         "LifeboatStore": ["LifeboatCore", "LifeboatPorts"],
+        "LifeboatEtcd": ["LifeboatCore", "LifeboatPorts"],
         "LifeboatNotify": ["LifeboatCore", "LifeboatPorts"],
         "LifeboatProbes": [],
         "LifeboatHTTP": ["LifeboatCore"],
@@ -31,7 +32,7 @@ import Testing
 
     /// Arrows DESIGN.md forbids, checked on their own so a future edit of `allowed` cannot slip them in.
     static let forbidden: [(from: Set<String>, to: String)] = [
-        (["LifeboatPostgres", "LifeboatDNS", "LifeboatStore", "LifeboatNotify", "LifeboatAgentAPI", "LifeboatProbes"], "LifeboatEngine"),
+        (["LifeboatPostgres", "LifeboatDNS", "LifeboatStore", "LifeboatEtcd", "LifeboatNotify", "LifeboatAgentAPI", "LifeboatProbes"], "LifeboatEngine"),
         (["LifeboatAgent"], "LifeboatEngine"),
         (["LifeboatEngine", "LifeboatMonitor", "LifeboatSandbox"], "lifeboat"),
         (["LifeboatPorts"], "LifeboatEngine"),
