@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatAgent
 import LifeboatConfig
 import LifeboatCore
 
@@ -188,8 +189,7 @@ public actor SandboxCluster {
     public func forgetReadOnlyFence(_ node: SandboxNode) throws {
         let file = "\(node.dataDirectory)/postgresql.auto.conf"
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("default_transaction_read_only") }
-        try kept.joined(separator: "\n").write(toFile: file, atomically: false, encoding: .utf8)
+        try ReadOnlyStart.withoutReadOnlySetting(text).joined(separator: "\n").write(toFile: file, atomically: false, encoding: .utf8)
     }
 
     /// Turns `node` into a standby of the first node again, whatever it did meanwhile: writes
