@@ -81,12 +81,14 @@ let package = Package(
             dependencies: ["LifeboatCore", "LifeboatPorts", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
-        // etcd v3 through its JSON gateway: the epoch store for several monitors (first part).
+        // etcd v3 through its JSON gateway, for several monitors: leader election, the epoch store,
+        // the shared state and journal.
         .target(
             name: "LifeboatEtcd",
             dependencies: [
                 "LifeboatCore", "LifeboatPorts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -213,7 +215,7 @@ let package = Package(
         ),
         .testTarget(name: "LifeboatProbesTests", dependencies: ["LifeboatProbes", "LifeboatTestSupport", "LifeboatSandbox"], swiftSettings: strict),
         .testTarget(name: "LifeboatStoreTests", dependencies: ["LifeboatStore", "LifeboatPorts"], swiftSettings: strict),
-        .testTarget(name: "LifeboatEtcdTests", dependencies: ["LifeboatEtcd", "LifeboatCore", "LifeboatPorts", "LifeboatSandbox"], swiftSettings: strict),
+        .testTarget(name: "LifeboatEtcdTests", dependencies: ["LifeboatEtcd", "LifeboatCore", "LifeboatPorts", "LifeboatSandbox", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "LifeboatEngineTests",
             dependencies: ["LifeboatEngine", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],

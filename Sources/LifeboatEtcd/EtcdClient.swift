@@ -24,16 +24,12 @@ public struct EtcdClient: Sendable {
     public struct Entry: Sendable, Equatable {
         public var value: Data
         public var modRevision: Int64
+        public var createRevision: Int64 = 0
     }
 
     public func get(_ key: String) async throws -> Entry? {
         let answer = try await call("/v3/kv/range", ["key": Self.b64(key)])
-        guard let kvs = answer["kvs"] as? [[String: Any]], let kv = kvs.first else { return nil }
-        guard let value = (kv["value"] as? String).flatMap({ Data(base64Encoded: $0) }) ?? (kv["value"] == nil ? Data() : nil),
-              let revision = Self.int64(kv["mod_revision"]) else {
-            throw Failure(description: "etcd answered an unreadable range for \(key)")
-        }
-        return Entry(value: value, modRevision: revision)
+        return try Self.entries(answer, what: key).first
     }
 
     /// Puts `value` at `key` only if the key's modification revision is still `modRevision` (0: the
@@ -50,7 +46,119 @@ public struct EtcdClient: Sendable {
         return answer["succeeded"] as? Bool == true
     }
 
-    private func call(_ path: String, _ body: [String: Any]) async throws -> [String: Any] {
+    // MARK: - Leases (etcd's own, for a monitor's leadership)
+
+    /// Grants an etcd lease of `ttlSeconds` (etcd's minimum is 2 s with its default timing): its id.
+    public func grantLease(ttlSeconds: Int) async throws -> Int64 {
+        let answer = try await call("/v3/lease/grant", ["TTL": String(ttlSeconds)])
+        guard let id = Self.int64(answer["ID"]), id != 0 else {
+            throw Failure(description: "etcd granted no lease: \(answer["error"] ?? "no ID in the answer")")
+        }
+        return id
+    }
+
+    /// Renews a lease once: the TTL etcd now counts from, or nil when the lease no longer exists
+    /// (expired or revoked) — whoever held it lost what it guarded.
+    public func keepAlive(_ lease: Int64, timeout: Duration? = nil) async throws -> Int64? {
+        let answer = try await call("/v3/lease/keepalive", ["ID": String(lease)], timeout: timeout)
+        // The gateway streams {"result": {...}}; one request body gives one result.
+        guard let result = answer["result"] as? [String: Any] else {
+            throw Failure(description: "etcd answered a keepalive without a result")
+        }
+        guard let ttl = Self.int64(result["TTL"]), ttl > 0 else { return nil }
+        return ttl
+    }
+
+    /// Revokes a lease: every key attached to it is deleted at once.
+    public func revoke(_ lease: Int64, timeout: Duration? = nil) async throws {
+        _ = try await call("/v3/lease/revoke", ["ID": String(lease)], timeout: timeout)
+    }
+
+    // MARK: - Transactions and ranges
+
+    /// One comparison of a transaction, in the gateway's JSON.
+    public enum Compare: Sendable {
+        /// The key's creation revision equals `revision` (0: the key does not exist).
+        case created(String, revision: Int64)
+        /// The key's value equals `value`.
+        case value(String, Data)
+
+        var json: [String: Any] {
+            switch self {
+            case .created(let key, let revision):
+                return ["key": EtcdClient.b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": String(revision)]
+            case .value(let key, let value):
+                return ["key": EtcdClient.b64(key), "target": "VALUE", "result": "EQUAL", "value": value.base64EncodedString()]
+            }
+        }
+    }
+
+    /// One operation of a transaction.
+    public enum Operation: Sendable {
+        case put(String, Data, lease: Int64?)
+        /// Deletes the keys in [from, to).
+        case deleteRange(from: String, to: String)
+        case get(String)
+
+        var json: [String: Any] {
+            switch self {
+            case .put(let key, let value, let lease):
+                var put: [String: Any] = ["key": EtcdClient.b64(key), "value": value.base64EncodedString()]
+                if let lease { put["lease"] = String(lease) }
+                return ["requestPut": put]
+            case .deleteRange(let from, let to):
+                return ["requestDeleteRange": ["key": EtcdClient.b64(from), "range_end": EtcdClient.b64(to)]]
+            case .get(let key):
+                return ["requestRange": ["key": EtcdClient.b64(key)]]
+            }
+        }
+    }
+
+    /// A transaction's outcome: whether the comparisons held, the revision after it, and the
+    /// entries of any `get` operations that ran (in order; nil for a missing key).
+    public struct TxnResult: Sendable {
+        public var succeeded: Bool
+        public var revision: Int64
+        public var gets: [Entry?]
+    }
+
+    public func txn(if compares: [Compare], then success: [Operation], else failure: [Operation] = []) async throws -> TxnResult {
+        var body: [String: Any] = ["compare": compares.map(\.json), "success": success.map(\.json)]
+        if !failure.isEmpty { body["failure"] = failure.map(\.json) }
+        let answer = try await call("/v3/kv/txn", body)
+        let header = answer["header"] as? [String: Any]
+        var gets: [Entry?] = []
+        for response in answer["responses"] as? [[String: Any]] ?? [] {
+            guard let range = response["response_range"] as? [String: Any] else { continue }
+            gets.append(try Self.entries(range, what: "a transaction's range").first)
+        }
+        return TxnResult(succeeded: answer["succeeded"] as? Bool == true, revision: Self.int64(header?["revision"]) ?? 0, gets: gets)
+    }
+
+    /// The keys in [from, to), in key order (or newest key first), at most `limit` (0: all).
+    public func range(from: String, to: String, limit: Int = 0, descending: Bool = false) async throws -> [(key: String, entry: Entry)] {
+        var body: [String: Any] = ["key": Self.b64(from), "range_end": Self.b64(to)]
+        if limit > 0 { body["limit"] = String(limit) }
+        if descending { body["sort_order"] = "DESCEND"; body["sort_target"] = "KEY" }
+        let answer = try await call("/v3/kv/range", body)
+        return try Self.keyed(answer, what: "a range")
+    }
+
+    static func entries(_ answer: [String: Any], what: String) throws -> [Entry] { try keyed(answer, what: what).map(\.entry) }
+
+    static func keyed(_ answer: [String: Any], what: String) throws -> [(key: String, entry: Entry)] {
+        try (answer["kvs"] as? [[String: Any]] ?? []).map { kv in
+            guard let key = (kv["key"] as? String).flatMap({ Data(base64Encoded: $0) }).map({ String(decoding: $0, as: UTF8.self) }),
+                  let value = (kv["value"] as? String).flatMap({ Data(base64Encoded: $0) }) ?? (kv["value"] == nil ? Data() : nil),
+                  let revision = Self.int64(kv["mod_revision"]) else {
+                throw Failure(description: "etcd answered an unreadable entry in \(what)")
+            }
+            return (key, Entry(value: value, modRevision: revision, createRevision: Self.int64(kv["create_revision"]) ?? 0))
+        }
+    }
+
+    func call(_ path: String, _ body: [String: Any], timeout: Duration? = nil) async throws -> [String: Any] {
+        let timeout = timeout ?? self.timeout
         let bytes = try JSONSerialization.data(withJSONObject: body)
         var problems: [String] = []
         for endpoint in endpoints {

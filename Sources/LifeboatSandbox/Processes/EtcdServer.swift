@@ -61,7 +61,12 @@ public final class EtcdServer: @unchecked Sendable {
         throw CommandError(command: "etcd", status: "not serving within \(timeout)", output: "")
     }
 
+    /// Freezes the member (SIGSTOP): it answers nothing, as if cut off, until `resume()`.
+    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+    public func resume() { kill(process.processIdentifier, SIGCONT) }
+
     public func stop() {
+        resume()
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
