@@ -155,7 +155,7 @@ let package = Package(
             name: "LifeboatMonitor",
             dependencies: [
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
-                "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI",
+                "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -236,7 +236,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPorts", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatStore",
+            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPorts", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatStore", "LifeboatEtcd", "LifeboatHTTP",
                            "LifeboatMonitor", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

@@ -66,7 +66,7 @@ public final class Agent: Sendable {
         cache = HealthCache(window: config.cacheFor)
         let promiseSlot = PromiseSlot()
         self.promiseSlot = promiseSlot
-        let leaseStatus = config.lease.map { LeaseClient(monitor: $0.monitor, node: config.node, key: keyText) }
+        let leaseStatus = config.lease.map { LeaseClient(monitors: $0.monitors, node: config.node, key: keyText) }
         self.leaseStatus = leaseStatus
         if let files = config.files {
             replicator = try FileReplicator(config: files, region: config.region, logger: logger, rsync: rsync, localDatabaseWritable: { [postgres] in

@@ -66,11 +66,11 @@ public actor LeaseKeeper {
 
     init(agent: Agent, config: LeaseConfig, key: String, logger: Logger) {
         self.agent = agent
-        self.client = LeaseClient(monitor: config.monitor, node: agent.config.node, key: key)
+        self.client = LeaseClient(monitors: config.monitors, node: agent.config.node, key: key)
         self.key = key
         self.renewEvery = config.renewEvery
         var logger = logger
-        logger[metadataKey: "lease.monitor"] = "\(config.monitor)"
+        logger[metadataKey: "lease.monitor"] = "\(config.monitors.joined(separator: ","))"
         self.logger = logger
     }
 

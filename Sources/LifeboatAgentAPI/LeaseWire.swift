@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import LifeboatCore
 import NIOCore
+import Synchronization
 
 /// `POST /v1/lease/renew` and `/v1/lease/release` on the monitor, sent by a node's agent and
 /// signed with the agents' key for that node (`AgentSigning`, the node header naming the sender).
@@ -109,13 +110,20 @@ public struct LeaseResponse: Codable, Sendable, Equatable {
 
 /// An agent's client of the monitor's lease routes. Each request goes out on a connection of its
 /// own (no pool: a connection opened during a network fault must not delay the next request).
+///
+/// With several monitors each request goes to all of them at once; only the leading one gives a
+/// lease answer (the others answer 503), and the first answer is taken.
 public struct LeaseClient: Sendable {
-    public let monitor: String
+    public let monitors: [String]
     public let node: String
     let keyBytes: [UInt8]
 
     public init(monitor: String, node: String, key: String) {
-        self.monitor = monitor.hasSuffix("/") ? String(monitor.dropLast()) : monitor
+        self.init(monitors: [monitor], node: node, key: key)
+    }
+
+    public init(monitors: [String], node: String, key: String) {
+        self.monitors = monitors.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.node = node
         self.keyBytes = Array(key.utf8)
     }
@@ -136,7 +144,35 @@ public struct LeaseClient: Sendable {
         try await call("/v1/lease/status", epoch: epoch, timeout: timeout)
     }
 
-    private func call<Answer: Decodable>(_ path: String, epoch: UInt64, timeout: Duration) async throws -> Answer {
+    private func call<Answer: Decodable & Sendable>(_ path: String, epoch: UInt64, timeout: Duration) async throws -> Answer {
+        if monitors.count == 1 { return try await call(monitors[0], path, epoch: epoch, timeout: timeout) }
+        return try await withThrowingTaskGroup(of: Answer?.self) { group in
+            let problems = ProblemList()
+            for monitor in monitors {
+                group.addTask {
+                    do { return try await call(monitor, path, epoch: epoch, timeout: timeout) } catch {
+                        problems.add("\(error)")
+                        return nil
+                    }
+                }
+            }
+            for try await answer in group {
+                if let answer {
+                    group.cancelAll()
+                    return answer
+                }
+            }
+            throw Failure(description: "no monitor gave a lease answer: \(problems.all.joined(separator: "; "))")
+        }
+    }
+
+    final class ProblemList: Sendable {
+        let list = Mutex<[String]>([])
+        func add(_ problem: String) { list.withLock { $0.append(problem) } }
+        var all: [String] { list.withLock { $0 } }
+    }
+
+    private func call<Answer: Decodable>(_ monitor: String, _ path: String, epoch: UInt64, timeout: Duration) async throws -> Answer {
         let body = Array(try JSONEncoder().encode(LeaseRequestBody(node: node)))
         var request = HTTPClientRequest(url: monitor + path)
         request.method = .POST

@@ -4,7 +4,7 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
@@ -150,6 +150,15 @@ public enum ConfigParser {
             reader.warning(top["database"], "database.nodes", "\(withID.name) has a linode_id but there is no fencing: section: nothing powers it off")
         }
 
+        let etcd = top["etcd"].flatMap { node -> EtcdConfig? in
+            if reader.isNull(node) { return nil }
+            return parseEtcd(node, reader: reader)
+        }
+        if etcd != nil, failover.leaseTTL == nil {
+            reader.warning(top["etcd"], "etcd",
+                           "several monitors without failover.lease_ttl: a primary cut off with the leading monitor keeps taking writes after another monitor fails over; set lease_ttl and run an agent on every database node")
+        }
+
         guard let db else { return nil }
         let topology = Topology(
             regions: regions.map(\.region),
@@ -157,8 +166,43 @@ public enum ConfigParser {
         )
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
-            detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents, fencing: fencing
+            detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents, fencing: fencing,
+            etcd: etcd
         )
+    }
+
+    static let etcdKeys = ["endpoints", "session_ttl", "advertise"]
+
+    /// `etcd:`: several monitors sharing the epoch, the state and the journal in etcd, one leading.
+    private static func parseEtcd(_ node: Node, reader: ConfigReader) -> EtcdConfig? {
+        guard let f = reader.mapping(node, "etcd", keys: etcdKeys) else { return nil }
+        var endpoints: [String] = []
+        if let list = reader.required(f, "endpoints", what: "a list of etcd client URLs, e.g. [http://10.0.1.10:2379]"),
+           let items = reader.sequence(list, "etcd.endpoints") {
+            for (index, item) in items.enumerated() {
+                let path = "etcd.endpoints[\(index)]"
+                guard let text = reader.string(item, path) else { continue }
+                guard let url = URLComponents(string: text), url.scheme == "http", let host = url.host, !host.isEmpty, url.port != nil,
+                      url.path.isEmpty || url.path == "/", url.user == nil, url.query == nil else {
+                    reader.error(item, path, "expected an etcd client URL such as http://10.0.1.10:2379 (scheme http, a host and a port), found '\(LogSafe.escape(text, maxLength: 120))'")
+                    continue
+                }
+                endpoints.append(text)
+            }
+            if items.isEmpty { reader.error(list, "etcd.endpoints", "expected at least one etcd client URL") }
+        }
+        var ttl = 3
+        if let t = f["session_ttl"], let d = reader.duration(t, "etcd.session_ttl", atLeast: .seconds(2), atMost: .seconds(60)) {
+            if d.components.attoseconds != 0 {
+                reader.error(t, "etcd.session_ttl", "etcd counts leases in whole seconds: expected 2s to 60s in whole seconds, found \(DurationText.format(d))")
+            } else {
+                ttl = Int(d.components.seconds)
+            }
+        }
+        var advertise: String?
+        if let a = f["advertise"] { advertise = parseAgentURL(a, "etcd.advertise", reader: reader) }
+        guard !endpoints.isEmpty else { return nil }
+        return EtcdConfig(endpoints: endpoints, sessionTTLSeconds: ttl, advertise: advertise)
     }
 
     static let fencingKeys = ["power_off", "linode", "wait"]
@@ -387,7 +431,7 @@ public enum ConfigParser {
     private static func parseAgentURL(_ node: Node, _ path: String, reader: ConfigReader) -> String? {
         guard let text = reader.string(node, path) else { return nil }
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
-            reader.error(node, path, "expected the agent's base URL such as http://10.0.1.5:8548, found '\(text)'")
+            reader.error(node, path, "expected a base URL such as http://10.0.1.5:8548, found '\(LogSafe.escape(text, maxLength: 120))'")
             return nil
         }
         return text

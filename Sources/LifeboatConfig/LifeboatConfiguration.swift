@@ -66,6 +66,24 @@ public struct FencingConfig: Sendable, Equatable {
     }
 }
 
+/// `etcd:`: several monitors over etcd. Each monitor has its own config file naming the same etcd
+/// cluster; the one that leads probes, decides and acts, the others wait their turn.
+public struct EtcdConfig: Sendable, Equatable {
+    /// etcd client URLs (each member's, so any one answering is enough).
+    public var endpoints: [String]
+    /// The leader's session: a leader cut off from etcd steps down within it, and another monitor
+    /// takes over after it (whole seconds, 2–60).
+    public var sessionTTLSeconds: Int
+    /// This monitor's API as the others and the CLI reach it (default: from `api.listen`).
+    public var advertise: String?
+
+    public init(endpoints: [String], sessionTTLSeconds: Int = 3, advertise: String? = nil) {
+        self.endpoints = endpoints
+        self.sessionTTLSeconds = sessionTTLSeconds
+        self.advertise = advertise
+    }
+}
+
 /// `agents:`: how the monitor talks to node agents.
 public struct AgentsConfig: Sendable, Equatable {
     /// The HMAC-SHA256 key every agent shares with the monitor.
@@ -104,13 +122,16 @@ public struct LifeboatConfiguration: Sendable {
     public var agents: AgentsConfig?
     /// Hard fencing (power-off through the provider's API); nil when not configured.
     public var fencing: FencingConfig?
+    /// Several monitors over etcd; nil: one monitor with its SQLite state file.
+    public var etcd: EtcdConfig?
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
                 api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), agents: AgentsConfig? = nil,
-                fencing: FencingConfig? = nil, warnings: [Diagnostic] = []) {
+                fencing: FencingConfig? = nil, etcd: EtcdConfig? = nil, warnings: [Diagnostic] = []) {
+        self.etcd = etcd
         self.fencing = fencing
         self.agents = agents
         self.api = api

@@ -25,6 +25,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         /// (tests use it to crash the monitor at a chosen step).
         public var afterStep: (@Sendable (FailoverStep) -> Void)?
 
+        /// The state store is shared by several monitors, one leading at a time (etcd): a failover
+        /// in flight that the store's epoch says another monitor started is the cluster's, and the
+        /// next leader resumes it instead of calling it superseded.
+        public var sharedState = false
+
         public init(stepTimeout: Duration = .seconds(10), stepTimeouts: [FailoverStep: Duration] = [:], tick: Duration = .milliseconds(5),
                     saveRetryDelay: Duration = .seconds(1), afterStep: (@Sendable (FailoverStep) -> Void)? = nil) {
             self.stepTimeout = stepTimeout
@@ -157,7 +162,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         let topology = machine.topology, detection = machine.detection, policy = machine.policy
         var resume: [FailoverAction] = []
         if let saved = try await stateStore?.loadSnapshot() {
-            machine = FailoverMachine(restoring: saved.snapshot.aged(by: saved.age), stored: stored, owner: owner, topology: topology,
+            machine = FailoverMachine(restoring: saved.snapshot.aged(by: saved.age), stored: stored,
+                                      owner: settings.sharedState ? stored.owner : owner, topology: topology,
                                       detection: detection, policy: policy, now: clock.now)
             resume = machine.resumeActions()
             logger.notice("monitor restarting", metadata: ["state": "\(machine.state.kind.rawValue)", "epoch": "\(machine.epoch)"])

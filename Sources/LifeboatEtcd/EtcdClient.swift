@@ -1,18 +1,36 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 
 /// The few calls of etcd v3's JSON gateway (`/v3/kv/range`, `/v3/kv/txn`) a store needs. Keys and
 /// values travel base64-encoded; etcd's int64 fields arrive as JSON strings. Tried on each endpoint
 /// in turn until one answers.
+///
+/// The endpoint that answered last is tried first. A refused connection fails at once (no
+/// retrying until the deadline, as a pooled client would), so a dead member costs little.
 public struct EtcdClient: Sendable {
     public let endpoints: [String]
     let http: HTTPClient
     let timeout: Duration
+    private let preferred = Preferred()
 
-    public init(endpoints: [String], http: HTTPClient = .shared, timeout: Duration = .seconds(2)) {
+    final class Preferred: Sendable {
+        let index = Mutex(0)
+    }
+
+    /// One client for every EtcdClient of the process: connections kept alive, no retry of a
+    /// refused connection.
+    static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .milliseconds(500)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(endpoints: [String], http: HTTPClient? = nil, timeout: Duration = .seconds(2)) {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        self.http = http
+        self.http = http ?? Self.sharedHTTP
         self.timeout = timeout
     }
 
@@ -82,11 +100,15 @@ public struct EtcdClient: Sendable {
         case created(String, revision: Int64)
         /// The key's value equals `value`.
         case value(String, Data)
+        /// The key's modification revision equals `revision`.
+        case modified(String, revision: Int64)
 
         var json: [String: Any] {
             switch self {
             case .created(let key, let revision):
                 return ["key": EtcdClient.b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": String(revision)]
+            case .modified(let key, let revision):
+                return ["key": EtcdClient.b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(revision)]
             case .value(let key, let value):
                 return ["key": EtcdClient.b64(key), "target": "VALUE", "result": "EQUAL", "value": value.base64EncodedString()]
             }
@@ -161,7 +183,10 @@ public struct EtcdClient: Sendable {
         let timeout = timeout ?? self.timeout
         let bytes = try JSONSerialization.data(withJSONObject: body)
         var problems: [String] = []
-        for endpoint in endpoints {
+        let first = preferred.index.withLock { $0 } % max(1, endpoints.count)
+        for offset in endpoints.indices {
+            let index = (first + offset) % endpoints.count
+            let endpoint = endpoints[index]
             var request = HTTPClientRequest(url: endpoint + path)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -174,6 +199,7 @@ public struct EtcdClient: Sendable {
                     problems.append("\(endpoint) answered \(response.status.code)")
                     continue
                 }
+                if index != first { preferred.index.withLock { $0 = index } }
                 return object
             } catch {
                 problems.append("\(endpoint): \(error)")

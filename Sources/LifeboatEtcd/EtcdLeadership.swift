@@ -47,6 +47,8 @@ public actor EtcdLeadership {
     public private(set) var leader: Leader?
     private var session: Int64?
     private var validUntil: ContinuousClock.Instant?
+    /// After a resignation: no campaign before this instant, so another monitor gets its turn.
+    private var campaignAfter: ContinuousClock.Instant?
 
     public init(client: EtcdClient, cluster: String, monitor: String, api: String, ttlSeconds: Int, logger: Logger) {
         self.client = client
@@ -74,7 +76,7 @@ public actor EtcdLeadership {
             let started = ContinuousClock.now
             if term != nil {
                 await keepLeading(changed: changed)
-            } else {
+            } else if campaignAfter.map({ started >= $0 }) ?? true {
                 if await campaign() { await changed(term) }
             }
             let next = started.advanced(by: term != nil ? step : min(step, .milliseconds(250)))
@@ -86,7 +88,9 @@ public actor EtcdLeadership {
             await changed(nil)
         }
         if let session {
-            try? await client.revoke(session, timeout: .milliseconds(500))
+            // A task of its own: this one is cancelled, and the revocation must still go out.
+            let client = self.client
+            await Task { try? await client.revoke(session, timeout: .milliseconds(500)) }.value
             self.session = nil
         }
     }
@@ -97,6 +101,7 @@ public actor EtcdLeadership {
         guard term != nil else { return }
         term = nil
         validUntil = nil
+        campaignAfter = ContinuousClock.now.advanced(by: ttl * 2)
         await changed(nil)
         if let session { try? await client.revoke(session, timeout: .milliseconds(500)) }
         session = nil

@@ -84,6 +84,30 @@ public struct StatusView: Codable, Sendable, Equatable {
     public var services: [ServiceNode]
     /// Node agents the monitor polls (empty without an agents: section).
     public var agents: [AgentNode]
+    /// With several monitors over etcd: whether this one leads, and which one does (absent with one monitor).
+    public var monitors: Monitors?
+
+    /// Several monitors: only the leading one probes, decides and acts; the others wait their turn.
+    public struct Monitors: Codable, Sendable, Equatable {
+        /// This monitor's id.
+        public var me: String
+        /// The leading monitor's id and API address as etcd names them (absent: none leads, or etcd is unreachable).
+        public var leader: String?
+        public var leaderAPI: String?
+        public var leading: Bool
+
+        public init(me: String, leader: String?, leaderAPI: String?, leading: Bool) {
+            self.me = me
+            self.leader = leader
+            self.leaderAPI = leaderAPI
+            self.leading = leading
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case me, leader, leading
+            case leaderAPI = "leader_api"
+        }
+    }
 
     /// What the monitor last learned from a node's agent.
     public struct AgentNode: Codable, Sendable, Equatable {
@@ -163,7 +187,7 @@ public struct StatusView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cluster, state, primary, epoch, paused, nodes, services, agents
+        case cluster, state, primary, epoch, paused, nodes, services, agents, monitors
         case lastDecision = "last_decision"
     }
 
@@ -179,6 +203,7 @@ public struct StatusView: Codable, Sendable, Equatable {
         nodes = try c.decode([Node].self, forKey: .nodes)
         services = try c.decodeIfPresent([ServiceNode].self, forKey: .services) ?? []
         agents = try c.decodeIfPresent([AgentNode].self, forKey: .agents) ?? []
+        monitors = try c.decodeIfPresent(Monitors.self, forKey: .monitors)
     }
 }
 
@@ -289,6 +314,8 @@ public enum CommandAnswer: Sendable, Equatable {
     case notSaved(String)
     /// The monitor is not running (shutting down).
     case notRunning
+    /// Several monitors: this one does not lead; the command goes to the leader (its id and API, when known).
+    case notLeader(leader: String?, api: String?)
 }
 
 /// What the API needs from a running monitor.

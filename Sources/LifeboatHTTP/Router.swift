@@ -74,6 +74,11 @@ private func answer(_ answer: CommandAnswer, dryRun: Bool, _ request: Request, _
     case .notRunning:
         return try MessageView(message: "the monitor is shutting down; nothing was done").response(from: request, context: context)
             .withStatus(.serviceUnavailable)
+    case .notLeader(let leader, let api):
+        let whom = leader.map { "the leading monitor is \($0)" + (api.map { " (\($0)): send the command there" } ?? "") }
+            ?? "no monitor leads right now (etcd unreachable, or an election is under way)"
+        return try MessageView(message: "this monitor does not lead, so nothing was done; \(whom)").response(from: request, context: context)
+            .withStatus(.serviceUnavailable)
     }
 }
 

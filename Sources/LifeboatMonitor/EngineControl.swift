@@ -9,12 +9,38 @@ import LifeboatProbes
 /// the agent coordinator.
 public struct EngineControl: MonitorControl {
     let cluster: String
-    let engine: Engine<ContinuousClock>
+    let topology: Topology
+    let slot: EngineSlot
     let store: any StateStore
     let services: ServiceMonitor
     let agents: AgentCoordinator?
 
     public func status() async -> StatusView {
+        let monitors = await slot.monitors()
+        guard let engine = slot.engine else {
+            // A monitor that does not lead probes nothing: it says who does.
+            let who = monitors?.leader.map { "monitor \($0)" + (monitors?.leaderAPI.map { " at \($0)" } ?? "") + " leads: ask it" }
+                ?? "no monitor leads right now (etcd unreachable, or an election is under way)"
+            var view = StatusView(cluster: cluster, state: "following", primary: nil, epoch: (try? await epochFromStore()) ?? 0, paused: false,
+                                  lastDecision: "this monitor does not lead; \(who)",
+                                  nodes: topology.databaseNodes.map {
+                                      StatusView.Node(name: $0.name, region: $0.region, role: "unknown", health: "unknown", reachable: false,
+                                                      lsn: nil, lagBytes: nil, lagSeconds: nil, walReceiver: nil, lastError: nil)
+                                  })
+            view.monitors = monitors
+            return view
+        }
+        var view = await status(engine)
+        view.monitors = monitors
+        return view
+    }
+
+    /// The epoch the shared state was last saved under (a monitor that does not lead).
+    private func epochFromStore() async throws -> UInt64? {
+        try await store.loadSnapshot()?.snapshot.epoch
+    }
+
+    private func status(_ engine: Engine<ContinuousClock>) async -> StatusView {
         let state = await engine.state
         let health = await engine.health
         let primary = state.primary
@@ -74,6 +100,7 @@ public struct EngineControl: MonitorControl {
     }
 
     public func command(_ event: FailoverEvent) async -> CommandAnswer {
+        guard let engine = slot.engine else { return await slot.notLeader() }
         switch await engine.submit(event) {
         case .outcome(let outcome): return .outcome(outcome)
         case .notSaved(let why): return .notSaved(why)
@@ -81,5 +108,11 @@ public struct EngineControl: MonitorControl {
         }
     }
 
-    public func preview(_ event: FailoverEvent) async -> CommandOutcome { await engine.preview(event) }
+    public func preview(_ event: FailoverEvent) async -> CommandOutcome {
+        guard let engine = slot.engine else {
+            let leader = await slot.leadership?.leader
+            return .refused(.notLeading(leader: leader?.monitor))
+        }
+        return await engine.preview(event)
+    }
 }

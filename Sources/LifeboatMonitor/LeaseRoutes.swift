@@ -10,7 +10,9 @@ import Logging
 /// database nodes, and the body must name the same node).
 enum LeaseRoutes {
     /// `peers`: every node's agent URL when failsafe mode is on (nil: off); a grant names the others.
-    static func add(to router: Router<BasicRequestContext>, engine: Engine<ContinuousClock>, key: String, nodes: Set<String>,
+    /// With several monitors only the leading one answers; the others say so with a 503 (no lease
+    /// answer), and an agent that lists every monitor takes the leader's.
+    static func add(to router: Router<BasicRequestContext>, slot: EngineSlot, key: String, nodes: Set<String>,
                     peers: [String: String]?, logger: Logger) {
         let verifier = RequestVerifier(key: AgentSigning.key(key))
         router.post("/v1/lease/renew") { request, context -> Response in
@@ -19,6 +21,7 @@ enum LeaseRoutes {
             case .success(let verified): node = verified
             case .failure(let problem): return try json(["message": problem.message], problem.status)
             }
+            guard let engine = slot.engine else { return try await notLeading(slot) }
             switch await engine.lease(.renew(node: node)) {
             case .granted(let epoch, let ttl):
                 var answer = LeaseResponse(granted: true, released: false, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds, refusal: nil)
@@ -38,6 +41,7 @@ enum LeaseRoutes {
             case .success: break
             case .failure(let problem): return try json(["message": problem.message], problem.status)
             }
+            guard let engine = slot.engine else { return try await notLeading(slot) }
             return try json(await status(engine), .ok)
         }
         router.post("/v1/lease/release") { request, context -> Response in
@@ -46,6 +50,7 @@ enum LeaseRoutes {
             case .success(let verified): node = verified
             case .failure(let problem): return try json(["message": problem.message], problem.status)
             }
+            guard let engine = slot.engine else { return try await notLeading(slot) }
             switch await engine.lease(.release(node: node)) {
             case .released, .granted:
                 return try json(LeaseResponse(granted: false, released: true, epoch: nil, ttlMilliseconds: nil, refusal: nil), .ok)
@@ -79,6 +84,19 @@ enum LeaseRoutes {
         case .unknown?, nil: lease = .unknown
         }
         return LeaseStatusResponse(epoch: epoch, primary: primary, primaryRegion: region, lease: lease, failoverRunning: running)
+    }
+
+    /// A monitor that does not lead: no lease answer, but who leads.
+    static func notLeading(_ slot: EngineSlot) async throws -> Response {
+        let leader = await slot.leadership?.leader
+        return try json(NotLeading(message: "this monitor does not lead", leader: leader?.monitor, leaderAPI: leader?.api), .serviceUnavailable)
+    }
+
+    struct NotLeading: Encodable {
+        var message: String
+        var leader: String?
+        var leaderAPI: String?
+        enum CodingKeys: String, CodingKey { case message, leader, leaderAPI = "leader_api" }
     }
 
     static func code(_ refusal: LeaseRefusal) -> LeaseRefusalCode {

@@ -5,6 +5,7 @@ import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
 import LifeboatEngine
+import LifeboatEtcd
 import LifeboatHTTP
 import LifeboatNotify
 import LifeboatPorts
@@ -18,11 +19,16 @@ import UnixSignals
 
 /// The one way a running monitor is built, for `lifeboat monitor` and for the drill: the
 /// PostgreSQL fleet (fencing through node agents when configured), the traffic switch, the
-/// notifiers, the SQLite state store and its monitor id, the engine, application checks, the
-/// agent coordinator and the HTTP API, in one ServiceGroup. Every secret is resolved here, so a
+/// notifiers, the SQLite state store and its monitor id, the engine (or, with several monitors
+/// over etcd, the election and an engine per term of leadership), application checks, the agent
+/// coordinator and the HTTP API, in one ServiceGroup. Every secret is resolved here, so a
 /// missing one fails at start, not mid-failover.
 public struct MonitorAssembly: Sendable {
-    public let engine: Engine<ContinuousClock>
+    /// The engine of a single monitor (nil with several monitors over etcd: see `slot`).
+    public let engine: Engine<ContinuousClock>?
+    /// The engine that acts now (with several monitors, only while this one leads).
+    public let slot: EngineSlot
+    /// This monitor's own state file (with several monitors it holds only the monitor's id).
     public let store: SQLiteStateStore
     public let coordinator: AgentCoordinator?
     public let services: ServiceMonitor
@@ -57,51 +63,88 @@ public struct MonitorAssembly: Sendable {
         let environment = options.environment
         let notifiers = try options.notifiers ?? Self.notifiers(config, environment: environment)
         let token = try config.api.token?.resolve(environment: environment).reveal() ?? ""
-        let postgres = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
         var agents: [any NodeAgent] = []
-        var fleet: any DatabaseFleet
-        if let section = config.agents {
-            let key = try section.key.resolve(environment: environment).reveal()
+        let agentKey = try config.agents.map { try $0.key.resolve(environment: environment).reveal() }
+        if let key = agentKey {
             let nodes = config.databaseNodes.map { ($0.name, $0.region, $0.agent) } + config.services.flatMap(\.nodes).map { ($0.name, $0.region, $0.agent) }
             agents = nodes.compactMap { name, region, url in
                 url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, node: name, key: key)) }
             }
-            let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
-                node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key)) }
-            })
-            fleet = AgentFencingFleet(base: postgres, agents: fencing, seal: Self.failsafePeers(config) != nil)
-        } else {
-            fleet = postgres
         }
         var settings = options.engine
-        if let fencing = config.fencing {
+        let power = try config.fencing.map { fencing -> LinodePowerSwitch in
             // Escalation's last step: the old primary's machine powered off through Linode's API.
             let client = LinodeInstancesClient(baseURL: fencing.linode.apiURL, token: try fencing.linode.token.resolve(environment: environment))
             let instances = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in node.linodeID.map { (node.name, $0) } })
-            fleet = PowerFencingFleet(base: fleet, power: LinodePowerSwitch(client: client, instances: instances), wait: fencing.wait)
             // The fence step has time to see the machine off.
             settings.stepTimeouts[.fence] = max(settings.timeout(for: .fence), fencing.wait + .seconds(5))
+            return LinodePowerSwitch(client: client, instances: instances)
+        }
+        // Secrets are resolved now, so a missing one fails at start; each engine gets a fleet of its own.
+        _ = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
+        let seal = Self.failsafePeers(config) != nil
+        let makeFleet: @Sendable () throws -> any DatabaseFleet = {
+            var fleet: any DatabaseFleet = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
+            if let key = agentKey {
+                let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
+                    node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key)) }
+                })
+                fleet = AgentFencingFleet(base: fleet, agents: fencing, seal: seal)
+            }
+            if let power, let wait = config.fencing?.wait { fleet = PowerFencingFleet(base: fleet, power: power, wait: wait) }
+            return fleet
         }
         let traffic: any TrafficSwitch = try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment) } ?? NoTrafficSwitch()
-        let store = try SQLiteStateStore(path: statePath)
-        let engine = Engine(
-            topology: config.topology, detection: config.detection, policy: config.failover, fleet: fleet,
-            epochStore: store, traffic: traffic, clock: ContinuousClock(), settings: settings, logger: logger,
-            stateStore: store, owner: try store.monitorID(), wallClock: { Date().timeIntervalSince1970 },
-            notifiers: notifiers, cluster: config.cluster
-        )
+        let local = try SQLiteStateStore(path: statePath)
+        let owner = try local.monitorID()
+        let engineSettings = settings
+        let makeEngine: @Sendable (any EpochStore, any StateStore, Bool) throws -> Engine<ContinuousClock> = { epochStore, stateStore, shared in
+            var settings = engineSettings
+            settings.sharedState = shared
+            return Engine(
+                topology: config.topology, detection: config.detection, policy: config.failover, fleet: try makeFleet(),
+                epochStore: epochStore, traffic: traffic, clock: ContinuousClock(), settings: settings, logger: logger,
+                stateStore: stateStore, owner: owner, wallClock: { Date().timeIntervalSince1970 },
+                notifiers: notifiers, cluster: config.cluster
+            )
+        }
+        let slot: EngineSlot
+        let journal: any StateStore
+        var terms: LeaderTerms?
+        if let etcd = config.etcd {
+            // Several monitors: the leading one's engine keeps the epoch, state and journal in etcd.
+            let client = EtcdClient(endpoints: etcd.endpoints, timeout: .milliseconds(Int64(etcd.sessionTTLSeconds) * 1000 / 3))
+            let leadership = EtcdLeadership(client: client, cluster: config.cluster, monitor: owner,
+                                            api: etcd.advertise ?? "http://\(config.api.listen.host):\(config.api.listen.port)",
+                                            ttlSeconds: etcd.sessionTTLSeconds, logger: logger)
+            slot = EngineSlot(leadership: leadership)
+            journal = EtcdStateStore(client: client, cluster: config.cluster) { nil }
+            terms = LeaderTerms(leadership: leadership, slot: slot, make: { term in
+                let guarded = EtcdStateStore(client: client, cluster: config.cluster) {
+                    await leadership.currentTerm() == term ? term : nil
+                }
+                let current: @Sendable () async -> EtcdLeadership.Term? = { await leadership.currentTerm() == term ? term : nil }
+                return try makeEngine(EtcdEpochStore(client: client, cluster: config.cluster, term: current), guarded, true)
+            }, logger: logger)
+            engine = nil
+        } else {
+            let fixed = try makeEngine(local, local, false)
+            slot = EngineSlot(fixed: fixed)
+            journal = local
+            engine = fixed
+        }
         if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
         let services = ServiceMonitor(targets: Self.serviceTargets(config), interval: config.detection.interval * 2,
                                       timeout: config.detection.timeout, logger: logger)
         let failsafeOn = Self.failsafePeers(config) != nil
         let promiseInterval: Duration = min(.seconds(1), (config.failover.leaseTTL ?? .seconds(3)) / 3)
         let failsafeView: (@Sendable (String, String?, Duration) async -> Void)? = failsafeOn
-            ? { @Sendable node, holder, remaining in await engine.failsafePromise(node: node, holder: holder, remaining: remaining) } : nil
+            ? { @Sendable node, holder, remaining in await slot.engine?.failsafePromise(node: node, holder: holder, remaining: remaining) } : nil
         let coordinator = agents.isEmpty ? nil : AgentCoordinator(
             agents: agents, interval: config.agents?.interval ?? .seconds(15), timeout: config.agents?.timeout ?? .seconds(2),
-            logger: logger, settledOrder: { await engine.settledOrder },
+            logger: logger, settledOrder: { await slot.engine?.settledOrder },
             failsafe: failsafeView, promiseInterval: promiseInterval)
-        let control = EngineControl(cluster: config.cluster, engine: engine, store: store, services: services, agents: coordinator)
+        let control = EngineControl(cluster: config.cluster, topology: config.topology, slot: slot, store: journal, services: services, agents: coordinator)
         var exposition: (@Sendable () -> String)?
         if let registry = options.metrics {
             exposition = {
@@ -111,8 +154,8 @@ public struct MonitorAssembly: Sendable {
             }
         }
         let router = buildRouter(control: control, token: token, metrics: exposition)
-        if let section = config.agents {
-            LeaseRoutes.add(to: router, engine: engine, key: try section.key.resolve(environment: environment).reveal(),
+        if let key = agentKey {
+            LeaseRoutes.add(to: router, slot: slot, key: key,
                             nodes: Set(config.databaseNodes.filter { $0.agent != nil }.map(\.name)), peers: Self.failsafePeers(config), logger: logger)
         }
         let app = Application(
@@ -120,11 +163,13 @@ public struct MonitorAssembly: Sendable {
             configuration: .init(address: .hostname(config.api.listen.host, port: config.api.listen.port), serverName: "lifeboat"),
             logger: logger
         )
-        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine), .init(service: services), .init(service: app)]
+        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: services), .init(service: app)]
+        if let engine { members.insert(.init(service: engine), at: 0) }
+        if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }
         group = ServiceGroup(configuration: .init(services: members, gracefulShutdownSignals: options.signals, logger: logger))
-        self.engine = engine
-        self.store = store
+        self.slot = slot
+        self.store = local
         self.coordinator = coordinator
         self.services = services
         self.control = control

@@ -23,7 +23,7 @@ import Testing
         "LifeboatAgentAPI": ["LifeboatCore", "LifeboatPorts", "LifeboatProbes"],
         "LifeboatAgent": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "CMariaDB"],
         "LifeboatMonitor": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
-                            "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI"],
+                            "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd"],
         "LifeboatSandbox": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
                             "LifeboatAgentAPI", "LifeboatMonitor"],
         "lifeboat": ["LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatHTTP",

@@ -112,6 +112,17 @@ import Testing
                 try await stale.append([JournalLine(epoch: Epoch(1), kind: .decision, message: "from a deposed leader")])
             }
             #expect(try await stale.journal(after: 0, limit: 10).isEmpty, "nothing of the deposed leader's write landed")
+            let staleEpochs = EtcdEpochStore(client: client, cluster: "shop") { oldTerm }
+            await #expect(throws: EtcdStateStore.NotLeading.self) {
+                try await staleEpochs.compareAndSwap(expected: .initial, new: Epoch(1), owner: "monitor-a")
+            }
+            #expect(try await staleEpochs.load() == .initial, "a deposed leader stores no epoch")
+            // The leader stores it; the next leader resuming the same failover stores it again.
+            let bTerm = try #require(await b.currentTerm())
+            let leading = EtcdEpochStore(client: client, cluster: "shop") { bTerm }
+            try await leading.compareAndSwap(expected: .initial, new: Epoch(1), owner: "monitor-b")
+            try await leading.compareAndSwap(expected: .initial, new: Epoch(1), owner: "monitor-c")
+            #expect(try await leading.load() == EpochRecord(epoch: Epoch(1), owner: "monitor-b"))
             ta.cancel()
             tb.cancel()
             await ta.value

@@ -30,7 +30,7 @@ import Testing
             let config = try drill.monitorConfig(cluster, knot: nil, agents: agents, apiPort: apiPort)
             let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: testLogger(),
                                               options: .init(signals: []))
-            let engine = monitor.engine
+            guard let engine = monitor.engine else { throw DrillFailure("the drill runs a single monitor") }
             let task = Task { try await monitor.run() }
             defer { task.cancel() }
             try await waitFor("lease held by \(us.name)", timeout: .seconds(20)) {

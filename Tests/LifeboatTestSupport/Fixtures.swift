@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatSandbox
 import Logging
 
@@ -16,7 +17,13 @@ public func withSandboxCluster<T>(regions: [String] = ["us-east", "eu-west"], _ 
     }
 }
 
+/// Silent, unless LIFEBOAT_TEST_LOG names a level (debugging a test: LIFEBOAT_TEST_LOG=info).
 public func testLogger(_ label: String = "test") -> Logger {
+    if let level = ProcessInfo.processInfo.environment["LIFEBOAT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        return logger
+    }
     var logger = Logger(label: label) { _ in SwiftLogNoOpLogHandler() }
     logger.logLevel = .critical
     return logger

@@ -90,17 +90,29 @@ public enum AgentConfigParser {
         let files = top["files"].flatMap { parseFiles($0, ownRegion: region, reader: reader) }
         var lease: LeaseConfig?
         if let n = top["lease"], let lf = reader.mapping(n, "lease", keys: ["monitor", "renew_every"]) {
-            let monitor = reader.required(lf, "monitor", what: "the monitor's API URL, e.g. http://10.0.0.5:8547").flatMap { m -> String? in
-                guard let text = reader.string(m, "lease.monitor") else { return nil }
+            func url(_ m: Node, _ path: String) -> String? {
+                guard let text = reader.string(m, path) else { return nil }
                 guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
-                    reader.error(m, "lease.monitor", "expected the monitor's base URL such as http://10.0.0.5:8547, found \(reader.describe(m))")
+                    reader.error(m, path, "expected the monitor's base URL such as http://10.0.0.5:8547, found \(reader.describe(m))")
                     return nil
                 }
                 return text
             }
+            // One monitor's URL, or a list of every monitor's (several monitors over etcd).
+            var monitors: [String]?
+            if let m = reader.required(lf, "monitor", what: "the monitor's API URL, e.g. http://10.0.0.5:8547 (or a list of every monitor's)") {
+                if case .sequence = m {
+                    let items = reader.sequence(m, "lease.monitor") ?? []
+                    let urls = items.enumerated().compactMap { url($0.element, "lease.monitor[\($0.offset)]") }
+                    if items.isEmpty { reader.error(m, "lease.monitor", "expected at least one monitor URL") }
+                    if urls.count == items.count, !items.isEmpty { monitors = urls }
+                } else {
+                    monitors = url(m, "lease.monitor").map { [$0] }
+                }
+            }
             let every = lf["renew_every"].flatMap { reader.duration($0, "lease.renew_every", atLeast: .milliseconds(100), atMost: .seconds(60)) } ?? .seconds(1)
             if database == nil { reader.error(n, "lease", "a lease needs the database: section (the PostgreSQL it fences when it cannot renew)") }
-            if let monitor { lease = LeaseConfig(monitor: monitor, renewEvery: every) }
+            if let monitors { lease = LeaseConfig(monitors: monitors, renewEvery: every) }
         }
 
         guard let node, let region, let key else { return nil }

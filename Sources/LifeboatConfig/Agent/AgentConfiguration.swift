@@ -203,13 +203,18 @@ public struct FilesConfig: Sendable, Equatable {
 
 /// The `lease:` section of agent.yml.
 public struct LeaseConfig: Sendable, Equatable {
-    /// The monitor's API base URL (`api.listen` of lifeboat.yml), e.g. `http://10.0.0.5:8547`.
-    public var monitor: String
+    /// The monitors' API base URLs (`api.listen` of lifeboat.yml), e.g. `http://10.0.0.5:8547`;
+    /// with several monitors over etcd, every one of them (the leading one answers).
+    public var monitors: [String]
     /// How often the lease is renewed (well under the monitor's `failover.lease_ttl`).
     public var renewEvery: Duration
 
     public init(monitor: String, renewEvery: Duration = .seconds(1)) {
-        self.monitor = monitor
+        self.init(monitors: [monitor], renewEvery: renewEvery)
+    }
+
+    public init(monitors: [String], renewEvery: Duration = .seconds(1)) {
+        self.monitors = monitors
         self.renewEvery = renewEvery
     }
 }

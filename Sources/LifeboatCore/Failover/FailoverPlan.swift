@@ -10,6 +10,8 @@ public enum CommandRefusal: Error, Sendable, Equatable, CustomStringConvertible 
     case switchoverNeedsMonitoring(state: StateKind)
     case primaryNotHealthy(primary: String)
     case nothingToReset
+    /// Several monitors: this one does not lead (the leader's id when known).
+    case notLeading(leader: String?)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum CommandRefusal: Error, Sendable, Equatable, CustomStringConvertible 
             return "a switchover needs a healthy primary being monitored (state is \(state.rawValue))"
         case .primaryNotHealthy(let primary): return "primary \(primary) is not healthy; use lifeboat failover"
         case .nothingToReset: return "nothing has failed"
+        case .notLeading(let leader?): return "this monitor does not lead; ask the leading monitor, \(leader)"
+        case .notLeading(nil): return "this monitor does not lead, and no monitor leads right now"
         }
     }
 }

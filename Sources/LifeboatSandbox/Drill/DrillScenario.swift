@@ -60,6 +60,8 @@ public struct SwitchoverScenario: DrillScenario {
             throw DrillFailure("the monitor could not save the switchover: \(why)")
         case .notRunning:
             throw DrillFailure("the monitor is not running")
+        case .notLeader:
+            throw DrillFailure("the drill's monitor does not lead")
         }
     }
 }

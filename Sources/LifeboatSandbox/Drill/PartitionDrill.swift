@@ -201,7 +201,7 @@ public struct PartitionDrill: Sendable {
             agents: AgentsConfig(key: .inline(Secret(key)), timeout: .seconds(1), interval: .seconds(2)))
         let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
                                           options: .init(signals: []))
-        let engine = monitor.engine
+        guard let engine = monitor.engine else { throw DrillFailure("the drill runs a single monitor") }
         let monitorTask = Task { try await monitor.run() }
         defer { monitorTask.cancel() }
 

@@ -20,9 +20,11 @@ public final class SandboxAgents: Sendable {
     /// `uploads` in `region`: where the drill writes and looks for files.
     public static func uploads(_ cluster: SandboxCluster, region: String) -> String { "\(cluster.directory)/\(region)/files/uploads" }
 
-    /// `monitor`: the monitor's API URL, where the primary's agent renews its lease (nil: no lease).
+    /// `monitor`: the monitor's API URL, where the primary's agent renews its lease (nil: no lease);
+    /// `monitors`: every monitor's, with several monitors over etcd.
     /// `bandwidthLimitKiB`: rsync's --bwlimit for every pull (a test slows a large pull down with it).
-    public init(cluster: SandboxCluster, monitor: String? = nil, bandwidthLimitKiB: Int? = nil, logger: Logger) throws {
+    public init(cluster: SandboxCluster, monitor: String? = nil, monitors: [String]? = nil, bandwidthLimitKiB: Int? = nil, logger: Logger) throws {
+        let leaseMonitors = monitors ?? monitor.map { [$0] }
         key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let port = try FreePort.find(bindableOn: cluster.nodes.map(\.address))
         let peers = cluster.nodes.map { FilesConfig.Peer(region: $0.region, source: .local("\(cluster.directory)/\($0.region)/files")) }
@@ -37,7 +39,7 @@ public final class SandboxAgents: Sendable {
                                             key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,
                                             checks: [AgentCheck(name: "database", kind: .postgresql)], files: files,
                                             stateFile: "\(cluster.directory)/\(node.region)/agent-state.json",
-                                            lease: monitor.map { LeaseConfig(monitor: $0, renewEvery: .seconds(1)) })
+                                            lease: leaseMonitors.map { LeaseConfig(monitors: $0, renewEvery: .seconds(1)) })
             var agentLogger = logger
             agentLogger[metadataKey: "agent"] = "\(node.name)"
             agents[node.name] = try Agent(config: config, logger: agentLogger)

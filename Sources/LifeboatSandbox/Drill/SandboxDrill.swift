@@ -129,7 +129,7 @@ public struct SandboxDrill: Sendable {
         let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
                                           options: .init(signals: [], metrics: metrics))
         progress("starting the monitor (API on \(monitor.api)), as lifeboat monitor runs it")
-        let engine = monitor.engine
+        guard let engine = monitor.engine else { throw DrillFailure("the drill runs a single monitor") }
         var target = WorkloadWriter.Target.anyWritable(config.databaseNodes)
         if let knot {
             target = .dns(name: try DNSName(Self.recordName), server: DNSServer(host: knot.host, port: knot.port), zone: try DNSName(Self.zone),
