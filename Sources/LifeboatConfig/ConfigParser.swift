@@ -200,7 +200,7 @@ public enum ConfigParser {
             }
         }
         var advertise: String?
-        if let a = f["advertise"] { advertise = parseAgentURL(a, "etcd.advertise", reader: reader) }
+        if let a = f["advertise"] { advertise = parseAgentURL(a, "etcd.advertise", reader: reader, what: "this monitor's API base URL as the others reach it, such as http://10.0.0.5:8547") }
         guard !endpoints.isEmpty else { return nil }
         return EtcdConfig(endpoints: endpoints, sessionTTLSeconds: ttl, advertise: advertise)
     }
@@ -428,10 +428,11 @@ public enum ConfigParser {
         return services
     }
 
-    private static func parseAgentURL(_ node: Node, _ path: String, reader: ConfigReader) -> String? {
+    private static func parseAgentURL(_ node: Node, _ path: String, reader: ConfigReader,
+                                      what: String = "the agent's base URL such as http://10.0.1.5:8548") -> String? {
         guard let text = reader.string(node, path) else { return nil }
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.path.isEmpty || url.path == "/" else {
-            reader.error(node, path, "expected a base URL such as http://10.0.1.5:8548, found '\(LogSafe.escape(text, maxLength: 120))'")
+            reader.error(node, path, "expected \(what), found '\(LogSafe.escape(text, maxLength: 120))'")
             return nil
         }
         return text

@@ -159,6 +159,7 @@ public struct LifeboatConfiguration: Sendable {
             + "automatic failover \(failover.automatic ? "on" : "off")"
             + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? "; no traffic switch")
             + agentSummary
+            + (etcd.map { "; several monitors over etcd (\($0.endpoints.count) endpoints, session \($0.sessionTTLSeconds)s)" } ?? "")
     }
 
     private var agentSummary: String {

@@ -24,6 +24,17 @@ private func parse(_ yaml: String) -> (AgentConfiguration?, [Diagnostic]) {
         #expect(files.primaryRegion == "us-east")
     }
 
+    @Test func theLeaseNamesOneMonitorOrEveryMonitor() throws {
+        let base = "node: pg-a\nregion: us-east\nkey_env: KEY\ndatabase: {host: 127.0.0.1}\n"
+        #expect(parse(base + "lease: {monitor: http://10.0.0.5:8547}\n").0?.lease?.monitors == ["http://10.0.0.5:8547"])
+        let several = try #require(parse(base + "lease:\n  monitor: [http://10.0.0.5:8547, http://10.0.1.5:8547]\n  renew_every: 500ms\n").0?.lease)
+        #expect(several == LeaseConfig(monitors: ["http://10.0.0.5:8547", "http://10.0.1.5:8547"], renewEvery: .milliseconds(500)))
+        let text = { (yaml: String) in parse(base + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("lease: {monitor: [http://10.0.0.5:8547, 'ftp://x']}\n").contains("lease.monitor[1]: expected the monitor's base URL"))
+        #expect(text("lease: {monitor: []}\n").contains("error: lease.monitor: expected at least one monitor URL"))
+        #expect(parse(base + "lease: {monitor: [http://10.0.0.5:8547, 'ftp://x']}\n").0 == nil, "nothing half-applied")
+    }
+
     @Test func everyProblemIsReportedWithItsPosition() {
         let (config, diagnostics) = parse("""
             node: app-1

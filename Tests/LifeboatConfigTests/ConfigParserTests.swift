@@ -56,6 +56,33 @@ database:
         #expect(text(withIDs + "fencing:\n  power_off: linode\n  wait: 0s\n  linode: {token_env: LINODE_TOKEN}\n").contains("fencing.wait"))
     }
 
+    @Test func severalMonitorsOverEtcd() throws {
+        let (config, diagnostics) = parse(valid + """
+
+            failover: {lease_ttl: 4s}
+            etcd:
+              endpoints: [http://10.0.1.10:2379, "http://10.0.2.10:2379"]
+              session_ttl: 5s
+              advertise: http://10.0.0.5:8547
+            """)
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let etcd = try #require(config?.etcd)
+        #expect(etcd == EtcdConfig(endpoints: ["http://10.0.1.10:2379", "http://10.0.2.10:2379"], sessionTTLSeconds: 5, advertise: "http://10.0.0.5:8547"))
+        #expect(try #require(parse(valid + "\netcd: {endpoints: [http://127.0.0.1:2379]}\n").0?.etcd?.sessionTTLSeconds) == 3)
+
+        let text = { (yaml: String) in parse(valid + "\n" + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("etcd: {endpoints: [\"https://10.0.1.10:2379\"]}").contains("etcd.endpoints[0]: expected an etcd client URL such as http://10.0.1.10:2379"))
+        #expect(text("etcd: {endpoints: [http://10.0.1.10]}").contains("etcd.endpoints[0]"))
+        #expect(text("etcd: {endpoints: []}").contains("error: etcd.endpoints: expected at least one etcd client URL"))
+        #expect(text("etcd: {}").contains("etcd.endpoints"))
+        #expect(text("etcd: {endpoints: [http://a:1], session_ttl: 1s}").contains("etcd.session_ttl"))
+        #expect(text("etcd: {endpoints: [http://a:1], session_ttl: 2500ms}").contains("etcd.session_ttl: etcd counts leases in whole seconds"))
+        #expect(text("etcd: {endpoints: [http://a:1], sesion_ttl: 3s}").contains("sesion_ttl"))
+        #expect(text("etcd: {endpoints: [http://a:1], advertise: 'ftp://x'}").contains("etcd.advertise: expected this monitor's API base URL"))
+        #expect(text("etcd: {endpoints: [http://a:1]}").contains("warning: etcd: several monitors without failover.lease_ttl"))
+        #expect(!text("failover: {lease_ttl: 4s}\netcd: {endpoints: [http://a:1]}").contains("several monitors without"))
+    }
+
     @Test func agentURLsNeedAnAgentsSection() {
         let (config, diagnostics) = ConfigParser.parse(yaml: """
             regions: [{name: a}, {name: b}]
