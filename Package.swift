@@ -168,7 +168,7 @@ let package = Package(
             name: "LifeboatSandbox",
             dependencies: [
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
-                "LifeboatAgentAPI", "LifeboatMonitor",
+                "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -92,6 +92,17 @@ public struct EtcdClient: Sendable {
         _ = try await call("/v3/lease/revoke", ["ID": String(lease)], timeout: timeout)
     }
 
+    /// `/v3/maintenance/status` of the first endpoint that answers: its member id and the raft
+    /// leader's (so a drill can stop the leader member).
+    public func memberStatus() async throws -> (member: String, leader: String) {
+        let answer = try await call("/v3/maintenance/status", [:])
+        guard let header = answer["header"] as? [String: Any], let member = header["member_id"].map({ "\($0)" }),
+              let leader = answer["leader"].map({ "\($0)" }) else {
+            throw Failure(description: "etcd answered a status without member and leader ids")
+        }
+        return (member, leader)
+    }
+
     // MARK: - Transactions and ranges
 
     /// One comparison of a transaction, in the gateway's JSON.

@@ -27,6 +27,31 @@ public enum JournalKind: Sendable, Equatable {
     }
 }
 
+extension JournalKind {
+    /// The kind a stored line records (the inverse of `stored`; nil for a code this version does not know).
+    public init?(stored kind: String, step: String?, node: String?) {
+        let parsedStep = step.flatMap(FailoverStep.init(rawValue:))
+        switch kind {
+        case "decision": self = .decision
+        case "operator": self = .operatorCommand
+        case "step-started": guard let parsedStep else { return nil }; self = .stepStarted(parsedStep, node: node)
+        case "step-succeeded": guard let parsedStep else { return nil }; self = .stepSucceeded(parsedStep, node: node)
+        case "step-progress": guard let parsedStep else { return nil }; self = .stepProgress(parsedStep)
+        case "step-failed": guard let parsedStep else { return nil }; self = .stepFailed(parsedStep, node: node)
+        default:
+            let words = kind.split(separator: " ").map(String.init)
+            if words.count == 2, words[0] == "alert", let severity = AlertSeverity(rawValue: words[1]) {
+                self = .alert(severity)
+            } else if words.count == 4, words[0] == "transition", words[2] == "->",
+                      let from = StateKind(rawValue: words[1]), let to = StateKind(rawValue: words[3]) {
+                self = .transition(from: from, to: to)
+            } else {
+                return nil
+            }
+        }
+    }
+}
+
 /// One line for the persistent journal.
 public struct JournalLine: Sendable, Equatable {
     public var epoch: Epoch

@@ -25,7 +25,11 @@ extension Lifeboat {
                 region cut off: one failover, no write on the old primary after the promotion), \
                 cut-monitor (only the monitor loses the primary's region: no failover), blip (1, 2, 3 s \
                 cuts: no failover), return-of-the-old-primary (the old primary restarted with its old data \
-                after the failover: it takes no write). docs/drills.md. The drill prints \
+                after the failover: it takes no write). With --monitors 3 (etcd installed when missing) a \
+                monitor and an etcd member run in each region and at the witness, the primary region's \
+                monitor leading; monitor-crash (the leader killed as soon as it stored the new epoch: another \
+                finishes the failover) and etcd-member-loss (etcd's raft leader killed: no failover) need \
+                them. docs/drills.md. The drill prints \
                 the timeline (fault, detection, decision, fencing, promotion, first write on the new \
                 primary), RTO (fault -> first acknowledged write on the new primary) and RPO \
                 (acknowledged writes missing on the new primary). Everything is removed afterwards, also \
@@ -47,6 +51,10 @@ extension Lifeboat {
 
         @Option(help: "Take detection and failover settings from this config file (its nodes are not used).")
         var config: String?
+
+        @Option(help: ArgumentHelp("Partition drills: 1 monitor at the witness, or 3 (in each region and at the witness, over a three-member etcd; the primary region's one leads). monitor-crash and etcd-member-loss need 3.",
+                                   valueName: "count"))
+        var monitors: Int?
 
         @Option(help: "Run the drill this many times and report the median RTO.")
         var runs = 1
@@ -72,6 +80,13 @@ extension Lifeboat {
                 throw ValidationError("--switchover and --scenario \(scenario) contradict each other")
             }
             guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
+            if let monitors {
+                guard let network = PartitionScenario(rawValue: scenario) else {
+                    throw ValidationError("--monitors applies to partition scenarios (\(PartitionScenario.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                guard monitors == 1 || monitors == 3 else { throw ValidationError("--monitors must be 1 or 3, found \(monitors)") }
+                if network.needsSeveralMonitors, monitors != 3 { throw ValidationError("\(scenario) needs --monitors 3 (it is about several monitors over etcd)") }
+            }
         }
 
         func run() async throws {
@@ -91,7 +106,8 @@ extension Lifeboat {
             var partition: PartitionDrill?
             if let network = PartitionScenario(rawValue: scenario) {
                 let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-                partition = PartitionDrill(scenario: network, binary: binary, detection: detection, policy: policy, install: !noInstall, logger: logger)
+                partition = PartitionDrill(scenario: network, binary: binary, detection: detection, policy: policy, install: !noInstall,
+                                           monitors: monitors, logger: logger)
             }
 
             let task = Task {

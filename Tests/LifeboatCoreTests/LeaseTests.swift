@@ -1,3 +1,4 @@
+import Foundation
 import LifeboatCore
 import LifeboatTestSupport
 import Testing
@@ -75,6 +76,38 @@ import Testing
         other.primaryFails()
         other.probe("pg-b", standby(streaming: false))
         #expect(other.kind == .bumpingEpoch, "\(other.machine.state)")
+    }
+
+    /// A restarted monitor, or the next leader of several, restores who held the lease: that lease
+    /// counts as granted at the restart — no promotion for one TTL, then expired unless renewed, so
+    /// a standby's still-open WAL receiver no longer vetoes the failover.
+    @Test func aRestoredMachineCountsTheHoldersLeaseFromTheRestart() throws {
+        var h = leased()
+        h.send(.lease(.renew(node: "pg-a")))
+        let snapshot = h.machine.snapshot(now: h.now)
+        #expect(snapshot.leaseHolder == "pg-a")
+        let decoded = try JSONDecoder().decode(MachineSnapshot.self, from: JSONEncoder().encode(snapshot))
+        var restored = Harness(twoRegions, policy: FailoverPolicy(leaseTTL: Self.ttl))
+        restored.now = h.now.advanced(by: .seconds(30))
+        restored.machine = FailoverMachine(restoring: decoded, stored: EpochRecord(epoch: .initial, owner: "m1"), owner: "m2", topology: twoRegions,
+                                           detection: .default, policy: FailoverPolicy(leaseTTL: Self.ttl), now: restored.now)
+        restored.machine.started(now: restored.now)
+        guard case .valid = restored.machine.leaseView(of: "pg-a", now: restored.now) else {
+            Issue.record("\(restored.machine.leaseView(of: "pg-a", now: restored.now))"); return
+        }
+        // The primary is cut off: its probes fail and the standby still streams (60 s receiver timeout).
+        restored.primaryFails()
+        restored.probe("pg-b", standby(streaming: true))
+        #expect(restored.kind == .confirming, "not before the lease may have run out")
+        restored.advance(Self.ttl)
+        restored.send(.timerFired(.leaseExpiry))
+        restored.primaryFails()
+        #expect(restored.kind == .bumpingEpoch, "\(restored.machine.state)")
+        // A snapshot from before the lease was remembered restores none.
+        let old = MachineSnapshot(phase: .watching(primary: "pg-a"), epoch: 0, paused: false, retired: [], lastFailoverAgo: nil, lastReason: "")
+        let none = FailoverMachine<ManualClock>(restoring: old, stored: .initial, owner: "m2", topology: twoRegions, detection: .default,
+                                                policy: FailoverPolicy(leaseTTL: Self.ttl), now: restored.now)
+        #expect(none.lease == nil)
     }
 
     @Test func withoutFailsafeModeAPromiseIsIgnored() {

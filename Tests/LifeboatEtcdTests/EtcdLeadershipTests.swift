@@ -168,4 +168,19 @@ import Testing
             await task.value
         }
     }
+
+    /// Journal lines read back from the shared store keep their typed kind.
+    @Test func everyJournalKindSurvivesItsStoredForm() {
+        var kinds: [JournalKind] = [.decision, .operatorCommand, .alert(.critical), .alert(.warning)]
+        for step in FailoverStep.allCases {
+            kinds += [.stepStarted(step, node: "pg-a"), .stepSucceeded(step, node: nil), .stepProgress(step), .stepFailed(step, node: "pg-b")]
+        }
+        for from in StateKind.allCases { for to in StateKind.allCases { kinds.append(.transition(from: from, to: to)) } }
+        for kind in kinds {
+            let stored = kind.stored
+            #expect(JournalKind(stored: stored.kind, step: stored.step, node: stored.node) == kind, "\(stored)")
+        }
+        #expect(JournalKind(stored: "transition nowhere -> monitoring", step: nil, node: nil) == nil)
+        #expect(JournalKind(stored: "step-started", step: "no-such-step", node: nil) == nil)
+    }
 }

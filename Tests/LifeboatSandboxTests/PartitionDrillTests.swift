@@ -12,12 +12,12 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lifeboat").path
     }
 
-    func run(_ scenario: PartitionScenario) async throws -> DrillReport? {
+    func run(_ scenario: PartitionScenario, monitors: Int? = nil) async throws -> DrillReport? {
         if case .notRoot? = NetworkLab.unavailable() {
             Issue.record("partition drills cannot run here: \(NetworkLab.Obstacle.notRoot)")
             return nil
         }
-        let report = try await PartitionDrill(scenario: scenario, binary: Self.binary, logger: testLogger()).run()
+        let report = try await PartitionDrill(scenario: scenario, binary: Self.binary, monitors: monitors, logger: testLogger()).run()
         #expect(report.passed, "\(report.problems)\n\(report.text)")
         let partition = try #require(report.partition)
         // Never two servers taking writes at the same poll, whatever the scenario.
@@ -64,5 +64,38 @@ import Testing
         guard let report = try await run(.returnOfTheOldPrimary) else { return }
         #expect(report.promotions == 1)
         #expect(report.writesAckedByOldPrimaryAfterPromotion == 0)
+    }
+
+    // MARK: - Three monitors over a three-member etcd (a monitor and a member in each region and at the witness)
+
+    /// The leading monitor sits in the region that is cut off: it steps down, another takes over,
+    /// and the failover completes with no write on the old primary after the promotion.
+    @Test func threeMonitorsFailOverWhenTheLeaderIsInTheLostRegion() async throws {
+        guard let report = try await run(.isolatePrimary, monitors: 3) else { return }
+        #expect(report.kind.contains("three monitors"))
+        #expect(report.promotions == 1)
+        #expect(report.newPrimary == "pg-eu-west")
+        #expect(report.writesAckedByOldPrimaryAfterPromotion == 0)
+        let lastOld = try #require(report.timeline.first { $0.event == "last-old" })
+        let promoted = try #require(report.timeline.first { $0.event == "promoted" })
+        #expect(lastOld.at < promoted.at)
+    }
+
+    /// The leader is killed right after storing the new epoch: another finishes that failover.
+    @Test func aLeaderKilledMidFailoverIsReplacedAndTheFailoverCompletesOnce() async throws {
+        guard let report = try await run(.monitorCrash) else { return }
+        #expect(report.promotions == 1)
+        #expect(report.epoch == 1, "one failover, one epoch")
+        #expect(report.newPrimary == "pg-eu-west")
+        #expect(report.timeline.contains { $0.detail.contains("resuming after a restart") })
+    }
+
+    @Test func losingEtcdsRaftLeaderNeitherFailsOverNorStopsThePrimary() async throws {
+        guard let report = try await run(.etcdMemberLoss) else { return }
+        #expect(report.promotions == 0)
+        #expect(report.epoch == 0)
+        #expect(report.ackedWritesLost == 0)
+        let partition = try #require(report.partition)
+        #expect(partition.longestPrimaryRegionWriteGapSeconds < 4)
     }
 }

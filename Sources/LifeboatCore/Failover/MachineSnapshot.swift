@@ -49,9 +49,15 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
     public var lastPrimaryLSN: UInt64?
     /// The timeline the primary was last seen on (absent in snapshots from before 0.2).
     public var lastPrimaryTimeline: UInt32?
+    /// The node whose agent held the primary's lease (absent: none did). A restored machine counts
+    /// that lease as granted at the restart: valid for one TTL, then expired unless renewed — so a
+    /// new leader (or a restarted monitor) neither promotes while it may still be held nor waits
+    /// forever on a standby's WAL receiver once it cannot be.
+    public var leaseHolder: String?
 
     public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String,
-                lastPrimaryLSN: UInt64? = nil, lastPrimaryTimeline: UInt32? = nil) {
+                lastPrimaryLSN: UInt64? = nil, lastPrimaryTimeline: UInt32? = nil, leaseHolder: String? = nil) {
+        self.leaseHolder = leaseHolder
         self.lastPrimaryLSN = lastPrimaryLSN
         self.lastPrimaryTimeline = lastPrimaryTimeline
         self.phase = phase
@@ -113,7 +119,7 @@ extension FailoverMachine {
         return MachineSnapshot(
             phase: phase, epoch: epoch.value, paused: paused, retired: retired.sorted(),
             lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason,
-            lastPrimaryLSN: lastPrimaryLSN?.value, lastPrimaryTimeline: lastPrimaryTimeline
+            lastPrimaryLSN: lastPrimaryLSN?.value, lastPrimaryTimeline: lastPrimaryTimeline, leaseHolder: lease?.holder
         )
     }
 
@@ -137,6 +143,9 @@ extension FailoverMachine {
         lastReason = snapshot.lastReason
         lastPrimaryLSN = snapshot.lastPrimaryLSN.map { LSN($0) }
         lastPrimaryTimeline = snapshot.lastPrimaryTimeline
+        if let holder = snapshot.leaseHolder, let ttl = policy.leaseTTL {
+            lease = PrimaryLease(holder: holder, epoch: epoch, renewedAt: now, expiresAt: now.advanced(by: ttl), released: false)
+        }
         switch snapshot.phase {
         case .discovering:
             state = .discovering

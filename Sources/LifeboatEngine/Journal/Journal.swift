@@ -11,6 +11,14 @@ public struct JournalEntry<Instant: InstantProtocol & Sendable>: Sendable {
     public var epoch: Epoch
     public var kind: Kind
     public var message: String
+
+    public init(sequence: Int, at: Instant, epoch: Epoch, kind: Kind, message: String) {
+        self.sequence = sequence
+        self.at = at
+        self.epoch = epoch
+        self.kind = kind
+        self.message = message
+    }
 }
 
 /// Every decision and step with its reason, in order, in memory: what drills and tests read (with

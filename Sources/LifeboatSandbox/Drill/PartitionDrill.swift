@@ -19,6 +19,12 @@ public enum PartitionScenario: String, CaseIterable, Sendable {
     /// As `isolate-primary`, then the old primary is killed, the network heals and the old primary
     /// is started again with its old data: it must not acknowledge a write.
     case returnOfTheOldPrimary = "return-of-the-old-primary"
+    /// Three monitors over etcd: the primary's postmaster dies, and the leading monitor is killed
+    /// (SIGKILL) the moment it has stored the new epoch: another must finish the same failover.
+    case monitorCrash = "monitor-crash"
+    /// Three monitors over etcd: etcd's raft leader member is killed: no failover, the primary keeps
+    /// its lease and its region's writes go on.
+    case etcdMemberLoss = "etcd-member-loss"
 
     public var summary: String {
         switch self {
@@ -26,14 +32,19 @@ public enum PartitionScenario: String, CaseIterable, Sendable {
         case .cutMonitor: "the monitor cut off from the primary's region; the regions still reach each other"
         case .blip: "the primary's region cut off silently for 1 s, 2 s and 3 s, healing in between"
         case .returnOfTheOldPrimary: "the primary's region cut off, then the old primary restarted with its old data after the network healed"
+        case .monitorCrash: "the primary's postmaster killed, and the leading monitor killed as soon as it stored the new epoch"
+        case .etcdMemberLoss: "etcd's raft leader member killed"
         }
     }
+
+    /// Runs only with several monitors over etcd.
+    public var needsSeveralMonitors: Bool { self == .monitorCrash || self == .etcdMemberLoss }
 
     /// A failover is the right outcome.
     public var expectsFailover: Bool {
         switch self {
-        case .isolatePrimary, .returnOfTheOldPrimary: true
-        case .cutMonitor, .blip: false
+        case .isolatePrimary, .returnOfTheOldPrimary, .monitorCrash: true
+        case .cutMonitor, .blip, .etcdMemberLoss: false
         }
     }
 }
@@ -54,13 +65,20 @@ public struct PartitionDrill: Sendable {
     public var logger: Logger
     /// How long the monitor is cut off in `cut-monitor`, in lease TTLs.
     public var cutMonitorTTLs = 3
+    /// 1: one monitor in this process (the witness). 3: `lifeboat monitor` processes in each region
+    /// and on the witness over a three-member etcd (one member in each), the one in the primary's
+    /// region leading when the fault comes.
+    public var monitors = 1
+    /// The monitors' etcd session (several monitors).
+    public static let sessionTTLSeconds = 3
 
     static let regions = ["us-east", "eu-west"]
     /// The lease a drill runs with unless its config sets `failover.lease_ttl` (the agents renew every 500 ms).
     public static let defaultLeaseTTL: Duration = .seconds(4)
 
     public init(scenario: PartitionScenario, binary: String, detection: DetectionSettings = .default, policy: FailoverPolicy = .default,
-                install: Bool = true, logger: Logger) {
+                install: Bool = true, monitors: Int? = nil, logger: Logger) {
+        self.monitors = monitors ?? (scenario.needsSeveralMonitors ? 3 : 1)
         self.scenario = scenario
         self.binary = binary
         self.detection = detection
@@ -88,6 +106,9 @@ public struct PartitionDrill: Sendable {
         try await NetworkLab.ensureTools(install: install, log: progress)
         let installation = try await PostgresInstallation.ensure(install: install, log: progress)
         try await KnotServer.ensureInstalled(install: install, log: progress)
+        guard monitors == 1 || monitors == 3 else { throw DrillFailure("a partition drill runs 1 or 3 monitors, not \(monitors)") }
+        if scenario.needsSeveralMonitors, monitors != 3 { throw DrillFailure("\(scenario.rawValue) needs three monitors over etcd (--monitors 3)") }
+        if monitors > 1 { try await EtcdServer.ensureInstalled(install: install, log: progress) }
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw DrillFailure("\(binary) is not an executable: the drill runs agents and clients as lifeboat processes")
         }
@@ -144,7 +165,9 @@ public struct PartitionDrill: Sendable {
             throw DrillFailure("cannot write the agents' key file \(keyFile)")
         }
         let apiPort = try FreePort.find(bindableOn: [lab.witnessAddress])
-        let monitorURL = "http://\(lab.witnessAddress):\(apiPort)"
+        // One monitor: at the witness. Three: in each region (port 8547 in its namespace) and at the witness.
+        let monitorURLs = monitors == 1 ? ["http://\(lab.witnessAddress):\(apiPort)"]
+            : cluster.nodes.map { "http://\($0.address):8547" } + ["http://\(lab.witnessAddress):\(apiPort)"]
         var ttl = policy.leaseTTL ?? PartitionDrill.defaultLeaseTTL
         ttl = max(ttl, .seconds(3))
         for (index, node) in cluster.nodes.enumerated() {
@@ -169,7 +192,7 @@ public struct PartitionDrill: Sendable {
                     type: postgresql
                     timeout: 1s
                 lease:
-                  monitor: \(monitorURL)
+                  monitor: [\(monitorURLs.joined(separator: ", "))]
                   renew_every: 500ms
 
                 """
@@ -199,11 +222,23 @@ public struct PartitionDrill: Sendable {
                            verifyServers: [HostPort(host: knot.host, port: knot.port)]),
             api: APIConfig(listen: HostPort(host: lab.witnessAddress, port: apiPort), token: .inline(Secret(token))),
             agents: AgentsConfig(key: .inline(Secret(key)), timeout: .seconds(1), interval: .seconds(2)))
-        let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
-                                          options: .init(signals: []))
-        guard let engine = monitor.engine else { throw DrillFailure("the drill runs a single monitor") }
-        let monitorTask = Task { try await monitor.run() }
-        defer { monitorTask.cancel() }
+        let view: any DrillMonitorView
+        var monitorTask: Task<Void, any Error>?
+        var several: SeveralMonitors?
+        if monitors == 1 {
+            let monitor = try MonitorAssembly(config: config, statePath: "\(cluster.directory)/monitor/state.db", logger: logger,
+                                              options: .init(signals: []))
+            guard let engine = monitor.engine else { throw DrillFailure("the drill's monitor has no engine of its own") }
+            monitorTask = Task { try await monitor.run() }
+            view = EmbeddedMonitorView(engine: engine)
+        } else {
+            let started = try await SeveralMonitors.start(cluster: cluster, lab: lab, binary: binary, config: config, witnessPort: apiPort,
+                                                          agentKeyFile: keyFile, processes: &processes, progress: progress)
+            several = started
+            view = EtcdMonitorView(client: started.witnessClient, cluster: config.cluster,
+                                   lease: LeaseClient(monitors: monitorURLs, node: primary.name, key: key))
+        }
+        defer { monitorTask?.cancel() }
 
         // One client per region, as separate processes in the regions' namespaces.
         let acks = Mutex<[Ack]>([])
@@ -237,9 +272,10 @@ public struct PartitionDrill: Sendable {
         defer { watcher.cancel() }
 
         try await waitUntil(clock, .seconds(30), "steady state (primary watched, standby streaming, lease held, both clients writing)") {
-            guard case .monitoring(primary.name) = await engine.state else { return false }
-            guard await engine.health[standby.name]?.currentStatus?.isStreaming == true else { return false }
-            guard let lease = await engine.lease, lease.holder == primary.name, !lease.released else { return false }
+            guard await view.watching() == primary.name else { return false }
+            let receiver = try? await cluster.psql(standby, "SELECT status FROM pg_stat_wal_receiver")
+            guard receiver?.trimmingCharacters(in: .whitespacesAndNewlines) == "streaming" else { return false }
+            guard await view.leaseHeld(by: primary.name, after: nil) else { return false }
             let counts = acks.withLock { all in (0..<2).map { c in all.filter { $0.client == c }.count } }
             return counts.allSatisfy { $0 >= 20 }
         }
@@ -258,7 +294,7 @@ public struct PartitionDrill: Sendable {
             faultText = "\(primary.region) (\(primary.address)) cut off: every packet in and out dropped silently"
             do {
                 try await waitUntil(clock, .seconds(60), "failover and a write on the new primary") {
-                    guard case .monitoring(let p) = await engine.state, p == standby.name else { return false }
+                    guard await view.watching() == standby.name else { return false }
                     let t = time.nanoseconds(of: faultAt)
                     return acks.withLock { $0.contains { $0.client == 1 && $0.address == standby.address && $0.at > t } }
                 }
@@ -296,9 +332,8 @@ public struct PartitionDrill: Sendable {
             try await lab.heal(0)
             healedAt = clock.now
             try await waitUntil(clock, .seconds(30), "the monitor watching \(primary.name) again with its lease renewed") {
-                guard case .monitoring(primary.name) = await engine.state else { return false }
-                guard let lease = await engine.lease, lease.holder == primary.name, !lease.released else { return false }
-                return lease.renewedAt > healedAt!
+                guard await view.watching() == primary.name else { return false }
+                return await view.leaseHeld(by: primary.name, after: healedAt)
             }
         case .blip:
             for seconds in [1, 2, 3] {
@@ -309,8 +344,8 @@ public struct PartitionDrill: Sendable {
                 let healed = clock.now
                 do {
                     try await waitUntil(clock, .seconds(30), "recovery after the \(seconds) s cut") {
-                        guard case .monitoring(primary.name) = await engine.state else { return false }
-                        guard let lease = await engine.lease, lease.holder == primary.name, lease.renewedAt > healed else { return false }
+                        guard await view.watching() == primary.name else { return false }
+                        guard await view.leaseHeld(by: primary.name, after: healed) else { return false }
                         let t = time.nanoseconds(of: healed)
                         return acks.withLock { $0.contains { $0.client == 0 && $0.at > t } }
                     }
@@ -322,18 +357,42 @@ public struct PartitionDrill: Sendable {
             }
             healedAt = clock.now
             faultText = "\(primary.region) cut off silently for 1 s, 2 s and 3 s (lease \(DurationText.format(ttl))): " + blips.joined(separator: "; ")
+        case .monitorCrash:
+            guard let several else { throw DrillFailure("monitor-crash needs three monitors") }
+            _ = try await cluster.kill(primary)
+            try await waitUntil(clock, .seconds(30), "the leading monitor storing epoch 1") { await view.epoch() >= 1 }
+            let killed = try await several.killLeader()
+            faultText = "\(primary.name)'s postmaster killed (SIGKILL); the leading monitor (\(killed)) killed (SIGKILL) as soon as it stored epoch 1"
+            do {
+                try await waitUntil(clock, .seconds(60), "another monitor finishing the failover and a write on the new primary") {
+                    guard await view.watching() == standby.name else { return false }
+                    let t = time.nanoseconds(of: faultAt)
+                    return acks.withLock { $0.contains { $0.client == 1 && $0.address == standby.address && $0.at > t } }
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        case .etcdMemberLoss:
+            guard let several else { throw DrillFailure("etcd-member-loss needs three monitors") }
+            let killed = try await several.killRaftLeader()
+            faultText = "etcd's raft leader (\(killed)) killed (SIGKILL); two members of three remain"
+            try await clock.sleep(for: ttl * 3)
+            try await waitUntil(clock, .seconds(30), "a monitor watching \(primary.name) with its lease held") {
+                guard await view.watching() == primary.name else { return false }
+                return await view.leaseHeld(by: primary.name, after: nil)
+            }
         }
 
         // Stop the clients, then measure.
         for process in processes where process.role == .client { await process.stop() }
         watcher.cancel()
-        let state = await engine.state
-        let journal = engine.journal.entries
+        let watched = await view.watching()
+        let journal = await view.journal()
         let promotionsSeen = journal.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }
         let promoteStarted = journal.first { if case .stepStarted(.promote, _) = $0.kind { return $0.at > faultAt } else { return false } }
         let all = acks.withLock { $0 }
         let faultNs = time.nanoseconds(of: faultAt)
-        let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
+        let newPrimary: String? = if let watched, watched != primary.name { watched } else { nil }
         let afterPromotion = promoteStarted.map { time.nanoseconds(of: $0.at) }
         let oldAfter = afterPromotion.map { t in all.filter { $0.address == primary.address && $0.at > t }.count } ?? 0
         let firstNew = all.filter { $0.client == 1 && $0.address == standby.address && $0.at > faultNs }.min { $0.at < $1.at }
@@ -357,11 +416,14 @@ public struct PartitionDrill: Sendable {
             previous = at
         }
         if scenario.expectsFailover == false { longestGap = max(longestGap, Double(end - previous) / 1e9) }
+        if scenario == .etcdMemberLoss, longestGap > ttl.seconds {
+            problems.append("the primary region's writes stopped for \(format3(longestGap)) s when an etcd member was lost (lease \(DurationText.format(ttl)))")
+        }
 
-        let epoch = await engine.epoch.value
+        let epoch = await view.epoch()
         if scenario.expectsFailover {
             if promotionsSeen.count != 1 { problems.append("expected exactly one promotion, saw \(promotionsSeen.count)") }
-            if newPrimary == nil { problems.append("no new primary: the monitor ends in \(state.kind.rawValue)") }
+            if newPrimary == nil { problems.append("no new primary: the acting monitor watches \(watched ?? "no primary")") }
             if oldAfter > 0 { problems.append("the old primary acknowledged \(oldAfter) writes after the promotion began (split brain)") }
         } else {
             if !promotionsSeen.isEmpty { problems.append("false failover: \(promotionsSeen.count) promotion(s) although the primary was healthy") }
@@ -388,13 +450,16 @@ public struct PartitionDrill: Sendable {
         }
         timeline.sort { $0.at < $1.at }
         if !problems.isEmpty {
-            for process in processes where process.role == .agent {
+            for process in processes where process.role == .agent || process.role == .monitor {
                 logger.notice("\(process.name) log tail:\n\(process.logTail())")
             }
         }
 
         var report = DrillReport(
-            kind: "partition drill: \(cluster.nodes.count) regions in network namespaces (lab \(lab.id), \(lab.subnet).0/24), monitor and DNS in the witness namespace, \(scenario.summary)",
+            kind: "partition drill: \(cluster.nodes.count) regions in network namespaces (lab \(lab.id), \(lab.subnet).0/24), "
+                + (monitors == 1 ? "monitor and DNS in the witness namespace, "
+                    : "three monitors over a three-member etcd (one of each per region and at the witness; the primary region's monitor led), DNS at the witness, ")
+                + scenario.summary,
             scenario: scenario.rawValue,
             nodes: cluster.nodes.enumerated().map { index, node in
                 DrillReport.Node(name: node.name, region: node.region, role: index == 0 ? "primary" : "standby", address: "\(node.address):\(node.port)")

@@ -6,7 +6,7 @@ import Synchronization
 /// error goes to a log file. `stop()` sends SIGTERM, then SIGKILL after a grace period.
 public final class LabProcess: Sendable {
     private let process: Mutex<Process?>
-    public enum Role: Sendable, Equatable { case agent, client }
+    public enum Role: Sendable, Equatable { case agent, client, monitor, etcd }
 
     public let name: String
     public let role: Role
@@ -66,6 +66,13 @@ public final class LabProcess: Sendable {
         if child.isRunning { kill(child.processIdentifier, SIGKILL) }
         while child.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         if let pipe = child.standardOutput as? Pipe { pipe.fileHandleForReading.readabilityHandler = nil }
+    }
+
+    /// SIGKILL, as a crash: no chance to clean up.
+    public func crash() {
+        process.withLock { child in
+            if let child, child.isRunning { kill(child.processIdentifier, SIGKILL) }
+        }
     }
 
     /// The last `count` lines of its log, for a failure report.
