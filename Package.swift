@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "LifeboatCore", "LifeboatPorts", "LifeboatProbes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -139,8 +140,11 @@ let package = Package(
         .target(
             name: "LifeboatAgent",
             dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "CMariaDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -154,6 +158,10 @@ let package = Package(
         .target(
             name: "LifeboatMonitor",
             dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
                 "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -180,7 +188,7 @@ let package = Package(
             name: "lifeboat",
             dependencies: [
                 "LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatHTTP",
-                "LifeboatAgent", "LifeboatMonitor",
+                "LifeboatAgent", "LifeboatMonitor", "LifeboatAgentAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,8 @@
 # Partition drills in network namespaces (needs root): each scenario RUNS times (default 5), with
 # the drill's defaults (4 s lease renewed every 500 ms) or the detection/failover settings of a
 # config file:  Benchmarks/partition-drills.sh [RUNS] [CONFIG] [SCENARIO...]
+# A scenario written NAME@3 runs with three monitors over etcd (--monitors 3); monitor-crash and
+# etcd-member-loss always do. CONFIG may be "" to keep the defaults.
 # Prints each run's figures (RTO for the other region's client, promotions, writes the old primary
 # acknowledged after the promotion, acknowledged writes lost, two-writable polls) and, per
 # scenario, the median RTO and whether every run passed. Builds in release mode first.
@@ -11,17 +13,24 @@ runs="${1:-5}"
 config="${2:-}"
 shift $(( $# > 2 ? 2 : $# ))
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(isolate-primary cut-monitor blip return-of-the-old-primary)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(isolate-primary cut-monitor blip return-of-the-old-primary
+                                          isolate-primary@3 blip@3 monitor-crash etcd-member-loss)
 swift build -c release --product lifeboat >&2
 status=0
-for scenario in "${scenarios[@]}"; do
+for entry in "${scenarios[@]}"; do
+    scenario="${entry%@*}"
     args=(drill --sandbox --scenario "$scenario" --runs "$runs" --json)
+    [ "$entry" != "$scenario" ] && args+=(--monitors "${entry#*@}")
     [ -n "$config" ] && args+=(--config "$config")
-    out="/tmp/lifeboat-partition-$scenario.json"
+    out="/tmp/lifeboat-partition-${entry/@/-monitors-}.json"
     .build/release/lifeboat "${args[@]}" > "$out" || status=1
-    python3 - "$out" "$scenario" <<'PY'
+    python3 - "$out" "$entry" <<'PY'
 import json, statistics, sys
-data = json.load(open(sys.argv[1]))
+try:
+    data = json.load(open(sys.argv[1]))
+except ValueError:
+    print(f"== {sys.argv[2]}: the drill stopped without a report (see its message above) ==")
+    sys.exit(0)
 runs = data["runs"] if "runs" in data else [data]
 print(f"== {sys.argv[2]} ({len(runs)} runs, lease {runs[0]['partition']['lease_ttl']}) ==")
 for i, r in enumerate(runs, 1):

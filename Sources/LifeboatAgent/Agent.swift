@@ -5,6 +5,7 @@ import LifeboatCore
 import LifeboatAgentAPI
 import LifeboatPorts
 import LifeboatPostgres
+import NIOSSL
 import Logging
 import Prometheus
 
@@ -30,6 +31,9 @@ public final class Agent: Sendable {
     public let verifier: RequestVerifier
     public let replicator: FileReplicator?
     public let metrics: AgentMetrics
+    /// `tls:`: this agent's API over HTTPS (nil: plain HTTP) and its calls to https:// monitors and peers.
+    public let serverTLS: TLSConfiguration?
+    public let clientTLS: TLSConfiguration?
     let postgres: PostgresNode?
     let runner: CheckRunner
     let cache: HealthCache
@@ -66,7 +70,15 @@ public final class Agent: Sendable {
         cache = HealthCache(window: config.cacheFor)
         let promiseSlot = PromiseSlot()
         self.promiseSlot = promiseSlot
-        let leaseStatus = config.lease.map { LeaseClient(monitors: $0.monitors, node: config.node, key: keyText) }
+        let files = config.tls.map { TLSFiles(certFile: $0.certFile, keyFile: $0.keyFile, caFile: $0.caFile, requireClientCertificates: $0.clientCertificates == .require) }
+        do {
+            serverTLS = try files?.server()
+            clientTLS = try files?.client()
+        } catch {
+            throw AgentError("\(error)")
+        }
+        let clientTLS = self.clientTLS
+        let leaseStatus = config.lease.map { LeaseClient(monitors: $0.monitors, node: config.node, key: keyText, tls: clientTLS) }
         self.leaseStatus = leaseStatus
         if let files = config.files {
             replicator = try FileReplicator(config: files, region: config.region, logger: logger, rsync: rsync, localDatabaseWritable: { [postgres] in

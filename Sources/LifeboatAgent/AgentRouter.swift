@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
 import LifeboatAgentAPI
 import NIOCore
 
@@ -121,4 +124,13 @@ private func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status)
     encoder.dateEncodingStrategy = .iso8601
     let data = try encoder.encode(value)
     return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// The agent's HTTP server as `lifeboat agent` runs it: HTTPS when its config has a certificate.
+public func buildAgentApplication(agent: Agent, logger: Logger) throws -> some ApplicationProtocol {
+    let listen = agent.config.listen
+    let server: HTTPServerBuilder = try agent.serverTLS.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+    return Application(router: buildAgentRouter(agent: agent), server: server,
+                       configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lifeboat-agent"),
+                       logger: logger)
 }

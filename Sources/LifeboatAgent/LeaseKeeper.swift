@@ -66,7 +66,7 @@ public actor LeaseKeeper {
 
     init(agent: Agent, config: LeaseConfig, key: String, logger: Logger) {
         self.agent = agent
-        self.client = LeaseClient(monitors: config.monitors, node: agent.config.node, key: key)
+        self.client = LeaseClient(monitors: config.monitors, node: agent.config.node, key: key, tls: agent.clientTLS)
         self.key = key
         self.renewEvery = config.renewEvery
         var logger = logger
@@ -280,10 +280,11 @@ public actor LeaseKeeper {
         let epoch = Epoch(agent.epochs.current)
         let node = agent.config.node
         let key = self.key
+        let tls = agent.clientTLS
         let answers = await withTaskGroup(of: (String, String?).self) { group in
             for peer in peers {
                 group.addTask {
-                    let client = AgentClient(baseURL: peer.url, node: peer.node, key: key)
+                    let client = AgentClient(baseURL: peer.url, node: peer.node, key: key, tls: tls)
                     do {
                         let answer = try await client.failsafe(primary: node, epoch: epoch, ttl: ttl, timeout: timeout)
                         return (peer.node, answer.granted ? nil : (answer.refusal ?? "refused"))

@@ -5,6 +5,7 @@ import LifeboatCore
 import LifeboatPorts
 import LifeboatProbes
 import NIOCore
+import NIOSSL
 
 /// The monitor's side: signed requests to one node's agent, each signed for that node.
 public struct AgentClient: Sendable {
@@ -14,12 +15,17 @@ public struct AgentClient: Sendable {
     let keyBytes: [UInt8]
     var key: SymmetricKey { SymmetricKey(data: keyBytes) }
     let http: HTTPClient
+    /// For https:// agents: the CA trusted and the certificate presented (fresh connections too).
+    let tls: TLSConfiguration?
 
-    public init(baseURL: String, node: String, key: String, http: HTTPClient = .shared) {
+    /// `http`: the pooled client for ordinary calls (made with `HTTPClient.lifeboat(tls:)` when
+    /// `tls` is given, shared by every agent client of the process).
+    public init(baseURL: String, node: String, key: String, http: HTTPClient = .shared, tls: TLSConfiguration? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.node = node
         self.keyBytes = Array(key.utf8)
         self.http = http
+        self.tls = tls
     }
 
     /// A failed call: `status` is the HTTP status when the agent answered.
@@ -50,7 +56,7 @@ public struct AgentClient: Sendable {
     /// pooled connection that may have been opened during the fault (its SYN lost in a partition,
     /// it would cost a TCP retransmission timeout after the network heals).
     public func fence(epoch: Epoch, timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceResult {
-        let fresh = HTTPClient.freshConnection(connect: connectTimeout ?? timeout, read: timeout)
+        let fresh = HTTPClient.freshConnection(connect: connectTimeout ?? timeout, read: timeout, tls: tls)
         defer { Task { try? await fresh.shutdown() } }
         return try await call("fence", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, accept: [200, 500], using: fresh)
     }
@@ -62,7 +68,7 @@ public struct AgentClient: Sendable {
     /// Failsafe: asks this node's agent not to let its node be promoted for `ttl` (sent by the
     /// primary's agent, on a fresh connection: it runs while the network may be failing).
     public func failsafe(primary: String, epoch: Epoch, ttl: Duration, timeout: Duration) async throws -> FailsafeAnswer {
-        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout)
+        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout, tls: tls)
         defer { Task { try? await fresh.shutdown() } }
         return try await call("failsafe", FailsafeRequest(primary: primary, epoch: epoch.value, ttlMilliseconds: ttl.milliseconds),
                               epoch: epoch.value, timeout: timeout, accept: [200, 409], using: fresh)
@@ -71,7 +77,7 @@ public struct AgentClient: Sendable {
     /// Before promoting this node under `epoch`: its agent refuses failsafe requests under older
     /// epochs from now on and says how long its last promise still runs.
     public func seal(epoch: Epoch, timeout: Duration) async throws -> PromiseState {
-        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout)
+        let fresh = HTTPClient.freshConnection(connect: timeout, read: timeout, tls: tls)
         defer { Task { try? await fresh.shutdown() } }
         return try await call("seal", SealOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout, using: fresh)
     }
@@ -264,8 +270,9 @@ public struct AgentFencingFleet: FleetDecorator {
 extension HTTPClient {
     /// A client for one request on a connection of its own (no pool to reuse a connection opened
     /// during a network fault). The caller shuts it down.
-    static func freshConnection(connect: Duration, read: Duration) -> HTTPClient {
+    static func freshConnection(connect: Duration, read: Duration, tls: TLSConfiguration? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
         configuration.timeout = .init(connect: .milliseconds(connect.milliseconds), read: .milliseconds(read.milliseconds))
         configuration.connectionPool = .init(idleTimeout: .milliseconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

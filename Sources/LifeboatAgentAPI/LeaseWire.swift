@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import LifeboatCore
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// `POST /v1/lease/renew` and `/v1/lease/release` on the monitor, sent by a node's agent and
@@ -117,15 +118,18 @@ public struct LeaseClient: Sendable {
     public let monitors: [String]
     public let node: String
     let keyBytes: [UInt8]
+    /// For https:// monitors: the CA trusted and the certificate presented.
+    let tls: TLSConfiguration?
 
-    public init(monitor: String, node: String, key: String) {
-        self.init(monitors: [monitor], node: node, key: key)
+    public init(monitor: String, node: String, key: String, tls: TLSConfiguration? = nil) {
+        self.init(monitors: [monitor], node: node, key: key, tls: tls)
     }
 
-    public init(monitors: [String], node: String, key: String) {
+    public init(monitors: [String], node: String, key: String, tls: TLSConfiguration? = nil) {
         self.monitors = monitors.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.node = node
         self.keyBytes = Array(key.utf8)
+        self.tls = tls
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -182,7 +186,7 @@ public struct LeaseClient: Sendable {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(body)
-        let http = HTTPClient.freshConnection(connect: timeout, read: timeout)
+        let http = HTTPClient.freshConnection(connect: timeout, read: timeout, tls: tls)
         defer { Task { try? await http.shutdown() } }
         let response: HTTPClientResponse
         do {

@@ -4,7 +4,7 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
@@ -150,6 +150,7 @@ public enum ConfigParser {
             reader.warning(top["database"], "database.nodes", "\(withID.name) has a linode_id but there is no fencing: section: nothing powers it off")
         }
 
+        let tls = top["tls"].flatMap { node -> TLSSettings? in reader.isNull(node) ? nil : parseTLS(node, reader: reader) }
         let etcd = top["etcd"].flatMap { node -> EtcdConfig? in
             if reader.isNull(node) { return nil }
             return parseEtcd(node, reader: reader)
@@ -167,8 +168,41 @@ public enum ConfigParser {
         return LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
             detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents, fencing: fencing,
-            etcd: etcd
+            etcd: etcd, tls: tls
         )
+    }
+
+    static let tlsKeys = ["cert_file", "key_file", "ca_file", "client_certificates"]
+
+    /// `tls:` in lifeboat.yml or agent.yml. Files must be absolute paths; whether they hold what they
+    /// should is checked when the process starts (it loads them then, and says which one is wrong).
+    static func parseTLS(_ node: Node, reader: ConfigReader) -> TLSSettings? {
+        guard let f = reader.mapping(node, "tls", keys: tlsKeys) else { return nil }
+        func file(_ key: String) -> String? {
+            guard let n = f[key], let text = reader.string(n, "tls.\(key)") else { return nil }
+            guard text.hasPrefix("/") else {
+                reader.error(n, "tls.\(key)", "expected an absolute path to a PEM file, found '\(LogSafe.escape(text, maxLength: 120))'")
+                return nil
+            }
+            return text
+        }
+        let cert = file("cert_file"), key = file("key_file"), ca = file("ca_file")
+        var mode = TLSSettings.ClientCertificates.none
+        if let n = f["client_certificates"], let text = reader.string(n, "tls.client_certificates") {
+            if let parsed = TLSSettings.ClientCertificates(rawValue: text) { mode = parsed } else {
+                reader.error(n, "tls.client_certificates", "expected none or require, found '\(LogSafe.escape(text, maxLength: 40))'")
+            }
+        }
+        if (f["cert_file"] == nil) != (f["key_file"] == nil) {
+            reader.error(node, "tls", "cert_file and key_file go together (this process's certificate and its private key)")
+        }
+        if mode == .require, f["ca_file"] == nil || f["cert_file"] == nil {
+            reader.error(node, "tls.client_certificates", "require needs ca_file (the CA callers' certificates are checked against) and cert_file/key_file (this API's own)")
+        }
+        if f["cert_file"] == nil, f["ca_file"] == nil {
+            reader.error(node, "tls", "expected cert_file and key_file (to serve HTTPS) and/or ca_file (to trust https:// peers)")
+        }
+        return TLSSettings(certFile: cert, keyFile: key, caFile: ca, clientCertificates: mode)
     }
 
     static let etcdKeys = ["endpoints", "session_ttl", "advertise"]

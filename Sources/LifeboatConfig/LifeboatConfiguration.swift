@@ -124,13 +124,16 @@ public struct LifeboatConfiguration: Sendable {
     public var fencing: FencingConfig?
     /// Several monitors over etcd; nil: one monitor with its SQLite state file.
     public var etcd: EtcdConfig?
+    /// HTTPS for the API and for calls to https:// agents; nil: plain HTTP.
+    public var tls: TLSSettings?
     /// Non-fatal findings (inline passwords, sections not acted on yet).
     public var warnings: [Diagnostic]
 
     public init(cluster: String, topology: Topology, databaseNodes: [DatabaseNodeConfig], services: [ServiceConfig] = [],
                 detection: DetectionSettings = .default, failover: FailoverPolicy = .default, dns: DNSConfig? = nil,
                 api: APIConfig = APIConfig(), notify: NotifyConfig = NotifyConfig(), agents: AgentsConfig? = nil,
-                fencing: FencingConfig? = nil, etcd: EtcdConfig? = nil, warnings: [Diagnostic] = []) {
+                fencing: FencingConfig? = nil, etcd: EtcdConfig? = nil, tls: TLSSettings? = nil, warnings: [Diagnostic] = []) {
+        self.tls = tls
         self.etcd = etcd
         self.fencing = fencing
         self.agents = agents
@@ -189,4 +192,31 @@ public struct NotifyConfig: Sendable, Equatable {
     public var webhookSecret: SecretSource?
 
     public init() {}
+}
+
+/// `tls:` (in lifeboat.yml and in agent.yml): this process's certificate for its own API, the CA
+/// that signs the others' certificates (checked on every https:// URL it calls), and whether
+/// callers must present a certificate signed by that CA. The same certificate is presented as the
+/// client certificate when this process calls another over https.
+public struct TLSSettings: Sendable, Equatable {
+    public enum ClientCertificates: String, Sendable, Equatable, CaseIterable {
+        /// Callers need no certificate (requests are still signed or carry the API token).
+        case none
+        /// Callers must present a certificate signed by `caFile`.
+        case require
+    }
+
+    /// PEM certificate (chain) of this process's API; nil: its API serves plain HTTP.
+    public var certFile: String?
+    public var keyFile: String?
+    /// PEM CA certificate(s) trusted for https:// URLs (and for client certificates).
+    public var caFile: String?
+    public var clientCertificates: ClientCertificates
+
+    public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, clientCertificates: ClientCertificates = .none) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.caFile = caFile
+        self.clientCertificates = clientCertificates
+    }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
+import HummingbirdTLS
 import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatCore
@@ -63,12 +65,18 @@ public struct MonitorAssembly: Sendable {
         let environment = options.environment
         let notifiers = try options.notifiers ?? Self.notifiers(config, environment: environment)
         let token = try config.api.token?.resolve(environment: environment).reveal() ?? ""
+        // tls: the API over HTTPS, and calls to https:// agents trusting its CA.
+        let tlsFiles = config.tls.map { TLSFiles(certFile: $0.certFile, keyFile: $0.keyFile, caFile: $0.caFile,
+                                                requireClientCertificates: $0.clientCertificates == .require) }
+        let serverTLS = try tlsFiles?.server()
+        let clientTLS = try tlsFiles?.client()
+        let agentHTTP = HTTPClient.lifeboat(tls: clientTLS)
         var agents: [any NodeAgent] = []
         let agentKey = try config.agents.map { try $0.key.resolve(environment: environment).reveal() }
         if let key = agentKey {
             let nodes = config.databaseNodes.map { ($0.name, $0.region, $0.agent) } + config.services.flatMap(\.nodes).map { ($0.name, $0.region, $0.agent) }
             agents = nodes.compactMap { name, region, url in
-                url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, node: name, key: key)) }
+                url.map { HTTPNodeAgent(node: name, region: region, client: AgentClient(baseURL: $0, node: name, key: key, http: agentHTTP, tls: clientTLS)) }
             }
         }
         var settings = options.engine
@@ -87,7 +95,7 @@ public struct MonitorAssembly: Sendable {
             var fleet: any DatabaseFleet = try PostgresFleet(nodes: config.databaseNodes, logger: logger, environment: environment)
             if let key = agentKey {
                 let fencing = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
-                    node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key)) }
+                    node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key, http: agentHTTP, tls: clientTLS)) }
                 })
                 fleet = AgentFencingFleet(base: fleet, agents: fencing, seal: seal)
             }
@@ -115,7 +123,7 @@ public struct MonitorAssembly: Sendable {
             // Several monitors: the leading one's engine keeps the epoch, state and journal in etcd.
             let client = EtcdClient(endpoints: etcd.endpoints, timeout: .milliseconds(Int64(etcd.sessionTTLSeconds) * 1000 / 3))
             let leadership = EtcdLeadership(client: client, cluster: config.cluster, monitor: owner,
-                                            api: etcd.advertise ?? "http://\(config.api.listen.host):\(config.api.listen.port)",
+                                            api: etcd.advertise ?? "\(serverTLS == nil ? "http" : "https")://\(config.api.listen.host):\(config.api.listen.port)",
                                             ttlSeconds: etcd.sessionTTLSeconds, logger: logger)
             slot = EngineSlot(leadership: leadership)
             journal = EtcdStateStore(client: client, cluster: config.cluster) { nil }
@@ -160,6 +168,7 @@ public struct MonitorAssembly: Sendable {
         }
         let app = Application(
             router: router,
+            server: try serverTLS.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(config.api.listen.host, port: config.api.listen.port), serverName: "lifeboat"),
             logger: logger
         )

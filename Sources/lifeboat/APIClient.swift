@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import LifeboatAgentAPI
 import LifeboatHTTP
 import NIOCore
 
@@ -11,6 +12,33 @@ struct APIOptions: ParsableArguments {
 
     @Option(help: "A file holding the API token (else the LIFEBOAT_API_TOKEN environment variable).")
     var tokenFile: String?
+
+    @Option(help: "For an https:// --api: the PEM CA certificate its certificate is checked against (tls.ca_file; else LIFEBOAT_CA_FILE, else the system's roots).")
+    var caFile: String?
+
+    @Option(help: "For a monitor with tls.client_certificates: require: this client's PEM certificate (with --key-file).")
+    var certFile: String?
+
+    @Option(help: "The PEM private key of --cert-file.")
+    var keyFile: String?
+
+    func validate() throws {
+        if (certFile == nil) != (keyFile == nil) { throw ValidationError("--cert-file and --key-file go together") }
+    }
+
+    /// The client for the monitor's API: the shared one for http://, one with the CA and client
+    /// certificate for https://.
+    func client() throws -> HTTPClient {
+        let ca = caFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard api.lowercased().hasPrefix("https://") || ca != nil || certFile != nil else { return .shared }
+        do {
+            let tls = try TLSFiles(certFile: certFile, keyFile: keyFile, caFile: ca, requireClientCertificates: false).client()
+            return HTTPClient.lifeboat(tls: tls)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+    }
 
     func token() throws -> String? {
         if let tokenFile {
@@ -38,7 +66,7 @@ struct APIOptions: ParsableArguments {
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await client().execute(request, timeout: .seconds(10))
             let bytes = try await response.body.collect(upTo: 8 << 20)
             let status = Int(response.status.code)
             if status == 401 {

@@ -86,16 +86,18 @@ extension Lifeboat {
                 printError("\(config): \(error)")
                 throw ExitCode(1)
             }
-            let app = Application(
-                router: buildAgentRouter(agent: agent),
-                configuration: .init(address: .hostname(loaded.listen.host, port: loaded.listen.port), serverName: "lifeboat-agent"),
-                logger: logger
-            )
+            let app: any ApplicationProtocol
+            do {
+                app = try buildAgentApplication(agent: agent, logger: logger)
+            } catch {
+                printError("\(config): tls: \(error)")
+                throw ExitCode(1)
+            }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
             if let replicator = agent.replicator { services.append(.init(service: ReplicationService(replicator: replicator))) }
             if let keeper = agent.leaseKeeper { services.append(.init(service: LeaseService(keeper: keeper))) }
             let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("agent starting", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)"])
+            logger.info("agent starting", metadata: ["listen": "\(loaded.listen)", "region": "\(loaded.region)", "tls": "\(agent.serverTLS != nil)"])
             do {
                 try await group.run()
             } catch {

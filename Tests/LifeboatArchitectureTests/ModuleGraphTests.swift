@@ -27,7 +27,7 @@ import Testing
         "LifeboatSandbox": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
                             "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd"],
         "lifeboat": ["LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatHTTP",
-                     "LifeboatAgent", "LifeboatMonitor"],
+                     "LifeboatAgent", "LifeboatMonitor", "LifeboatAgentAPI"],
     ]
 
     /// Arrows DESIGN.md forbids, checked on their own so a future edit of `allowed` cannot slip them in.

@@ -4,7 +4,7 @@ import Yams
 
 /// The agent's config schema, reported like the monitor's: every problem at once, with its position.
 public enum AgentConfigParser {
-    static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files",
+    static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files", "tls",
                           "state_file", "lease"]
     static let databaseKeys = ["host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
     static let fenceKeys = ["method", "pg_ctl", "data_directory", "run_as"]
@@ -88,6 +88,7 @@ public enum AgentConfigParser {
             }
         }
         let files = top["files"].flatMap { parseFiles($0, ownRegion: region, reader: reader) }
+        let tls = top["tls"].flatMap { node -> TLSSettings? in reader.isNull(node) ? nil : ConfigParser.parseTLS(node, reader: reader) }
         var lease: LeaseConfig?
         if let n = top["lease"], let lf = reader.mapping(n, "lease", keys: ["monitor", "renew_every"]) {
             func url(_ m: Node, _ path: String) -> String? {
@@ -116,8 +117,10 @@ public enum AgentConfigParser {
         }
 
         guard let node, let region, let key else { return nil }
-        return AgentConfiguration(node: node, region: region, listen: listen, key: key, cacheFor: cache, database: database,
-                                  fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile, lease: lease)
+        var config = AgentConfiguration(node: node, region: region, listen: listen, key: key, cacheFor: cache, database: database,
+                                        fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile, lease: lease)
+        config.tls = tls
+        return config
     }
 
     private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader, environment: [String: String]) -> DatabaseNodeConfig? {

@@ -22,6 +22,8 @@ public struct AgentConfiguration: Sendable {
     /// The primary's lease: renewed with the monitor while the local PostgreSQL takes writes, and
     /// the local PostgreSQL fenced when it cannot be renewed in time. Nil: no lease.
     public var lease: LeaseConfig?
+    /// HTTPS for this agent's API and for its calls to https:// monitors and peer agents.
+    public var tls: TLSSettings?
     public var warnings: [Diagnostic] = []
 
     public static let defaultStateFile = "/var/lib/lifeboat/agent-state.json"

@@ -54,10 +54,7 @@ public final class SandboxAgents: Sendable {
     public func start(logger: Logger) async throws {
         var started: [Task<Void, Never>] = []
         for agent in agents.values {
-            let listen = agent.config.listen
-            let app = Application(router: buildAgentRouter(agent: agent),
-                                  configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lifeboat-agent"),
-                                  logger: logger)
+            let app = try buildAgentApplication(agent: agent, logger: logger)
             started.append(Task { try? await app.runService(gracefulShutdownSignals: []) })
             if let replicator = agent.replicator { started.append(Task { await replicator.run() }) }
             if let keeper = agent.leaseKeeper { started.append(Task { await keeper.run() }) }

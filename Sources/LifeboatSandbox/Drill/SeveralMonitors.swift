@@ -10,7 +10,7 @@ import LifeboatEtcd
 struct SeveralMonitors: Sendable {
     let members: [LabProcess]
     let monitors: [LabProcess]
-    /// The witness's member, which the drill's process always reaches.
+    /// Through the witness's member (which the drill's process always reaches), else the others.
     let witnessClient: EtcdClient
     let endpoints: [String]
     let leaderKey: String
@@ -41,7 +41,8 @@ struct SeveralMonitors: Sendable {
             processes.append(member)
         }
         let endpoints = hosts.map { "http://\($0.0):\($0.1)" }
-        let witnessClient = EtcdClient(endpoints: [endpoints[hosts.count - 1]], timeout: .seconds(1))
+        // The witness's member first; the others when it is the one a scenario killed.
+        let witnessClient = EtcdClient(endpoints: [endpoints[hosts.count - 1]] + endpoints.dropLast(), timeout: .seconds(1))
         let leaderKey = "/lifeboat/\(config.cluster)/leader"
         try await waitUntil(.seconds(30), "etcd answering at the witness") {
             do { _ = try await witnessClient.memberStatus(); return true } catch { return false }
