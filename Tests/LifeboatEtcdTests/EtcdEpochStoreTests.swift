@@ -7,17 +7,6 @@ import Testing
 
 /// The epoch in a real etcd: compare-and-swap by transaction, so racing monitors never both win.
 @Suite(.serialized) struct EtcdEpochStoreTests {
-    func withEtcd(_ body: (EtcdServer) async throws -> Void) async throws {
-        try await EtcdServer.ensureInstalled(install: true, log: { print($0) })
-        let server = try EtcdServer()
-        defer { server.stop() }
-        let client = EtcdClient(endpoints: [server.endpoint])
-        try await server.waitUntilServing {
-            do { _ = try await client.get("/lifeboat/probe"); return true } catch { return false }
-        }
-        try await body(server)
-    }
-
     @Test func theEpochChangesOnlyByCompareAndSwap() async throws {
         try await withEtcd { server in
             let a = EtcdEpochStore(client: EtcdClient(endpoints: [server.endpoint]), cluster: "shop")

@@ -9,17 +9,6 @@ import Testing
 
 /// Leader election and the shared state in a real etcd.
 @Suite(.serialized) struct EtcdLeadershipTests {
-    func withEtcd(_ body: (EtcdServer) async throws -> Void) async throws {
-        try await EtcdServer.ensureInstalled(install: true, log: { print($0) })
-        let server = try EtcdServer()
-        defer { server.stop() }
-        let client = EtcdClient(endpoints: [server.endpoint])
-        try await server.waitUntilServing {
-            do { _ = try await client.get("/lifeboat/probe"); return true } catch { return false }
-        }
-        try await body(server)
-    }
-
     /// Each monitor's terms as it saw them begin and end, on one clock.
     final class Terms: Sendable {
         let events = Mutex<[(monitor: String, term: EtcdLeadership.Term?, at: ContinuousClock.Instant)]>([])
