@@ -158,10 +158,8 @@ let package = Package(
         .target(
             name: "LifeboatMonitor",
             dependencies: [
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
                 "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd",
                 .product(name: "Hummingbird", package: "hummingbird"),
