@@ -118,7 +118,9 @@ let package = Package(
         // The monitor's HTTP API: status, events, operator commands.
         .target(
             name: "LifeboatHTTP",
-            dependencies: ["LifeboatCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["LifeboatCore", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The agent's wire protocol: request signing, bodies, and the monitor's client (fencing
@@ -141,7 +143,7 @@ let package = Package(
             name: "LifeboatAgent",
             dependencies: [
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "CMariaDB",
+                "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "LifeboatHTTP", "CMariaDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -248,14 +250,15 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatAgentTests",
-            dependencies: ["LifeboatAgent", "LifeboatAgentAPI", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport",
+            dependencies: ["LifeboatAgent", "LifeboatAgentAPI", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport", "LifeboatHTTP", "LifeboatCore",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatPorts", "LifeboatTestSupport", .product(name: "Yams", package: "Yams"),
+            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatPorts", "LifeboatTestSupport", "LifeboatAgentAPI", .product(name: "Yams", package: "Yams"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

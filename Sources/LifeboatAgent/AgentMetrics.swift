@@ -20,6 +20,11 @@ public final class AgentMetrics: Sendable {
     private let rejected: [AuthFailure: Counter]
     private let actions: [String: Counter]
     private let lastSuccess = Mutex<[String: Date]>([:])
+    private let leaseHeld: Gauge
+    private let leaseRemaining: Gauge
+    private let leaseFailsafe: Gauge
+    private let leaseRenewals: Gauge
+    private let leaseSelfFences: Gauge
 
     init(config: AgentConfiguration) {
         let r = registry
@@ -55,6 +60,20 @@ public final class AgentMetrics: Sendable {
             ($0, r.makeCounter(descriptor: describe("lifeboat_agent_actions_total", "authenticated actions run, by action"), labels: [("action", $0)]))
         })
         for gauge in filesAge.values { gauge.set(to: -1) }
+        leaseHeld = r.makeGauge(descriptor: describe("lifeboat_agent_lease_held", "1 while this node's agent holds the primary lease (lease: configured)"))
+        leaseRemaining = r.makeGauge(descriptor: describe("lifeboat_agent_lease_remaining_seconds", "seconds until the agent fences its PostgreSQL unless the lease is renewed (0: not held)"))
+        leaseFailsafe = r.makeGauge(descriptor: describe("lifeboat_agent_lease_failsafe", "1 while the primary keeps writes in failsafe mode (monitor unreachable, every standby's agent promised)"))
+        leaseRenewals = r.makeGauge(descriptor: describe("lifeboat_agent_lease_renewals", "lease renewals granted since the agent started"))
+        leaseSelfFences = r.makeGauge(descriptor: describe("lifeboat_agent_lease_self_fences", "times the agent fenced its own PostgreSQL since it started (lease lost or refused)"))
+    }
+
+    /// The lease keeper's state at scrape time.
+    func record(lease: LeaseKeeper.Snapshot) {
+        leaseHeld.set(to: lease.held ? 1 : 0)
+        leaseRemaining.set(to: max(0, lease.remainingSeconds))
+        leaseFailsafe.set(to: lease.failsafe ? 1 : 0)
+        leaseRenewals.set(Double(lease.renewals))
+        leaseSelfFences.set(Double(lease.selfFences))
     }
 
     func record(_ snapshot: HealthSnapshot) {

@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import LifeboatAgentAPI
+import LifeboatHTTP
 import NIOCore
 
 extension HealthSnapshot: ResponseEncodable {}
@@ -27,6 +28,7 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     }
     router.get("/metrics") { _, _ in
         _ = await agent.filesStatus().map { agent.metrics.record($0) }
+        if let keeper = agent.leaseKeeper { agent.metrics.record(lease: await keeper.snapshot()) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: agent.metrics.exposition())))
     }
@@ -126,11 +128,13 @@ private func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status)
     return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// The agent's HTTP server as `lifeboat agent` runs it: HTTPS when its config has a certificate.
-public func buildAgentApplication(agent: Agent, logger: Logger) throws -> some ApplicationProtocol {
+/// The agent's HTTP server as `lifeboat agent` runs it: HTTPS when its config has a certificate;
+/// cancelling it shuts it down gracefully (see `GracefulServer`).
+public func buildAgentApplication(agent: Agent, logger: Logger) throws -> GracefulServer {
     let listen = agent.config.listen
     let server: HTTPServerBuilder = try agent.serverTLS.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
-    return Application(router: buildAgentRouter(agent: agent), server: server,
-                       configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lifeboat-agent"),
-                       logger: logger)
+    let app = Application(router: buildAgentRouter(agent: agent), server: server,
+                          configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lifeboat-agent"),
+                          logger: logger)
+    return GracefulServer(app, logger: logger)
 }

@@ -155,6 +155,26 @@ public actor LeaseKeeper {
         }
     }
 
+    /// What `/metrics` shows of the lease.
+    public struct Snapshot: Sendable {
+        public var held: Bool
+        public var remainingSeconds: Double
+        public var failsafe: Bool
+        public var renewals: Int
+        public var selfFences: Int
+    }
+
+    public func snapshot() -> Snapshot {
+        var held = false
+        var remaining = 0.0
+        if case .holding(let until) = state {
+            held = true
+            let left = clock.now.duration(to: until)
+            remaining = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+        }
+        return Snapshot(held: held, remainingSeconds: remaining, failsafe: onFailsafe, renewals: renewals, selfFences: selfFences)
+    }
+
     /// One round: look at the local PostgreSQL, then renew, release or fence.
     public func tick() async {
         let role = await agent.currentRole()

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOSSL
+import Synchronization
 
 /// TLS for Lifeboat's own HTTP APIs (the monitor's and the agents'), from PEM files: a server
 /// configuration for a process's API, and a client configuration for its calls to https:// URLs
@@ -49,6 +50,12 @@ public struct TLSFiles: Sendable, Equatable {
         return configuration
     }
 
+    /// Whether a failed call failed in TLS (an untrusted or misnamed certificate, a refused client
+    /// certificate, a handshake with a plain-HTTP server) rather than in reaching the host.
+    public static func isTLSFailure(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
+    }
+
     static func certificates(_ path: String, _ field: String) throws -> [NIOSSLCertificate] {
         let certificates: [NIOSSLCertificate]
         do { certificates = try NIOSSLCertificate.fromPEMFile(path) } catch {
@@ -65,12 +72,19 @@ public struct TLSFiles: Sendable, Equatable {
     }
 }
 
+/// Pooled TLS clients live as long as the process, like `HTTPClient.shared`: AsyncHTTPClient traps
+/// when a client is dropped without being shut down.
+private let processClients = Mutex<[HTTPClient]>([])
+
 extension HTTPClient {
-    /// A pooled client for calls to https:// URLs with `tls` (nil: the shared client).
+    /// A pooled client for calls to https:// URLs with `tls` (nil: the shared client). It lives as
+    /// long as the process unless the caller shuts it down.
     public static func lifeboat(tls: TLSConfiguration?) -> HTTPClient {
         guard let tls else { return .shared }
         var configuration = HTTPClient.Configuration()
         configuration.tlsConfiguration = tls
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        processClients.withLock { $0.append(client) }
+        return client
     }
 }

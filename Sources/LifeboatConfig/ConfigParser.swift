@@ -151,6 +151,12 @@ public enum ConfigParser {
         }
 
         let tls = top["tls"].flatMap { node -> TLSSettings? in reader.isNull(node) ? nil : parseTLS(node, reader: reader) }
+        if tls != nil {
+            for agent in db?.agentURLs ?? [] where agent.url.lowercased().hasPrefix("http://") {
+                reader.warning(agent.node, agent.path,
+                               "plain HTTP although tls: is set: the monitor's signed orders to this agent and its answers travel unencrypted; use https:// and give the agent a certificate (docs/operations.md, \"TLS\")")
+            }
+        }
         let etcd = top["etcd"].flatMap { node -> EtcdConfig? in
             if reader.isNull(node) { return nil }
             return parseEtcd(node, reader: reader)
@@ -304,6 +310,8 @@ public enum ConfigParser {
         var regionsNamed: Set<String> = []
         /// Entries in the list, parsed or not.
         var entries = 0
+        /// Each node's agent URL where it was written (for the plain-HTTP-with-tls warning).
+        var agentURLs: [(url: String, path: String, node: Node)] = []
     }
 
     private static func parseDatabase(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> ParsedDatabase? {
@@ -328,6 +336,7 @@ public enum ConfigParser {
             let password = parsePassword(f, reader: reader, environment: environment) ?? defaultPassword
             let tls = f["sslmode"].flatMap { parseTLS($0, f.path("sslmode"), reader: reader) } ?? defaultTLS
             let agent = f["agent"].flatMap { parseAgentURL($0, f.path("agent"), reader: reader) }
+            if let agent, let at = f["agent"] { result.agentURLs.append((agent, f.path("agent"), at)) }
             let linodeID = f["linode_id"].flatMap { reader.int($0, f.path("linode_id"), min: 1, max: Int(Int32.max)) }
             if let name { result.names.append((name, f.path("name"), f["name"]!)) }
             if let region { result.regionsNamed.insert(region) }

@@ -172,7 +172,7 @@ public struct MonitorAssembly: Sendable {
             configuration: .init(address: .hostname(config.api.listen.host, port: config.api.listen.port), serverName: "lifeboat"),
             logger: logger
         )
-        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: services), .init(service: app)]
+        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: services), .init(service: GracefulServer(app, logger: logger))]
         if let engine { members.insert(.init(service: engine), at: 0) }
         if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }

@@ -65,10 +65,17 @@ struct APIOptions: ParsableArguments {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         }
+        let http = try client()
+        let answer: Result<(Int, ByteBuffer), any Error>
         do {
-            let response = try await client().execute(request, timeout: .seconds(10))
-            let bytes = try await response.body.collect(upTo: 8 << 20)
-            let status = Int(response.status.code)
+            let response = try await http.execute(request, timeout: .seconds(10))
+            answer = .success((Int(response.status.code), try await response.body.collect(upTo: 8 << 20)))
+        } catch {
+            answer = .failure(error)
+        }
+        if http !== HTTPClient.shared { try? await http.shutdown() }
+        do {
+            let (status, bytes) = try answer.get()
             if status == 401 {
                 printError("the monitor refused the API token (401): check --token-file / LIFEBOAT_API_TOKEN against api.token_file")
                 throw ExitCode(1)
@@ -76,8 +83,11 @@ struct APIOptions: ParsableArguments {
             return (status, Data(bytes.readableBytesView))
         } catch let exit as ExitCode {
             throw exit
+        } catch where TLSFiles.isTLSFailure(error) {
+            printError("cannot talk TLS with the monitor at \(api): \(error). Is its certificate signed by the CA given with --ca-file (or LIFEBOAT_CA_FILE), does it name the host of --api, and does the monitor require a client certificate (--cert-file/--key-file)?")
+            throw ExitCode(1)
         } catch {
-            printError("cannot reach the monitor at \(api): \(error). Is `lifeboat monitor` running, and is --api right?")
+            printError("cannot reach the monitor at \(api): \(error). Is `lifeboat monitor` running, and is --api right (https:// when the monitor has tls.cert_file)?")
             throw ExitCode(1)
         }
     }

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import LifeboatAgent
 import LifeboatConfig
+import LifeboatHTTP
 import Logging
 import ServiceLifecycle
 
@@ -86,7 +87,7 @@ extension Lifeboat {
                 printError("\(config): \(error)")
                 throw ExitCode(1)
             }
-            let app: any ApplicationProtocol
+            let app: GracefulServer
             do {
                 app = try buildAgentApplication(agent: agent, logger: logger)
             } catch {

@@ -4,6 +4,7 @@ import Hummingbird
 import LifeboatAgent
 import LifeboatAgentAPI
 import LifeboatConfig
+import LifeboatHTTP
 import LifeboatSandbox
 import LifeboatTestSupport
 import NIOCore
@@ -15,7 +16,7 @@ func withAgentServer<T: Sendable>(_ agent: Agent, _ body: (String) async throws 
     let port = try FreePort.find()
     let app = Application(router: buildAgentRouter(agent: agent),
                           configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: testLogger())
-    let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+    let server = Task { try await GracefulServer(app, logger: testLogger()).run() }
     let base = "http://127.0.0.1:\(port)"
     do {
         try await waitFor("the agent to listen", timeout: .seconds(10)) { (try? await get(base + "/metrics")) != nil }

@@ -21,7 +21,7 @@ import Testing
         "LifeboatProbes": [],
         "LifeboatHTTP": ["LifeboatCore"],
         "LifeboatAgentAPI": ["LifeboatCore", "LifeboatPorts", "LifeboatProbes"],
-        "LifeboatAgent": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "CMariaDB"],
+        "LifeboatAgent": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatProbes", "LifeboatAgentAPI", "LifeboatHTTP", "CMariaDB"],
         "LifeboatMonitor": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
                             "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd"],
         "LifeboatSandbox": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",

@@ -24,6 +24,22 @@ private func parse(_ yaml: String) -> (AgentConfiguration?, [Diagnostic]) {
         #expect(files.primaryRegion == "us-east")
     }
 
+    @Test func tlsInTheAgentConfig() throws {
+        let base = "node: pg-a\nregion: us-east\nkey_env: KEY\ndatabase: {host: 127.0.0.1}\n"
+        let tls = "tls: {cert_file: /etc/lifeboat/tls/pg-a.crt, key_file: /etc/lifeboat/tls/pg-a.key, ca_file: /etc/lifeboat/tls/ca.crt, client_certificates: require}\n"
+        let (config, diagnostics) = parse(base + tls)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(config?.tls == TLSSettings(certFile: "/etc/lifeboat/tls/pg-a.crt", keyFile: "/etc/lifeboat/tls/pg-a.key",
+                                           caFile: "/etc/lifeboat/tls/ca.crt", clientCertificates: .require))
+        let text = { (yaml: String) in parse(base + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("tls: {key_file: /a.key}\n").contains("error: tls: cert_file and key_file go together"))
+        #expect(text("tls: {ca_file: ca.crt}\n").contains("error: tls.ca_file: expected an absolute path"))
+        #expect(text("tls: {ca_file: /ca.crt, verify: false}\n").contains("verify"))
+        #expect(parse(base + "tls: {ca_file: /ca.crt, verify: false}\n").0 == nil, "unknown keys are refused")
+        #expect(text(tls + "lease: {monitor: http://10.0.0.5:8547}\n").contains("warning: lease.monitor: plain HTTP although tls: is set"))
+        #expect(!text(tls + "lease: {monitor: https://10.0.0.5:8547}\n").contains("plain HTTP"))
+    }
+
     @Test func theLeaseNamesOneMonitorOrEveryMonitor() throws {
         let base = "node: pg-a\nregion: us-east\nkey_env: KEY\ndatabase: {host: 127.0.0.1}\n"
         #expect(parse(base + "lease: {monitor: http://10.0.0.5:8547}\n").0?.lease?.monitors == ["http://10.0.0.5:8547"])

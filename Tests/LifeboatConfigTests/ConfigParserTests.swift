@@ -83,6 +83,42 @@ database:
         #expect(!text("failover: {lease_ttl: 4s}\netcd: {endpoints: [http://a:1]}").contains("several monitors without"))
     }
 
+    @Test func tlsForTheAPIsIsCheckedFieldByField() throws {
+        let (config, diagnostics) = parse(valid + """
+
+            tls:
+              cert_file: /etc/lifeboat/tls/monitor.crt
+              key_file: /etc/lifeboat/tls/monitor.key
+              ca_file: /etc/lifeboat/tls/ca.crt
+              client_certificates: require
+            """)
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        #expect(config?.tls == TLSSettings(certFile: "/etc/lifeboat/tls/monitor.crt", keyFile: "/etc/lifeboat/tls/monitor.key",
+                                           caFile: "/etc/lifeboat/tls/ca.crt", clientCertificates: .require))
+        #expect(try #require(parse(valid + "\ntls: {ca_file: /ca.crt}\n").0?.tls) == TLSSettings(caFile: "/ca.crt"))
+        #expect(parse(valid + "\ntls: null\n").0?.tls == nil)
+
+        let text = { (yaml: String) in parse(valid + "\n" + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("tls: {cert_file: /a.crt}").contains("error: tls: cert_file and key_file go together"))
+        #expect(text("tls: {cert_file: certs/a.crt, key_file: /a.key}").contains("error: tls.cert_file: expected an absolute path to a PEM file, found 'certs/a.crt'"))
+        #expect(text("tls: {cert_file: /a.crt, key_file: /a.key, client_certificates: optional}")
+            .contains("error: tls.client_certificates: expected none or require, found 'optional'"))
+        #expect(text("tls: {cert_file: /a.crt, key_file: /a.key, client_certificates: require}").contains("error: tls.client_certificates: require needs ca_file"))
+        #expect(text("tls: {}").contains("error: tls: expected cert_file and key_file"))
+        #expect(text("tls: {ca_file: /ca.crt, cert: /a.crt}").contains("cert"))
+        #expect(text("tls: [/a.crt]").contains("tls"))
+        #expect(parse(valid + "\ntls: {cert_file: /a.crt}\n").0 == nil, "nothing half-applied")
+        // An agent called over plain HTTP when the monitor has TLS is worth a warning.
+        let withAgents = valid.replacingOccurrences(of: "      port: 5432\n", with: "      port: 5432\n      agent: http://10.0.0.1:8548\n")
+            .replacingOccurrences(of: "      port: 5433\n", with: "      port: 5433\n      agent: https://10.0.0.2:8548\n")
+            + "\nagents: {key_env: KEY}\n"
+        let warned = parse(withAgents + "tls: {ca_file: /ca.crt}\n", env: ["PGPASS": "x", "KEY": "k"]).1.map(\.description).joined(separator: "\n")
+        #expect(warned.contains("warning: database.nodes[0].agent: plain HTTP although tls: is set"), "\(warned)")
+        #expect(!warned.contains("database.nodes[1].agent"), "\(warned)")
+        let quiet = parse(withAgents, env: ["PGPASS": "x", "KEY": "k"]).1.map(\.description).joined(separator: "\n")
+        #expect(!quiet.contains("plain HTTP"), "\(quiet)")
+    }
+
     @Test func agentURLsNeedAnAgentsSection() {
         let (config, diagnostics) = ConfigParser.parse(yaml: """
             regions: [{name: a}, {name: b}]

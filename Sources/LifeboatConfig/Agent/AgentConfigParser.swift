@@ -114,6 +114,10 @@ public enum AgentConfigParser {
             let every = lf["renew_every"].flatMap { reader.duration($0, "lease.renew_every", atLeast: .milliseconds(100), atMost: .seconds(60)) } ?? .seconds(1)
             if database == nil { reader.error(n, "lease", "a lease needs the database: section (the PostgreSQL it fences when it cannot renew)") }
             if let monitors { lease = LeaseConfig(monitors: monitors, renewEvery: every) }
+            if tls != nil, let m = lf["monitor"], monitors?.contains(where: { $0.lowercased().hasPrefix("http://") }) == true {
+                reader.warning(m, "lease.monitor",
+                               "plain HTTP although tls: is set: lease renewals travel unencrypted; use the monitor's https:// URL (docs/operations.md, \"TLS\")")
+            }
         }
 
         guard let node, let region, let key else { return nil }

@@ -55,7 +55,7 @@ public final class SandboxAgents: Sendable {
         var started: [Task<Void, Never>] = []
         for agent in agents.values {
             let app = try buildAgentApplication(agent: agent, logger: logger)
-            started.append(Task { try? await app.runService(gracefulShutdownSignals: []) })
+            started.append(Task { try? await app.run() })
             if let replicator = agent.replicator { started.append(Task { await replicator.run() }) }
             if let keeper = agent.leaseKeeper { started.append(Task { await keeper.run() }) }
         }
