@@ -95,7 +95,7 @@ struct CLI {
         let result = try await CLI.run(["status", "--api", "http://127.0.0.1:9"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot reach the monitor at http://127.0.0.1:9"))
-        #expect(result.stderr.contains("Is `lifeboat monitor` running, and is --api right?"))
+        #expect(result.stderr.contains("Is `lifeboat monitor` running, and is --api right"))
     }
 }
 

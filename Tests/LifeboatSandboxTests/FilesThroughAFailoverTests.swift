@@ -45,8 +45,10 @@ import Testing
 
             // A large file in the primary region; wait until eu-west's rsync is pulling it.
             let big = Data((0..<(40 << 20)).map { _ in UInt8.random(in: 0...255) })
-            try big.write(to: URL(fileURLWithPath: "\(usFiles)/big.bin"))
-            try await waitFor("the large pull under way", timeout: .seconds(20)) {
+            // Written beside the directory and moved in whole, so no pass sees a part of it.
+            try big.write(to: URL(fileURLWithPath: "\(cluster.directory)/big.bin"))
+            try FileManager.default.moveItem(atPath: "\(cluster.directory)/big.bin", toPath: "\(usFiles)/big.bin")
+            try await waitFor("the large pull under way", timeout: .seconds(40)) {
                 listing(euFiles).contains { $0.hasPrefix(".~tmp~") || $0.hasPrefix(".big.bin.") }
             }
 
