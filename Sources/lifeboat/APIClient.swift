@@ -2,18 +2,26 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import LifeboatAgentAPI
+import LifeboatConfig
 import LifeboatHTTP
 import NIOCore
 
-/// Options shared by the commands that talk to a running monitor.
+/// Options shared by the commands that talk to a running monitor. Where the monitor is, its
+/// token and its CA come from the flags, else the environment, else the monitor's config file
+/// (`--config`, `LIFEBOAT_CONFIG`, or `/etc/lifeboat/lifeboat.yml` when it can be read), so on a
+/// monitor's host `lifeboat status` needs no flag at all.
 struct APIOptions: ParsableArguments {
-    @Option(help: "The monitor's API (api.listen in its config).")
-    var api: String = "http://127.0.0.1:8547"
+    @Option(help: "The monitor's API URL (else LIFEBOAT_API, else http(s)://api.listen of the config file, else http://127.0.0.1:8547).")
+    var api: String?
 
-    @Option(help: "A file holding the API token (else the LIFEBOAT_API_TOKEN environment variable).")
+    @Option(name: .customLong("config"),
+            help: "The monitor's config file to take the API address, token and CA from (else LIFEBOAT_CONFIG, else /etc/lifeboat/lifeboat.yml when readable).")
+    var configFile: String?
+
+    @Option(help: "A file holding the API token (else LIFEBOAT_API_TOKEN, else api.token_* of the config file).")
     var tokenFile: String?
 
-    @Option(help: "For an https:// --api: the PEM CA certificate its certificate is checked against (tls.ca_file; else LIFEBOAT_CA_FILE, else the system's roots).")
+    @Option(help: "For an https:// API: the PEM CA certificate its certificate is checked against (else LIFEBOAT_CA_FILE, else tls.ca_file of the config file, else the system's roots).")
     var caFile: String?
 
     @Option(help: "For a monitor with tls.client_certificates: require: this client's PEM certificate (with --key-file).")
@@ -22,15 +30,57 @@ struct APIOptions: ParsableArguments {
     @Option(help: "The PEM private key of --cert-file.")
     var keyFile: String?
 
+    static let defaultConfig = "/etc/lifeboat/lifeboat.yml"
+    static let defaultAPI = "http://127.0.0.1:8547"
+
     func validate() throws {
         if (certFile == nil) != (keyFile == nil) { throw ValidationError("--cert-file and --key-file go together") }
+        if let api, URL(string: api).flatMap({ ["http", "https"].contains($0.scheme?.lowercased() ?? "") && $0.host != nil }) != true {
+            throw ValidationError("--api: expected the monitor's URL such as http://127.0.0.1:8547, found '\(api)'")
+        }
+    }
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// The monitor's config, when one is named or the default one can be read; a named file that
+    /// cannot be used is an error naming it.
+    func monitorConfig() throws -> LifeboatConfiguration? {
+        let named = configFile ?? env("LIFEBOAT_CONFIG")
+        // Given the address, the default file is not read (it may belong to another monitor).
+        if named == nil, api != nil || env("LIFEBOAT_API") != nil { return nil }
+        let path = named ?? Self.defaultConfig
+        if named == nil, !FileManager.default.isReadableFile(atPath: path) { return nil }
+        do {
+            return try ConfigLoader.load(path: path, environment: environment)
+        } catch {
+            printError("\(error)")
+            if named == nil { printError("(\(path) was read because --api was not given; pass --api, or --config to name another file)") }
+            throw ExitCode(2)
+        }
+    }
+
+    /// The API's base URL: --api, LIFEBOAT_API, the config's api.listen (https with tls.cert_file;
+    /// a wildcard listen address is called on 127.0.0.1), or the default.
+    func baseURL() throws -> String {
+        if let api { return api }
+        if let api = env("LIFEBOAT_API") { return api }
+        guard let config = try monitorConfig() else { return Self.defaultAPI }
+        return Self.url(listen: config.api.listen, tls: config.tls?.certFile != nil)
+    }
+
+    static func url(listen: HostPort, tls: Bool) -> String {
+        let host = ["0.0.0.0", ""].contains(listen.host) ? "127.0.0.1" : listen.host
+        return "\(tls ? "https" : "http")://\(host):\(listen.port)"
     }
 
     /// The client for the monitor's API: the shared one for http://, one with the CA and client
     /// certificate for https://.
-    func client() throws -> HTTPClient {
-        let ca = caFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        guard api.lowercased().hasPrefix("https://") || ca != nil || certFile != nil else { return .shared }
+    func client(for url: String) throws -> HTTPClient {
+        var ca = caFile ?? env("LIFEBOAT_CA_FILE")
+        if ca == nil, url.lowercased().hasPrefix("https://") { ca = try monitorConfig()?.tls?.caFile }
+        guard url.lowercased().hasPrefix("https://") || ca != nil || certFile != nil else { return .shared }
         do {
             let tls = try TLSFiles(certFile: certFile, keyFile: keyFile, caFile: ca, requireClientCertificates: false).client()
             return HTTPClient.lifeboat(tls: tls)
@@ -47,16 +97,24 @@ struct APIOptions: ParsableArguments {
             }
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        return ProcessInfo.processInfo.environment["LIFEBOAT_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let token = env("LIFEBOAT_API_TOKEN") { return token }
+        guard let source = try monitorConfig()?.api.token else { return nil }
+        do {
+            return try source.resolve(environment: environment).reveal()
+        } catch {
+            printError("the config's api token: \(error)")
+            return nil
+        }
     }
 
     /// Sends one request; returns the status and body, or exits with a clear message.
     func call(_ method: String, _ path: String, body: (any Encodable)? = nil, authenticated: Bool = false) async throws -> (Int, Data) {
+        let api = try baseURL()
         var request = HTTPClientRequest(url: api.hasSuffix("/") ? String(api.dropLast()) + path : api + path)
         request.method = .init(rawValue: method)
         if authenticated {
             guard let token = try token() else {
-                printError("this command needs the API token: --token-file FILE or LIFEBOAT_API_TOKEN")
+                printError("this command needs the API token: --token-file FILE, LIFEBOAT_API_TOKEN, or the monitor's config (--config) with api.token_file")
                 throw ExitCode(2)
             }
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -65,7 +123,7 @@ struct APIOptions: ParsableArguments {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         }
-        let http = try client()
+        let http = try client(for: api)
         let answer: Result<(Int, ByteBuffer), any Error>
         do {
             let response = try await http.execute(request, timeout: .seconds(10))

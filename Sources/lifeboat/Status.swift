@@ -35,10 +35,13 @@ extension Lifeboat {
                 default: node.role == "standby" ? "?" : ""
                 }
                 let timeline = node.timeline.map { "\($0)" + (node.forked ? " FORKED" : "") } ?? ""
-                return [node.region, node.name, node.role, node.health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", timeline, lag,
+                // A fenced node answers probes, but it takes no writes: never shown as healthy.
+                let health = node.role == "fenced" ? "fenced (read-only)" : node.health
+                return [node.region, node.name, node.role, health + (node.reachable ? "" : " (unreachable)"), node.lsn ?? "", timeline, lag,
                         node.walReceiver ?? "", age(node.observedAgoSeconds)]
             }
             var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
+            out += warnings(view).map { "WARNING: \($0)" }
             out += grid(["Region", "Node", "Role", "Health", "LSN", "TL", "Lag", "WAL receiver", "Seen"], rows)
             for node in view.nodes where node.forked {
                 out.append("\(node.name) is on timeline \(node.timeline ?? 0), not the primary's: its history forked (an old backup, or promoted on its own); it is never promoted. Rebuild it from the primary.")
@@ -60,6 +63,31 @@ extension Lifeboat {
                 out += grid(["Region", "Node", "Agent sees", "Deployment", "Files", "Asked"], agentRows)
             }
             return out.joined(separator: "\n")
+        }
+
+        /// What an operator must not miss, from the typed fields of the monitor's view: no writable
+        /// primary, no standby to fail over to, a standby that does not stream.
+        static let failoverStates: Set<String> = ["bumping-epoch", "fencing", "awaiting-lease", "catching-up", "promoting", "waiting-writable",
+                                                  "repointing", "switching-traffic"]
+
+        static func warnings(_ view: StatusView) -> [String] {
+            // Before the monitor has looked at every node it knows nothing worth warning about.
+            guard view.state != "discovering" || view.nodes.contains(where: { $0.reachable }) else { return [] }
+            var warnings: [String] = []
+            let primaries = view.nodes.filter { $0.role == "primary" }
+            if primaries.isEmpty {
+                let fenced = view.nodes.filter { $0.role == "fenced" }.map(\.name)
+                warnings.append("no writable primary" + (fenced.isEmpty ? "" : ": \(fenced.joined(separator: ", ")) fenced (read-only)")
+                                + (Self.failoverStates.contains(view.state) ? " while the failover runs" : ""))
+            }
+            let standbys = view.nodes.filter { $0.role == "standby" }
+            if standbys.isEmpty, !view.nodes.isEmpty {
+                warnings.append("no standby: a failover would have nowhere to go; rebuild one from the primary (docs/postgresql.md)")
+            }
+            for node in standbys where node.walReceiver != "streaming" {
+                warnings.append("standby \(node.name) is not streaming from the primary (WAL receiver: \(node.walReceiver ?? "none")); it falls behind")
+            }
+            return warnings
         }
 
         /// How old a line is: "0.4s ago", or "never".
@@ -158,7 +186,7 @@ extension Lifeboat {
                               : "\(what.prefix(1).uppercased() + what.dropFirst()) started: \(plan.from ?? "?") -> \(plan.to ?? "?")\(epoch)")
             for (i, step) in plan.steps.enumerated() { print("  \(i + 1). \(step)") }
             print("  would lose: " + (plan.lossBytes.map { $0 == 0 ? "nothing known (0 bytes behind)" : "up to \($0) bytes of WAL" } ?? "unknown (no position known)"))
-            if !plan.dryRun { print("Follow it with: lifeboat events --api \(options.api)") }
+            if !plan.dryRun { print("Follow it with: lifeboat events" + (options.api.map { " --api \($0)" } ?? "")) }
             if status >= 300 { throw ExitCode(1) }
         }
     }

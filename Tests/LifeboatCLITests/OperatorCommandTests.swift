@@ -60,6 +60,19 @@ import Testing
             let resume = try await CLI.run(["resume", "--api", api], environment: ["LIFEBOAT_API_TOKEN": token])
             #expect(resume.stdout == "resumed by \(ProcessInfo.processInfo.environment["USER"] ?? "operator"): automatic failover allowed again\n")
 
+            // Without --api: the address and the token from the monitor's config file, or LIFEBOAT_API.
+            let fromConfig = try await CLI.run(["status", "--config", config])
+            #expect(fromConfig.status == 0 && fromConfig.stdout.hasPrefix("Cluster: shop"), "\(fromConfig.stderr)")
+            let viaEnvironment = try await CLI.run(["status"], environment: ["LIFEBOAT_CONFIG": "", "LIFEBOAT_API": api])
+            #expect(viaEnvironment.status == 0 && viaEnvironment.stdout.hasPrefix("Cluster: shop"), "\(viaEnvironment.stderr)")
+            let pausedByConfig = try await CLI.run(["pause", "--config", config, "--by", "carol"], environment: ["LIFEBOAT_API_TOKEN": ""])
+            #expect(pausedByConfig.stdout == "paused by carol: no automatic failover until resumed\n", "\(pausedByConfig.stderr)")
+            #expect(try await CLI.run(["resume", "--by", "carol"], environment: ["LIFEBOAT_CONFIG": config, "LIFEBOAT_API_TOKEN": ""]).status == 0)
+            let missing = try await CLI.run(["status", "--config", dir.appendingPathComponent("nope.yml").path])
+            #expect(missing.status == 2 && missing.stderr.contains("nope.yml"), "\(missing.stderr)")
+            let badAPI = try await CLI.run(["status", "--api", "127.0.0.1:8547"])
+            #expect(badAPI.status != 0 && badAPI.stderr.contains("--api: expected the monitor's URL"), "\(badAPI.stderr)")
+
             let plan = try await CLI.run(["failover", "--api", api, "--dry-run", "--token-file", tokenFile])
             #expect(plan.status == 0, "\(plan.stderr)")
             #expect(plan.stdout.hasPrefix("Plan (dry run, nothing changed): pg-us-east -> pg-eu-west under epoch 1\n  1. bump the epoch to 1\n"))

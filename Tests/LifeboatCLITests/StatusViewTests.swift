@@ -1,0 +1,51 @@
+import Foundation
+import LifeboatConfig
+import LifeboatHTTP
+import Testing
+@testable import lifeboat
+
+/// What `lifeboat status` prints from the monitor's view, and where the CLI finds the monitor.
+@Suite struct StatusViewTests {
+    func node(_ name: String, role: String, receiver: String? = nil, reachable: Bool = true) -> StatusView.Node {
+        StatusView.Node(name: name, region: name == "pg-a" ? "us-east" : "eu-west", role: role, health: reachable ? "healthy" : "unhealthy",
+                        reachable: reachable, lsn: "0/3000000", lagBytes: nil, lagSeconds: nil, walReceiver: receiver, lastError: nil,
+                        observedAgoSeconds: 0.2)
+    }
+
+    func view(_ nodes: [StatusView.Node], state: String = "monitoring") -> StatusView {
+        StatusView(cluster: "shop", state: state, primary: nodes.first { $0.role == "primary" }?.name, epoch: 3, paused: false,
+                   lastDecision: "-", nodes: nodes)
+    }
+
+    @Test func aHealthyPairHasNothingToWarnAbout() {
+        let table = Lifeboat.Status.table(view([node("pg-a", role: "primary"), node("pg-b", role: "standby", receiver: "streaming")]))
+        #expect(!table.contains("WARNING"), "\(table)")
+    }
+
+    @Test func noStandbyNoWritablePrimaryAndAStandbyNotStreamingAreSaid() {
+        let alone = Lifeboat.Status.table(view([node("pg-a", role: "primary"), node("pg-b", role: "unknown", reachable: false)]))
+        #expect(alone.contains("WARNING: no standby: a failover would have nowhere to go"), "\(alone)")
+
+        let fenced = Lifeboat.Status.table(view([node("pg-a", role: "fenced"), node("pg-b", role: "standby", receiver: "streaming")]))
+        #expect(fenced.contains("WARNING: no writable primary: pg-a fenced (read-only)"), "\(fenced)")
+        #expect(fenced.contains("| fenced  | fenced (read-only) |"), "a fenced node is never shown healthy: \(fenced)")
+        #expect(!fenced.contains("while the failover runs"))
+        let promoting = Lifeboat.Status.table(view([node("pg-a", role: "fenced"), node("pg-b", role: "standby", receiver: "streaming")], state: "promoting"))
+        #expect(promoting.contains("no writable primary: pg-a fenced (read-only) while the failover runs"), "\(promoting)")
+
+        let stalled = Lifeboat.Status.table(view([node("pg-a", role: "primary"), node("pg-b", role: "standby", receiver: "stopped")]))
+        #expect(stalled.contains("WARNING: standby pg-b is not streaming from the primary (WAL receiver: stopped)"), "\(stalled)")
+        #expect(!stalled.contains("no standby"))
+    }
+
+    @Test func aMonitorThatHasSeenNothingYetWarnsOfNothing() {
+        let starting = Lifeboat.Status.table(view([node("pg-a", role: "unknown", reachable: false), node("pg-b", role: "unknown", reachable: false)],
+                                                  state: "discovering"))
+        #expect(!starting.contains("WARNING"), "\(starting)")
+    }
+
+    @Test func theAPIAddressComesFromTheListenAddressAndTLS() {
+        #expect(APIOptions.url(listen: HostPort(host: "0.0.0.0", port: 8547), tls: false) == "http://127.0.0.1:8547")
+        #expect(APIOptions.url(listen: HostPort(host: "10.0.1.5", port: 9000), tls: true) == "https://10.0.1.5:9000")
+    }
+}
