@@ -70,8 +70,15 @@ public final class EtcdStateStore: StateStore {
 
     public func journal(after: Int64, limit: Int) async throws -> [StoredJournalLine] {
         guard after < Int64.max - 1 else { return [] }
-        let rows = try await client.range(from: journalKey(max(0, after) + 1), to: journalEnd, limit: max(1, limit))
-        return try rows.map { row in
+        return try lines(try await client.range(from: journalKey(max(0, after) + 1), to: journalEnd, limit: max(1, limit)))
+    }
+
+    public func newestJournal(limit: Int) async throws -> [StoredJournalLine] {
+        try lines(try await client.range(from: journalKey(1), to: journalEnd, limit: max(1, limit), descending: true).reversed().map { $0 })
+    }
+
+    private func lines(_ rows: [(key: String, entry: EtcdClient.Entry)]) throws -> [StoredJournalLine] {
+        try rows.map { row in
             guard let line = try? JSONDecoder().decode(Line.self, from: row.entry.value) else {
                 throw EtcdClient.Failure(description: "etcd key \(row.key) does not hold a journal line")
             }

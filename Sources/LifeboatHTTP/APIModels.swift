@@ -322,6 +322,8 @@ public enum CommandAnswer: Sendable, Equatable {
 public protocol MonitorControl: Sendable {
     func status() async -> StatusView
     func events(after: Int64, limit: Int) async throws -> [EventView]
+    /// The newest `limit` events, oldest first.
+    func newestEvents(limit: Int) async throws -> [EventView]
     /// Carries out an operator's command (decided by the core, saved, then acted on).
     func command(_ event: FailoverEvent) async -> CommandAnswer
     /// What the command would come to now, decided by the core on a copy of its state.

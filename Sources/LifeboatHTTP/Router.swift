@@ -25,10 +25,14 @@ public func buildRouter(control: any MonitorControl, token: String, metrics: (@S
         return await control.status()
     }
     router.get("/v1/events") { request, _ -> EventsView in
-        try QueryParameters.check(request, allowed: ["since", "limit"])
-        let since = try QueryParameters.integer(request, "since", in: 0...Int64.max) ?? 0
-        let limit = try QueryParameters.integer(request, "limit", in: 1...1000) ?? 200
-        return EventsView(events: try await control.events(after: since, limit: Int(limit)))
+        try QueryParameters.check(request, allowed: ["since", "limit", "newest"])
+        let since = try QueryParameters.integer(request, "since", in: 0...Int64.max)
+        let limit = try QueryParameters.integer(request, "limit", in: 1...1000)
+        if let newest = try QueryParameters.integer(request, "newest", in: 1...1000) {
+            guard since == nil, limit == nil else { throw APIRequestError("query parameter 'newest' goes alone (not with since or limit)") }
+            return EventsView(events: try await control.newestEvents(limit: Int(newest)))
+        }
+        return EventsView(events: try await control.events(after: since ?? 0, limit: Int(limit ?? 200)))
     }
     let mutating = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token))
     mutating.post("/pause") { request, context -> Response in

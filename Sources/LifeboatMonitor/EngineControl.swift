@@ -91,9 +91,17 @@ public struct EngineControl: MonitorControl {
     static func rounded(_ seconds: Double) -> Double { (max(0, seconds) * 1000).rounded() / 1000 }
 
     public func events(after: Int64, limit: Int) async throws -> [EventView] {
+        Self.views(try await store.journal(after: after, limit: limit))
+    }
+
+    public func newestEvents(limit: Int) async throws -> [EventView] {
+        Self.views(try await store.newestJournal(limit: limit))
+    }
+
+    static func views(_ lines: [StoredJournalLine]) -> [EventView] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return try await store.journal(after: after, limit: limit).map {
+        return lines.map {
             EventView(seq: $0.seq, at: formatter.string(from: Date(timeIntervalSince1970: $0.unixTime)), epoch: $0.epoch, kind: $0.kind,
                       step: $0.step, node: $0.node, message: $0.message)
         }

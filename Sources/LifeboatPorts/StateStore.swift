@@ -99,4 +99,6 @@ public protocol StateStore: Sendable {
     func append(_ journal: [JournalLine]) async throws
     /// Journal lines after sequence number `after`, oldest first, at most `limit`.
     func journal(after: Int64, limit: Int) async throws -> [StoredJournalLine]
+    /// The newest `limit` journal lines, oldest first.
+    func newestJournal(limit: Int) async throws -> [StoredJournalLine]
 }

@@ -158,6 +158,15 @@ public final class SQLiteStateStore: StateStore, EpochStore, Sendable {
         }
     }
 
+    public func newestJournal(limit: Int) async throws -> [StoredJournalLine] {
+        try await queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM lifeboat_journal ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit]).map { row in
+                StoredJournalLine(seq: row["seq"], unixTime: row["at"], epoch: UInt64(max(0, row["epoch"] as Int64)), kind: row["kind"],
+                                  step: row["step"], node: row["node"], message: row["message"])
+            }
+        }
+    }
+
     private static func describe(_ error: any Error) -> String {
         if let db = error as? DatabaseError { return db.message ?? "\(db.resultCode)" }
         return "\(error)"

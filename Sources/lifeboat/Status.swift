@@ -107,31 +107,115 @@ extension Lifeboat {
     }
 
     struct Events: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the monitor's journal: every decision, step and operator command, with its reason.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the monitor's journal: every decision, step and operator command, with its reason.",
+            discussion: """
+                By default the newest events, newest first, with repeats of the same line folded into one \
+                ("×300 over 80s") and a last line saying how many earlier events were left out. --since N \
+                prints the events after N, oldest first (for scripts). --follow prints the last few, then \
+                each new event as it is journaled, like tail -f, until interrupted.
+                """
+        )
 
         @OptionGroup var options: APIOptions
 
-        @Option(help: "Only events after this sequence number.")
-        var since: Int64 = 0
+        @Option(help: "Only events after this sequence number, oldest first.")
+        var since: Int64?
 
-        @Option(help: "At most this many events (1 to 1000).")
-        var limit = 200
+        @Option(help: "At most this many events (1 to 1000; default 50, or 200 with --since).")
+        var limit: Int?
+
+        @Flag(help: "Keep printing new events as they come (Ctrl-C to stop).")
+        var follow = false
+
+        @Flag(help: "Print every event, without folding repeats.")
+        var all = false
 
         func validate() throws {
-            guard since >= 0 else { throw ValidationError("--since must be 0 or more") }
-            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+            if let since, since < 0 { throw ValidationError("--since must be 0 or more") }
+            if let limit, !(1...1000).contains(limit) { throw ValidationError("--limit must be between 1 and 1000") }
+            if follow, since != nil { throw ValidationError("--follow starts from the newest events; leave out --since") }
         }
 
-        func run() async throws {
-            let (status, data) = try await options.call("GET", "/v1/events?since=\(since)&limit=\(limit)")
+        func fetch(_ query: String) async throws -> [EventView] {
+            let (status, data) = try await options.call("GET", "/v1/events?\(query)")
             guard status == 200 else {
                 printError("the monitor answered \(status)")
                 throw ExitCode(1)
             }
-            for event in try options.decode(EventsView.self, data).events {
-                let what = [event.step, event.node].compactMap { $0 }.joined(separator: " ")
-                print("\(event.seq)  \(event.at)  epoch \(event.epoch)  \(event.kind)\(what.isEmpty ? "" : " (\(what))")  \(event.message)")
+            return try options.decode(EventsView.self, data).events
+        }
+
+        func run() async throws {
+            if let since {
+                let events = try await fetch("since=\(since)&limit=\(limit ?? 200)")
+                for line in Self.lines(all ? events.map { Run(first: $0, last: $0, count: 1) } : Self.fold(events)) { print(line) }
+                return
             }
+            let newest = try await fetch("newest=\(limit ?? (follow ? 10 : 50))")
+            if follow {
+                for line in Self.lines(Self.fold(newest)) { print(line) }
+                fflush(nil)
+                var last = newest.last?.seq ?? 0
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    let events = try await fetch("since=\(last)&limit=1000")
+                    for line in Self.lines(all ? events.map { Run(first: $0, last: $0, count: 1) } : Self.fold(events)) { print(line) }
+                    fflush(nil)
+                    last = events.last?.seq ?? last
+                }
+                return
+            }
+            let runs = all ? newest.map { Run(first: $0, last: $0, count: 1) } : Self.fold(newest)
+            for line in Self.lines(runs.reversed()) { print(line) }
+            if let first = newest.first, first.seq > 1 {
+                print("… \(first.seq - 1) earlier events not shown (lifeboat events --since \(max(0, first.seq - 1 - 1000)) --limit 1000 prints them oldest first)")
+            } else if newest.isEmpty {
+                print("(no events yet)")
+            }
+        }
+
+        /// Consecutive events that say the same thing, as one line.
+        struct Run {
+            var first: EventView
+            var last: EventView
+            var count: Int
+        }
+
+        /// Folds runs of events with the same kind, step, node and message (oldest first in, oldest first out).
+        static func fold(_ events: [EventView]) -> [Run] {
+            var runs: [Run] = []
+            for event in events {
+                if let previous = runs.last, previous.last.kind == event.kind, previous.last.step == event.step,
+                   previous.last.node == event.node, previous.last.message == event.message {
+                    runs[runs.count - 1].last = event
+                    runs[runs.count - 1].count += 1
+                } else {
+                    runs.append(Run(first: event, last: event, count: 1))
+                }
+            }
+            return runs
+        }
+
+        static func lines<S: Sequence>(_ runs: S) -> [String] where S.Element == Run {
+            runs.map { run in
+                let event = run.first
+                let what = [event.step, event.node].compactMap { $0 }.joined(separator: " ")
+                var line = "\(event.seq)  \(event.at)  epoch \(event.epoch)  \(event.kind)\(what.isEmpty ? "" : " (\(what))")  \(event.message)"
+                if run.count > 1 {
+                    line += "  ×\(run.count)" + (span(run.first.at, run.last.at).map { " over \($0)" } ?? "") + " (to #\(run.last.seq))"
+                }
+                return line
+            }
+        }
+
+        /// "80s" between two ISO 8601 times, when both parse.
+        static func span(_ from: String, _ to: String) -> String? {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let a = formatter.date(from: from), let b = formatter.date(from: to) else { return nil }
+            let seconds = b.timeIntervalSince(a)
+            return seconds < 120 ? String(format: "%.0fs", seconds) : "\(Int(seconds / 60))m\(Int(seconds) % 60)s"
         }
     }
 

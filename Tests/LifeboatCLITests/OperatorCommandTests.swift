@@ -97,6 +97,21 @@ import Testing
             let events = try await CLI.run(["events", "--api", api]).stdout
             #expect(events.contains("operator asked for failover") || events.contains("operator bob asked for failover to pg-eu-west"))
             #expect(events.contains("paused by alice"))
+            // Newest first by default; oldest first with --since; what was left out is said.
+            let seqs = { (text: String) in text.split(separator: "\n").compactMap { Int($0.split(separator: " ").first ?? "") } }
+            #expect(seqs(events).count > 5 && seqs(events) == seqs(events).sorted(by: >), "\(events)")
+            let oldestFirst = try await CLI.run(["events", "--api", api, "--since", "0"]).stdout
+            #expect(seqs(oldestFirst).first == 1 && seqs(oldestFirst) == seqs(oldestFirst).sorted(), "\(oldestFirst)")
+            let two = try await CLI.run(["events", "--api", api, "--limit", "2"]).stdout
+            #expect(seqs(two).count == 2 && two.contains("earlier events not shown"), "\(two)")
+            // --follow prints what is journaled from now on.
+            let followLog = dir.appendingPathComponent("follow.log").path
+            let follower = try MonitorCrashResumeTests.start(["events", "--follow", "--api", api], env: [:], log: followLog)
+            defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+            try await waitFor("--follow to print the last events") { seqs((try? String(contentsOfFile: followLog, encoding: .utf8)) ?? "").count >= 3 }
+            #expect(try await CLI.run(["pause", "--api", api, "--token-file", tokenFile, "--by", "dave"]).status == 0)
+            try await waitFor("--follow to print the new event") { ((try? String(contentsOfFile: followLog, encoding: .utf8)) ?? "").contains("pause asked by dave") }
+            follower.terminate()
 
             monitor.terminate()
             monitor.waitUntilExit()

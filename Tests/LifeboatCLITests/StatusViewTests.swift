@@ -44,6 +44,20 @@ import Testing
         #expect(!starting.contains("WARNING"), "\(starting)")
     }
 
+    @Test func repeatsFoldIntoOneLineWithTheirCountAndSpan() {
+        func event(_ seq: Int64, _ message: String, at second: Int) -> EventView {
+            EventView(seq: seq, at: String(format: "2026-12-03T10:%02d:%02d.000Z", second / 60, second % 60), epoch: 2, kind: "decision",
+                      step: nil, node: nil, message: message)
+        }
+        let events = [event(1, "primary pg-a is down", at: 0)] + (2...301).map { event(Int64($0), "failover vetoed: pg-b still streams", at: Int($0) * 80 / 300) }
+            + [event(302, "primary pg-a is healthy again", at: 81)]
+        let runs = Lifeboat.Events.fold(events)
+        #expect(runs.map(\.count) == [1, 300, 1])
+        let lines = Lifeboat.Events.lines(runs)
+        #expect(lines[1].hasSuffix("failover vetoed: pg-b still streams  ×300 over 80s (to #301)"), "\(lines[1])")
+        #expect(!lines[0].contains("×") && !lines[2].contains("×"))
+    }
+
     @Test func theAPIAddressComesFromTheListenAddressAndTLS() {
         #expect(APIOptions.url(listen: HostPort(host: "0.0.0.0", port: 8547), tls: false) == "http://127.0.0.1:8547")
         #expect(APIOptions.url(listen: HostPort(host: "10.0.1.5", port: 9000), tls: true) == "https://10.0.1.5:9000")

@@ -93,6 +93,9 @@ final class FakeStateStore: StateStore {
     func journal(after: Int64, limit: Int) async throws -> [StoredJournalLine] {
         state.withLock { Array($0.journal.filter { $0.seq > after }.prefix(limit)) }
     }
+    func newestJournal(limit: Int) async throws -> [StoredJournalLine] {
+        state.withLock { Array($0.journal.suffix(limit)) }
+    }
 
     private static func add(_ lines: [JournalLine], to s: inout State) {
         for line in lines {

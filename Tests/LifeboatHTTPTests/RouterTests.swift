@@ -24,6 +24,10 @@ import Testing
             events.withLock { $0.append((after, limit)) }
             return []
         }
+        func newestEvents(limit: Int) async throws -> [EventView] {
+            events.withLock { $0.append((-1, limit)) }
+            return []
+        }
         func command(_ event: FailoverEvent) async -> CommandAnswer {
             commands.withLock { $0.append(event) }
             return answer
@@ -93,7 +97,9 @@ import Testing
                 ("limit=1001", "query parameter 'limit' must be a whole number between 1 and 1000, got '1001'"),
                 ("limit=ten", "query parameter 'limit' must be a whole number between 1 and 1000, got 'ten'"),
                 ("since=-5", "query parameter 'since' must be a whole number at least 0, got '-5'"),
-                ("sinse=5", "unknown query parameter 'sinse' (known: limit, since)"),
+                ("sinse=5", "unknown query parameter 'sinse' (known: limit, newest, since)"),
+                ("newest=0", "query parameter 'newest' must be a whole number between 1 and 1000, got '0'"),
+                ("newest=5&since=2", "query parameter 'newest' goes alone (not with since or limit)"),
                 ("limit=5&limit=6", "query parameter 'limit' given more than once"),
             ] {
                 try await client.execute(uri: "/v1/events?\(query)", method: .get) { response in
@@ -103,8 +109,9 @@ import Testing
             }
             try await client.execute(uri: "/v1/events?since=3&limit=1000", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/events", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/events?newest=50", method: .get) { #expect($0.status == .ok) }
         }
-        #expect(control.events.withLock { $0.map { "\($0.0)/\($0.1)" } } == ["3/1000", "0/200"])
+        #expect(control.events.withLock { $0.map { "\($0.0)/\($0.1)" } } == ["3/1000", "0/200", "-1/50"])
     }
 
     @Test func aDryRunIsAPreviewAndARealRequestACommand() async throws {
