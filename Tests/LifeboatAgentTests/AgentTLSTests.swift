@@ -10,33 +10,6 @@ import LifeboatTestSupport
 import NIOSSL
 import Testing
 
-/// Certificates made by the script docs/operations.md tells operators to run.
-struct TestCertificates {
-    let directory: String
-    var ca: String { "\(directory)/ca.crt" }
-    func cert(_ name: String) -> String { "\(directory)/\(name).crt" }
-    func key(_ name: String) -> String { "\(directory)/\(name).key" }
-
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("deploy/tls/make-certs.sh").path
-
-    /// A fresh CA in a directory of its own, and a certificate for each `name=address,...`.
-    static func make(_ specs: [String], directory: String? = nil) throws -> TestCertificates {
-        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-tls-\(UUID().uuidString)").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, directory] + specs
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw AgentError("make-certs.sh failed: \(text)") }
-        return TestCertificates(directory: directory)
-    }
-}
-
 /// The agent's API over HTTPS with certificates made by deploy/tls/make-certs.sh: the monitor's
 /// client trusts only the configured CA, and with `client_certificates: require` a caller without
 /// a certificate from that CA is refused before any request is read.

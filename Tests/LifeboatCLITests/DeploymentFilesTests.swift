@@ -1,20 +1,10 @@
 import Foundation
+import LifeboatTestSupport
 import Testing
 
 /// The files under deploy/ are accepted by the tools that will load them.
 @Suite struct DeploymentFilesTests {
-    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
-    }
+    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) { try runTool(tool, arguments) }
 
     @Test func prometheusAcceptsTheAlertRules() async throws {
         let (status, text) = try Self.run("/usr/bin/promtool", ["check", "rules", CLI.packageRoot.appendingPathComponent("deploy/prometheus/alerts.yml").path])

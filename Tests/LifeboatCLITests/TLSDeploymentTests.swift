@@ -10,19 +10,6 @@ import Testing
 /// certificates, a `lifeboat monitor` serving its API over HTTPS and calling the agents with its
 /// own certificate, and the CLI checking the monitor's certificate against the CA.
 @Suite(.serialized) struct TLSDeploymentTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("deploy/tls/make-certs.sh").path
-
-    static func makeCertificates(_ dir: String, _ specs: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, dir] + specs
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-    }
-
     /// The role a node's agent reports in `status --json` ("fenced" while its PostgreSQL is read-only).
     static func agentRole(_ json: String, _ node: String) -> String? {
         guard let top = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
@@ -36,7 +23,7 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: dir) }
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let tls = "\(dir)/tls"
-            try Self.makeCertificates(tls, cluster.nodes.map { "\($0.name)=127.0.0.1,localhost" } + ["monitor=127.0.0.1", "operator=127.0.0.1"])
+            _ = try TestCertificates.make(cluster.nodes.map { "\($0.name)=127.0.0.1,localhost" } + ["monitor=127.0.0.1", "operator=127.0.0.1"], directory: tls)
                         let key = "agent-key-\(UUID().uuidString)"
             try key.write(toFile: "\(dir)/agent.key", atomically: true, encoding: .utf8)
             let token = "tok-\(UUID().uuidString)"
