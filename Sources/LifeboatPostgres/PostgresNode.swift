@@ -346,3 +346,49 @@ public actor PostgresNode {
         throw PostgresNodeError(node: config.name, operation: "query", reason: "no row returned")
     }
 }
+
+// MARK: - Doctor
+
+extension PostgresNode {
+    /// The settings `lifeboat doctor` reads (pg_settings' `setting` and `unit`).
+    public static let doctorSettings = ["wal_level", "max_wal_senders", "max_replication_slots", "hot_standby", "wal_log_hints",
+                                        "data_checksums", "wal_receiver_timeout", "wal_sender_timeout", "default_transaction_read_only",
+                                        "listen_addresses", "ssl", "synchronous_standby_names"]
+
+    /// What `lifeboat doctor` needs to know of this server, over a fresh connection.
+    public func doctorFacts(timeout: Duration) async -> NodeFacts {
+        let name = config.name
+        do {
+            var facts = try await withConnection(timeout: timeout) { connection -> NodeFacts in
+                var facts = NodeFacts(node: name)
+                let names = Self.doctorSettings.map { "'\($0)'" }.joined(separator: ",")
+                let settings = try await connection.query(PostgresQuery(unsafeSQL: "SELECT name, setting, COALESCE(unit, '') FROM pg_settings WHERE name IN (\(names))"),
+                                                          logger: self.logger)
+                for try await (name, setting, unit) in settings.decode((String, String, String).self) {
+                    facts.settings[name] = NodeFacts.Setting(value: setting, unit: unit)
+                }
+                let about = try await connection.query("""
+                    SELECT pg_is_in_recovery(), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                           EXTRACT(EPOCH FROM clock_timestamp())::float8, current_setting('server_version_num')::int4
+                    """, logger: self.logger)
+                for try await (inRecovery, superuser, clock, version) in about.decode((Bool, Bool, Double, Int32).self) {
+                    facts.inRecovery = inRecovery
+                    facts.superuser = superuser
+                    facts.clockOffsetSeconds = clock - Date().timeIntervalSince1970
+                    facts.serverVersion = Int(version)
+                }
+                let slots = try await connection.query("SELECT slot_name::text, active FROM pg_replication_slots ORDER BY slot_name", logger: self.logger)
+                var found: [NodeFacts.Slot] = []
+                for try await (slot, active) in slots.decode((String, Bool).self) { found.append(NodeFacts.Slot(name: slot, active: active)) }
+                facts.replicationSlots = found
+                return facts
+            }
+            facts.reachable = true
+            return facts
+        } catch {
+            var facts = NodeFacts(node: name)
+            facts.error = "\(PostgresNodeError.wrap(error, node: name, operation: "doctor"))"
+            return facts
+        }
+    }
+}

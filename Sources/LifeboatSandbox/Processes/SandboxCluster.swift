@@ -99,6 +99,7 @@ public actor SandboxCluster {
             wal_level = replica
             max_wal_senders = 10
             hot_standby = on
+            wal_log_hints = on
             shared_buffers = 32MB
             max_connections = 60
             wal_receiver_status_interval = 1s

@@ -1,0 +1,73 @@
+import Foundation
+import LifeboatSandbox
+import LifeboatTestSupport
+import Testing
+
+/// `lifeboat doctor` against a real PostgreSQL pair: nothing to fix on the sandbox pair as built,
+/// then each deliberate misconfiguration named with its fix, and the exit status saying whether a
+/// failover would break.
+@Suite(.serialized) struct DoctorTests {
+    func config(_ cluster: SandboxCluster, dir: URL, user: String = "postgres", port: Int? = nil, lease: Bool = true) throws -> String {
+        let path = dir.appendingPathComponent("lifeboat-\(UUID().uuidString.prefix(6)).yml").path
+        try """
+        cluster: shop
+        regions: [{name: \(cluster.nodes[0].region)}, {name: \(cluster.nodes[1].region)}]
+        database:
+          user: \(user)
+          nodes:
+            - {name: \(cluster.nodes[0].name), region: \(cluster.nodes[0].region), host: \(cluster.nodes[0].address), port: \(port ?? cluster.nodes[0].port)}
+            - {name: \(cluster.nodes[1].name), region: \(cluster.nodes[1].region), host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
+        \(lease ? "failover: {lease_ttl: 4s}" : "")
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func theSandboxPairHasNothingToFixAndEachMisconfigurationIsNamedWithItsFix() async throws {
+        try await withSandboxCluster { cluster in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-doctor-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let primary = cluster.nodes[0], standby = cluster.nodes[1]
+
+            let clean = try await CLI.run(["doctor", "--config", try config(cluster, dir: dir)])
+            #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+            #expect(clean.stdout.contains("\(primary.name) (primary, PostgreSQL 15): nothing to fix"), "\(clean.stdout)")
+            #expect(clean.stdout.contains("\(standby.name) (standby, PostgreSQL 15): nothing to fix"), "\(clean.stdout)")
+            #expect(clean.stdout.hasSuffix("Cluster shop: nothing to fix.\n"), "\(clean.stdout)")
+
+            // Misconfigured: no lease and slow timeouts, a read-only primary, a stale slot, a
+            // monitor user without superuser, then a node that cannot be reached.
+            _ = try await cluster.psql(primary, "SELECT pg_create_physical_replication_slot('gone_standby')")
+            _ = try await cluster.psql(primary, "CREATE ROLE watcher LOGIN")
+            _ = try await cluster.psql(primary, "ALTER SYSTEM SET default_transaction_read_only = on")
+            _ = try await cluster.psql(primary, "SELECT pg_reload_conf()")
+            _ = try await cluster.psql(standby, "ALTER SYSTEM SET wal_receiver_timeout = '60s'")
+            _ = try await cluster.psql(standby, "SELECT pg_reload_conf()")
+            let noLease = try config(cluster, dir: dir, lease: false)
+            let warned = try await CLI.run(["doctor", "--config", noLease])
+            #expect(warned.status == 0, "warnings alone do not fail the command: \(warned.stdout)")
+            #expect(warned.stdout.contains("warning: wal_receiver_timeout: wal_receiver_timeout is 60s and there is no primary lease"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("fix: ALTER SYSTEM SET wal_receiver_timeout = '5s'; SELECT pg_reload_conf();"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("warning: default_transaction_read_only: this primary is read-only"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("warning: replication slot: slot gone_standby is not in use"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("fix: if its standby is gone for good: SELECT pg_drop_replication_slot('gone_standby');"), "\(warned.stdout)")
+
+            let weak = try await CLI.run(["doctor", "--config", try config(cluster, dir: dir, user: "watcher")])
+            #expect(weak.status == 1, "\(weak.stdout)")
+            #expect(weak.stdout.contains("BREAKS FAILOVER: role: the monitor's user is not a superuser"), "\(weak.stdout)")
+
+            let json = try await CLI.run(["doctor", "--json", "--config", try config(cluster, dir: dir, port: 1)])
+            #expect(json.status == 1)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+            let findings = report["findings"] as? [[String: Any]] ?? []
+            #expect(findings.contains { $0["node"] as? String == primary.name && $0["subject"] as? String == "connection" && $0["severity"] as? String == "breaks-failover" },
+                    "\(json.stdout)")
+            #expect(findings.contains { $0["subject"] as? String == "role" && ($0["problem"] as? String ?? "").contains("no reachable node is out of recovery") })
+
+            let missing = try await CLI.run(["doctor", "--config", dir.appendingPathComponent("nope.yml").path])
+            #expect(missing.status != 0 && missing.status != 1 && missing.stderr.contains("nope.yml"), "\(missing.status) \(missing.stderr)")
+            _ = try await cluster.psql(primary, "ALTER SYSTEM RESET default_transaction_read_only")
+            _ = try await cluster.psql(primary, "SELECT pg_reload_conf()")
+        }
+    }
+}
