@@ -229,7 +229,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             let started = clock.now
             let result = await fleet.probe(node, timeout: machine.detection.timeout)
             let primaryLSN = machine.state.primary.flatMap { machine.health[$0]?.lastStatus?.currentLSN }
-            metrics.probed(node, result, took: started.duration(to: clock.now), primaryLSN: primaryLSN)
+            metrics.probed(node, result, took: started.duration(to: clock.now), primaryLSN: primaryLSN, followed: machine.state.primary)
             probing.remove(node)
             // ±5% jitter so nodes (and several monitors) are not probed in lockstep.
             nextProbe[node] = clock.now.advanced(by: machine.detection.interval * Double.random(in: 0.95...1.05))

@@ -9,6 +9,8 @@ public struct EngineMetrics: Sendable {
     public static let help: [String: String] = [
         "lifeboat_node_up": "1 when the node answered its latest probe",
         "lifeboat_node_primary": "1 when the node accepts writes (not in recovery, not fenced)",
+        "lifeboat_node_streaming": "1 when the node is a standby whose WAL receiver streams",
+        "lifeboat_node_read_only_primary": "1 when the node the monitor follows as the primary is out of recovery but read-only (fenced, or made read-only behind Lifeboat's back)",
         "lifeboat_replication_lag_bytes": "bytes of WAL the node lacks compared with the primary's last known position",
         "lifeboat_replication_lag_seconds": "how far the node's replay trails, in seconds",
         "lifeboat_probe_duration_seconds": "time one probe of the node took",
@@ -41,6 +43,8 @@ public struct EngineMetrics: Sendable {
     struct NodeMetrics: Sendable {
         let up: Gauge
         let primary: Gauge
+        let streaming: Gauge
+        let readOnlyPrimary: Gauge
         let lagBytes: Gauge
         let lagSeconds: Gauge
         let probeDuration: Metrics.Timer
@@ -67,6 +71,8 @@ public struct EngineMetrics: Sendable {
             nodes[node.name] = NodeMetrics(
                 up: Gauge(label: "lifeboat_node_up", dimensions: dims),
                 primary: Gauge(label: "lifeboat_node_primary", dimensions: dims),
+                streaming: Gauge(label: "lifeboat_node_streaming", dimensions: dims),
+                readOnlyPrimary: Gauge(label: "lifeboat_node_read_only_primary", dimensions: dims),
                 lagBytes: Gauge(label: "lifeboat_replication_lag_bytes", dimensions: dims),
                 lagSeconds: Gauge(label: "lifeboat_replication_lag_seconds", dimensions: dims),
                 probeDuration: Metrics.Timer(label: "lifeboat_probe_duration_seconds", dimensions: dims, preferredDisplayUnit: .seconds)
@@ -83,7 +89,8 @@ public struct EngineMetrics: Sendable {
         for outcome in Self.outcomes { failovers[outcome]?.increment(by: 0) }
     }
 
-    func probed(_ node: String, _ result: ProbeResult, took: Duration, primaryLSN: LSN?) {
+    /// `followed`: the node the monitor treats as the primary now.
+    func probed(_ node: String, _ result: ProbeResult, took: Duration, primaryLSN: LSN?, followed: String?) {
         guard let m = nodes[node] else { return }
         m.probeDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
         guard let status = result.status else {
@@ -92,6 +99,8 @@ public struct EngineMetrics: Sendable {
         }
         m.up.record(1)
         m.primary.record(status.isWritablePrimary ? 1 : 0)
+        m.streaming.record(status.inRecovery && status.isStreaming ? 1 : 0)
+        m.readOnlyPrimary.record(node == followed && !status.inRecovery && status.readOnly ? 1 : 0)
         if status.inRecovery {
             if let lsn = status.durableLSN, let primaryLSN { m.lagBytes.record(Double(primaryLSN.bytes(after: lsn))) }
             m.lagSeconds.record(status.replayLag?.seconds ?? 0)

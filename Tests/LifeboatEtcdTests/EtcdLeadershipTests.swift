@@ -126,7 +126,7 @@ import Testing
     @Test func theStateAndJournalAreSharedAndGuardedByTheTerm() async throws {
         try await withEtcd { server in
             let client = EtcdClient(endpoints: [server.endpoint])
-            let leadership = EtcdLeadership(client: client, cluster: "shop", monitor: "monitor-a", api: "http://a:8547", ttlSeconds: 2,
+            let leadership = EtcdLeadership(client: client, cluster: "shop", monitor: "monitor-a", api: "http://a:8547", ttlSeconds: 10,
                                             logger: Logger(label: "a"))
             let task = Task { await leadership.run { _ in } }
             try await waitFor("a leads") { await leadership.leads() }

@@ -147,7 +147,7 @@ public struct SandboxDrill: Sendable {
 
         // Steady state: the engine watches the primary, the standby streams, writes flow.
         let primary = cluster.primary
-        try await waitUntil(clock: clock, timeout: .seconds(20), "steady state") {
+        try await waitUntil(clock: clock, timeout: .seconds(60), "steady state (primary watched, standby streaming, 50 writes, lease held)") {
             guard case .monitoring(primary.name) = await engine.state else { return false }
             let health = await engine.health
             let standbysStreaming = cluster.standbys.allSatisfy { health[$0.name]?.currentStatus?.isStreaming == true }
