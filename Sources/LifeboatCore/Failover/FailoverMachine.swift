@@ -291,7 +291,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         if let last = lastFailoverAt {
             let elapsed = last.duration(to: now)
             if elapsed < policy.cooldown {
-                return "in cooldown: the last failover finished \(DurationText.format(elapsed)) ago and cooldown is \(DurationText.format(policy.cooldown))"
+                return "in cooldown: the last failover finished \(DurationText.format(elapsed)) ago and cooldown is \(DurationText.format(policy.cooldown)) (operator failovers and switchovers count too); lifeboat failover --to NODE promotes by hand"
             }
         }
         return nil
