@@ -58,6 +58,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     /// The facts last saved (ages zeroed): a decision that changes none and says nothing is not saved again.
     private var savedFacts: MachineSnapshot?
     private var saveFailing = false
+    /// The last "cannot save" error logged for a decision with nothing to act on.
+    private var lastSaveError: String?
     private var probesFed = 0
     /// Wall-clock seconds of the last successful DNS switch, for the metric; set by the shell.
     private let wallClock: @Sendable () -> Double
@@ -264,6 +266,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             do {
                 try await stateStore.save(facts, journal: inbound.persistOnly + lines)
                 savedFacts = facts.facts
+                lastSaveError = nil
                 if saveFailing {
                     saveFailing = false
                     logger.notice("the monitor's state is saved again; acting on decisions again")
@@ -277,7 +280,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                     return
                 }
                 // Nothing to act on: keep tracking health; the facts are saved with the next decision.
-                logger.error("cannot save the monitor's state: \(error)")
+                // Logged once per distinct error, not once per probe.
+                if lastSaveError != "\(error)" {
+                    lastSaveError = "\(error)"
+                    logger.error("cannot save the monitor's state: \(error) (logged once until it changes or a save succeeds)")
+                }
             }
         }
         machine = next
