@@ -3,6 +3,7 @@ import Foundation
 import LifeboatAgentAPI
 import LifeboatConfig
 import LifeboatCore
+import LifeboatDNS
 import LifeboatPostgres
 import Logging
 
@@ -13,13 +14,23 @@ public enum DoctorRun {
         public var cluster: String
         public var nodes: [NodeFacts]
         public var agents: [AgentFacts]
+        public var dns: DNSFacts?
         public var findings: [DoctorFinding]
         /// True when a finding would break a failover (the command exits 1).
         public var breaksFailover: Bool { findings.contains { $0.severity == .breaksFailover } }
 
         enum CodingKeys: String, CodingKey {
-            case cluster, nodes, agents, findings
+            case cluster, nodes, agents, dns, findings
         }
+    }
+
+    /// The traffic record as its provider has it now.
+    public struct DNSFacts: Sendable, Codable {
+        public var record: String
+        public var targets: [String]
+        /// The region whose targets the record holds (nil: none of them).
+        public var region: String?
+        public var error: String?
     }
 
     public struct AgentFacts: Sendable, Codable {
@@ -67,6 +78,41 @@ public enum DoctorRun {
                                           fix: "promote the most advanced standby: lifeboat failover --to NODE"))
         }
 
+        // sslmode: a server that offers TLS to a monitor that does not use it.
+        for node in config.databaseNodes where node.tls == .disable {
+            if facts.first(where: { $0.node == node.name })?.settings["ssl"]?.isOn == true {
+                findings.append(DoctorFinding(node: node.name, severity: .warning, subject: "sslmode",
+                                              problem: "the monitor connects without TLS (sslmode: disable) although the server offers it: its password and queries cross the network in clear",
+                                              fix: "set sslmode: require for this node in lifeboat.yml (database.sslmode, or the node's own sslmode)"))
+            }
+        }
+
+        // The traffic record must send clients to the primary's region.
+        var dnsFacts: DNSFacts?
+        if let dns = config.dns {
+            do {
+                let traffic = try TrafficSwitchFactory.make(dns, environment: environment)
+                let current = try await traffic.provider.currentTargets()
+                let region = dns.targets.first { $0.value == current.targets }?.key
+                dnsFacts = DNSFacts(record: traffic.provider.record, targets: current.targets.map(\.description), region: region)
+                let primaryRegion = primaries.count == 1 ? config.databaseNodes.first { $0.name == primaries[0] }?.region : nil
+                if region == nil {
+                    findings.append(DoctorFinding(node: "dns", severity: .breaksFailover, subject: "record",
+                                                  problem: "\(traffic.provider.record) holds \(current.targets.map(\.description).joined(separator: ", ")), no configured region's targets: a failover's compare-and-swap would refuse to move it",
+                                                  fix: "lifeboat dns point --to \(primaryRegion ?? "REGION")  (after checking who else writes the record)"))
+                } else if let primaryRegion, region != primaryRegion {
+                    findings.append(DoctorFinding(node: "dns", severity: .breaksFailover, subject: "record",
+                                                  problem: "\(traffic.provider.record) sends clients to \(region!), but the primary \(primaries[0]) is in \(primaryRegion)",
+                                                  fix: "lifeboat dns point --to \(primaryRegion)"))
+                }
+            } catch {
+                dnsFacts = DNSFacts(record: dns.record, targets: [], region: nil, error: "\(error)")
+                findings.append(DoctorFinding(node: "dns", severity: .warning, subject: "record",
+                                              problem: "cannot read the traffic record: \(error)",
+                                              fix: "check the dns: section and its secret (lifeboat dns show says the same); a failover could not switch traffic either"))
+            }
+        }
+
         var agents: [AgentFacts] = []
         if let key = try? config.agents?.key.resolve(environment: environment).reveal() {
             let tls = config.tls.flatMap { try? TLSFiles(certFile: $0.certFile, keyFile: $0.keyFile, caFile: $0.caFile, requireClientCertificates: false).client() }
@@ -89,6 +135,6 @@ public enum DoctorRun {
                                           problem: "the agents' key cannot be read here, so the agents were not asked",
                                           fix: "run lifeboat doctor as the monitor's user (it reads agents.key_file)"))
         }
-        return Report(cluster: config.cluster, nodes: facts, agents: agents, findings: findings)
+        return Report(cluster: config.cluster, nodes: facts, agents: agents, dns: dnsFacts, findings: findings)
     }
 }

@@ -7,17 +7,27 @@ import Testing
 /// then each deliberate misconfiguration named with its fix, and the exit status saying whether a
 /// failover would break.
 @Suite(.serialized) struct DoctorTests {
-    func config(_ cluster: SandboxCluster, dir: URL, user: String = "postgres", port: Int? = nil, lease: Bool = true) throws -> String {
+    func config(_ cluster: SandboxCluster, dir: URL, user: String = "postgres", port: Int? = nil, lease: Bool = true,
+                knot: KnotServer? = nil, sslmode: String = "disable") throws -> String {
         let path = dir.appendingPathComponent("lifeboat-\(UUID().uuidString.prefix(6)).yml").path
         try """
         cluster: shop
         regions: [{name: \(cluster.nodes[0].region)}, {name: \(cluster.nodes[1].region)}]
         database:
           user: \(user)
+          sslmode: \(sslmode)
           nodes:
             - {name: \(cluster.nodes[0].name), region: \(cluster.nodes[0].region), host: \(cluster.nodes[0].address), port: \(port ?? cluster.nodes[0].port)}
             - {name: \(cluster.nodes[1].name), region: \(cluster.nodes[1].region), host: \(cluster.nodes[1].address), port: \(cluster.nodes[1].port)}
         \(lease ? "failover: {lease_ttl: 4s}" : "")
+        \(knot.map { knot in """
+        dns:
+          provider: rfc2136
+          zone: \(knot.zone)
+          record: app
+          targets: {\(cluster.nodes[0].region): 127.0.0.10, \(cluster.nodes[1].region): 127.0.0.20}
+          rfc2136: {server: "127.0.0.1:\(knot.port)", key_name: \(knot.keyName), key_secret: \(knot.keySecret)}
+        """ } ?? "")
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -63,6 +73,23 @@ import Testing
             #expect(findings.contains { $0["node"] as? String == primary.name && $0["subject"] as? String == "connection" && $0["severity"] as? String == "breaks-failover" },
                     "\(json.stdout)")
             #expect(findings.contains { $0["subject"] as? String == "role" && ($0["problem"] as? String ?? "").contains("no reachable node is out of recovery") })
+
+            // The traffic record: right while it points at the primary's region, named when it does not.
+            let knot = try KnotServer()
+            defer { knot.stop() }
+            try await knot.waitUntilServing()
+            let withDNS = try config(cluster, dir: dir, knot: knot)
+            let pointing = try await CLI.run(["doctor", "--config", withDNS])
+            #expect(pointing.status == 0 && !pointing.stdout.contains("record:"), "\(pointing.stdout)")
+            #expect(try await CLI.run(["dns", "point", "--to", standby.region, "--config", withDNS]).status == 0)
+            let misrouted = try await CLI.run(["doctor", "--config", withDNS])
+            #expect(misrouted.status == 1, "\(misrouted.stdout)")
+            #expect(misrouted.stdout.contains("BREAKS FAILOVER: record: app.lifeboat.test. sends clients to \(standby.region), but the primary \(primary.name) is in \(primary.region)"),
+                    "\(misrouted.stdout)")
+            #expect(misrouted.stdout.contains("fix: lifeboat dns point --to \(primary.region)"), "\(misrouted.stdout)")
+
+            // TLS offered, not used: the sandbox servers have ssl off, so nothing is said.
+            #expect(!warned.stdout.contains("sslmode"), "\(warned.stdout)")
 
             let missing = try await CLI.run(["doctor", "--config", dir.appendingPathComponent("nope.yml").path])
             #expect(missing.status != 0 && missing.status != 1 && missing.stderr.contains("nope.yml"), "\(missing.status) \(missing.stderr)")
