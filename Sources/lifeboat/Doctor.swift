@@ -31,6 +31,12 @@ extension Lifeboat {
         @Option(help: "How long to wait for each node and agent, e.g. 5s.")
         var timeout: String = "5s"
 
+        func validate() throws {
+            guard let wait = DurationText.parse(timeout), wait > .zero, wait <= .seconds(120) else {
+                throw ValidationError("--timeout: expected a duration from 1ms to 120s such as 5s, found '\(timeout)'")
+            }
+        }
+
         func run() async throws {
             let loaded: LifeboatConfiguration
             do {
@@ -38,15 +44,13 @@ extension Lifeboat {
             } catch is ExitCode {
                 throw ExitCode(2)  // 1 means "a failover would break"
             }
-            guard let wait = DurationText.parse(timeout), wait > .zero else {
-                throw ValidationError("--timeout: expected a duration such as 5s, found '\(timeout)'")
-            }
+            let wait = DurationText.parse(timeout) ?? .seconds(5)
             var logger = Logger(label: "lifeboat.doctor")
             logger.logLevel = .critical
             let report = await DoctorRun.run(config: loaded, environment: ProcessInfo.processInfo.environment, logger: logger, timeout: wait)
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 encoder.keyEncodingStrategy = .convertToSnakeCase
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             } else {
