@@ -86,6 +86,30 @@ public struct StatusView: Codable, Sendable, Equatable {
     public var agents: [AgentNode]
     /// With several monitors over etcd: whether this one leads, and which one does (absent with one monitor).
     public var monitors: Monitors?
+    /// The primary's lease as this monitor granted it (absent: no failover.lease_ttl, or not granted yet).
+    public var lease: Lease?
+
+    /// The primary's lease, as the monitor counts it.
+    public struct Lease: Codable, Sendable, Equatable {
+        public var holder: String
+        public var epoch: UInt64
+        /// Seconds until it runs out unless renewed (0 once it has).
+        public var remainingSeconds: Double
+        /// The holder gave it up (its PostgreSQL is down).
+        public var released: Bool
+
+        public init(holder: String, epoch: UInt64, remainingSeconds: Double, released: Bool) {
+            self.holder = holder
+            self.epoch = epoch
+            self.remainingSeconds = remainingSeconds
+            self.released = released
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case holder, epoch, released
+            case remainingSeconds = "remaining_seconds"
+        }
+    }
 
     /// Several monitors: only the leading one probes, decides and acts; the others wait their turn.
     public struct Monitors: Codable, Sendable, Equatable {
@@ -187,7 +211,7 @@ public struct StatusView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cluster, state, primary, epoch, paused, nodes, services, agents, monitors
+        case cluster, state, primary, epoch, paused, nodes, services, agents, monitors, lease
         case lastDecision = "last_decision"
     }
 
@@ -204,6 +228,7 @@ public struct StatusView: Codable, Sendable, Equatable {
         services = try c.decodeIfPresent([ServiceNode].self, forKey: .services) ?? []
         agents = try c.decodeIfPresent([AgentNode].self, forKey: .agents) ?? []
         monitors = try c.decodeIfPresent(Monitors.self, forKey: .monitors)
+        lease = try c.decodeIfPresent(Lease.self, forKey: .lease)
     }
 }
 

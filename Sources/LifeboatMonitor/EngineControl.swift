@@ -69,13 +69,18 @@ public struct EngineControl: MonitorControl {
             )
         }
         let observed = ContinuousClock.now
-        return StatusView(cluster: cluster, state: state.kind.rawValue, primary: primary, epoch: await engine.epoch.value,
+        var view = StatusView(cluster: cluster, state: state.kind.rawValue, primary: primary, epoch: await engine.epoch.value,
                           paused: await engine.paused, lastDecision: await engine.lastReason, nodes: nodes,
                           services: services.observations.map {
                               StatusView.ServiceNode(service: $0.target.service, node: $0.target.node, region: $0.target.region,
                                                      healthy: $0.result?.ok, error: $0.result?.error)
                           },
                           agents: await (agents?.current() ?? []).map { Self.view($0, now: observed) })
+        view.lease = await engine.lease.map {
+            StatusView.Lease(holder: $0.holder, epoch: $0.epoch.value, remainingSeconds: $0.released ? 0 : Self.rounded(now.duration(to: $0.expiresAt).seconds),
+                             released: $0.released)
+        }
+        return view
     }
 
     static func view(_ o: AgentObservation, now: ContinuousClock.Instant) -> StatusView.AgentNode {

@@ -41,6 +41,11 @@ extension Lifeboat {
                         node.walReceiver ?? "", age(node.observedAgoSeconds)]
             }
             var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
+            if let lease = view.lease {
+                out.append(lease.released ? "Lease: released by \(lease.holder) (its PostgreSQL is down)"
+                           : lease.remainingSeconds > 0 ? "Lease: held by \(lease.holder), \(String(format: "%.1f", lease.remainingSeconds))s left (epoch \(lease.epoch))"
+                           : "Lease: \(lease.holder)'s ran out: it has fenced itself")
+            }
             out += warnings(view).map { "WARNING: \($0)" }
             out += grid(["Region", "Node", "Role", "Health", "LSN", "TL", "Lag", "WAL receiver", "Seen"], rows)
             for node in view.nodes where node.forked {

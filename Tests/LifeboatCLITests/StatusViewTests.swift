@@ -38,6 +38,18 @@ import Testing
         #expect(!stalled.contains("no standby"))
     }
 
+    @Test func theLeaseIsShownAsTheMonitorCountsIt() {
+        var held = view([node("pg-a", role: "primary"), node("pg-b", role: "standby", receiver: "streaming")])
+        held.lease = StatusView.Lease(holder: "pg-a", epoch: 3, remainingSeconds: 3.21, released: false)
+        #expect(Lifeboat.Status.table(held).contains("Lease: held by pg-a, 3.2s left (epoch 3)"))
+        held.lease?.remainingSeconds = 0
+        #expect(Lifeboat.Status.table(held).contains("Lease: pg-a's ran out: it has fenced itself"))
+        held.lease?.released = true
+        #expect(Lifeboat.Status.table(held).contains("Lease: released by pg-a (its PostgreSQL is down)"))
+        held.lease = nil
+        #expect(!Lifeboat.Status.table(held).contains("Lease:"))
+    }
+
     @Test func aMonitorThatHasSeenNothingYetWarnsOfNothing() {
         let starting = Lifeboat.Status.table(view([node("pg-a", role: "unknown", reachable: false), node("pg-b", role: "unknown", reachable: false)],
                                                   state: "discovering"))

@@ -109,6 +109,15 @@ import Testing
                 return metrics.contains("lifeboat_agent_lease_held 1")
             }
             #expect(metrics.contains("lifeboat_agent_lease_failsafe 0"), "\(metrics)")
+            // The monitor's side of it, in status.
+            var leased = ""
+            try await waitFor("status to show the lease", timeout: .seconds(10)) {
+                leased = try await CLI.run(["status", "--api", api] + ca).stdout
+                return leased.contains("Lease: held by pg-us-east, ")
+            }
+            let leasedJSON = try await CLI.run(["status", "--api", api, "--json"] + ca).stdout
+            let lease = (try? JSONSerialization.jsonObject(with: Data(leasedJSON.utf8)) as? [String: Any])?["lease"] as? [String: Any]
+            #expect(lease?["holder"] as? String == "pg-us-east" && lease?["released"] as? Bool == false, "\(leased)\n\(leasedJSON)")
             try await scraper.shutdown()
             let operatorCertificate = ["--cert-file", "\(tls)/operator.crt", "--key-file", "\(tls)/operator.key"]
             // The same with the CA from LIFEBOAT_CA_FILE.
