@@ -41,6 +41,11 @@ extension Lifeboat {
                         node.walReceiver ?? "", age(node.observedAgoSeconds)]
             }
             var out = ["Cluster: \(view.cluster)   State: \(view.state)\(view.paused ? " (paused)" : "")   Epoch: \(view.epoch)"]
+            if let m = view.monitors {
+                out.append(m.leading ? "Monitors: \(m.me) leads"
+                           : "Monitors: \(m.me) follows; " + (m.leader.map { "\($0) leads" + (m.leaderAPI.map { ", ask it: lifeboat status --api \($0)" } ?? "") }
+                                                              ?? "no monitor leads now (etcd unreachable, or an election is under way)"))
+            }
             if let lease = view.lease {
                 out.append(lease.released ? "Lease: released by \(lease.holder) (its PostgreSQL is down)"
                            : lease.remainingSeconds > 0 ? "Lease: held by \(lease.holder), \(String(format: "%.1f", lease.remainingSeconds))s left (epoch \(lease.epoch))"
@@ -76,7 +81,9 @@ extension Lifeboat {
                                                   "repointing", "switching-traffic"]
 
         static func warnings(_ view: StatusView) -> [String] {
-            // Before the monitor has looked at every node it knows nothing worth warning about.
+            // Before the monitor has looked at every node it knows nothing worth warning about; a
+            // monitor that follows another does not probe at all (the leader's status says).
+            guard view.state != "following" else { return [] }
             guard view.state != "discovering" || view.nodes.contains(where: { $0.reachable }) else { return [] }
             var warnings: [String] = []
             let primaries = view.nodes.filter { $0.role == "primary" }

@@ -54,6 +54,14 @@ import Testing
         let starting = Lifeboat.Status.table(view([node("pg-a", role: "unknown", reachable: false), node("pg-b", role: "unknown", reachable: false)],
                                                   state: "discovering"))
         #expect(!starting.contains("WARNING"), "\(starting)")
+        let follower = Lifeboat.Status.table(view([node("pg-a", role: "unknown", reachable: false), node("pg-b", role: "unknown", reachable: false)],
+                                                  state: "following"))
+        #expect(!follower.contains("WARNING"), "a following monitor probes nothing: \(follower)")
+        var named = view([], state: "following")
+        named.monitors = StatusView.Monitors(me: "monitor-b", leader: "monitor-a", leaderAPI: "http://10.0.1.5:8547", leading: false)
+        #expect(Lifeboat.Status.table(named).contains("Monitors: monitor-b follows; monitor-a leads, ask it: lifeboat status --api http://10.0.1.5:8547"))
+        named.monitors = StatusView.Monitors(me: "monitor-a", leader: "monitor-a", leaderAPI: nil, leading: true)
+        #expect(Lifeboat.Status.table(named).contains("Monitors: monitor-a leads"))
     }
 
     @Test func repeatsFoldIntoOneLineWithTheirCountAndSpan() {
