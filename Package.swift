@@ -258,7 +258,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatCLITests",
-            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatPorts", "LifeboatTestSupport", "LifeboatAgentAPI", .product(name: "Yams", package: "Yams"),
+            dependencies: ["lifeboat", "LifeboatSandbox", "LifeboatStore", "LifeboatPorts", "LifeboatTestSupport", "LifeboatAgentAPI", "LifeboatCore", "LifeboatConfig", "LifeboatHTTP", .product(name: "Yams", package: "Yams"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

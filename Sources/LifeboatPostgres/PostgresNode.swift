@@ -381,6 +381,20 @@ extension PostgresNode {
                 var found: [NodeFacts.Slot] = []
                 for try await (slot, active) in slots.decode((String, Bool).self) { found.append(NodeFacts.Slot(name: slot, active: active)) }
                 facts.replicationSlots = found
+                // Readable by superusers only; without it the pg_hba checks are skipped.
+                do {
+                    let hba = try await connection.query("""
+                        SELECT line_number, type, COALESCE(database, '{}'::text[]), COALESCE(user_name, '{}'::text[]), address, netmask, error
+                        FROM pg_hba_file_rules ORDER BY line_number
+                        """, logger: self.logger)
+                    var rules: [NodeFacts.HBARule] = []
+                    for try await (line, type, databases, users, address, netmask, error) in hba.decode((Int32, String, [String], [String], String?, String?, String?).self) {
+                        rules.append(NodeFacts.HBARule(line: Int(line), type: type, databases: databases, users: users, address: address, netmask: netmask, error: error))
+                    }
+                    facts.hbaRules = rules
+                } catch {
+                    facts.hbaRules = nil
+                }
                 return facts
             }
             facts.reachable = true

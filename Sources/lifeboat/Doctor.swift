@@ -15,7 +15,8 @@ extension Lifeboat {
                 wal_level, max_wal_senders, max_replication_slots, hot_standby, wal_log_hints or data \
                 checksums (pg_rewind), wal_receiver_timeout and wal_sender_timeout (without a lease), \
                 the monitor's rights, unused replication slots, a read-only primary, the clock offset, \
-                sslmode against the server's TLS; asks each agent for its status; checks that exactly one \
+                sslmode against the server's TLS, pg_hba.conf lines admitting replication from every other \
+                node; asks each agent for its status; checks that exactly one \
                 node is the primary and that the traffic record points at its region. Findings are \
                 grouped by node. Exit status: 0 when nothing would break a failover (warnings may remain), \
                 1 when something would, 2 when the config cannot be read.

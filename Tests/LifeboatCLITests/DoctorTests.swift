@@ -74,6 +74,20 @@ import Testing
                     "\(json.stdout)")
             #expect(findings.contains { $0["subject"] as? String == "role" && ($0["problem"] as? String ?? "").contains("no reachable node is out of recovery") })
 
+            // pg_hba.conf on the standby without its replication lines: the primary could not stream
+            // from it after a failover.
+            let hbaFile = "\(standby.dataDirectory)/pg_hba.conf"
+            let hba = try String(contentsOfFile: hbaFile, encoding: .utf8)
+            let withoutReplication = hba.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.split(separator: " ").contains("replication") }.joined(separator: "\n")
+            try withoutReplication.write(toFile: hbaFile, atomically: false, encoding: .utf8)
+            _ = try await cluster.psql(standby, "SELECT pg_reload_conf()")
+            let noHBA = try await CLI.run(["doctor", "--config", try config(cluster, dir: dir)])
+            #expect(noHBA.status == 1, "\(noHBA.stdout)")
+            #expect(noHBA.stdout.contains("BREAKS FAILOVER: pg_hba.conf: no line admits replication from \(primary.name) (\(primary.address))"), "\(noHBA.stdout)")
+            try hba.write(toFile: hbaFile, atomically: false, encoding: .utf8)
+            _ = try await cluster.psql(standby, "SELECT pg_reload_conf()")
+
             // The traffic record: right while it points at the primary's region, named when it does not.
             let knot = try KnotServer()
             defer { knot.stop() }

@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatConfig
+import LifeboatCore
 import LifeboatHTTP
 import Testing
 @testable import lifeboat
@@ -76,6 +77,26 @@ import Testing
         let lines = Lifeboat.Events.lines(runs)
         #expect(lines[1].hasSuffix("failover vetoed: pg-b still streams  ×300 over 80s (to #301)"), "\(lines[1])")
         #expect(!lines[0].contains("×") && !lines[2].contains("×"))
+    }
+
+    @Test func pgHBALinesAdmitReplicationOnlyWhenTheyNameIt() {
+        func rule(_ databases: [String], _ address: String?, _ netmask: String? = nil, type: String = "hostssl") -> NodeFacts.HBARule {
+            NodeFacts.HBARule(line: 1, type: type, databases: databases, users: ["replicator"], address: address, netmask: netmask, error: nil)
+        }
+        let peer = IPv4("10.0.2.10")!
+        #expect(rule(["replication"], "10.0.2.0", "255.255.255.0").admitsReplication(from: peer))
+        #expect(rule(["replication"], "10.0.2.10", "255.255.255.255").admitsReplication(from: peer))
+        #expect(!rule(["replication"], "10.0.1.0", "255.255.255.0").admitsReplication(from: peer))
+        #expect(!rule(["all"], "10.0.2.0", "255.255.255.0").admitsReplication(from: peer), "all does not cover replication")
+        #expect(!rule(["replication"], nil, type: "local").admitsReplication(from: peer))
+        #expect(rule(["replication"], "all").admitsReplication(from: peer))
+        #expect(rule(["replication"], "db-ams.internal").admitsReplication(from: peer), "a host name is not second-guessed")
+        var facts = NodeFacts(node: "pg-fra")
+        facts.reachable = true
+        facts.hbaRules = [rule(["all"], "10.0.0.0", "255.0.0.0")]
+        let findings = Doctor.findings([facts], context: .init(nodeCount: 2, leaseInUse: true, hosts: ["pg-fra": "10.0.1.10", "pg-ams": "10.0.2.10"]))
+        #expect(findings.map(\.subject) == ["pg_hba.conf"])
+        #expect(findings.first?.fix == "add to pg_hba.conf: hostssl replication <replication user> 10.0.2.10/32 scram-sha-256; then SELECT pg_reload_conf();")
     }
 
     @Test func theAPIAddressComesFromTheListenAddressAndTLS() {

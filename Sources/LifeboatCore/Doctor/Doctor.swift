@@ -43,6 +43,49 @@ public struct NodeFacts: Sendable, Equatable, Codable {
     public var serverVersion: Int?
     public var settings: [String: Setting] = [:]
     public var replicationSlots: [Slot]?
+    /// `pg_hba_file_rules` (nil: not readable by the monitor's user).
+    public var hbaRules: [HBARule]?
+
+    /// One line of pg_hba.conf as PostgreSQL parsed it.
+    public struct HBARule: Sendable, Equatable, Codable {
+        public var line: Int
+        public var type: String
+        public var databases: [String]
+        public var users: [String]
+        public var address: String?
+        public var netmask: String?
+        public var error: String?
+        public init(line: Int, type: String, databases: [String], users: [String], address: String?, netmask: String?, error: String?) {
+            self.line = line
+            self.type = type
+            self.databases = databases
+            self.users = users
+            self.address = address
+            self.netmask = netmask
+            self.error = error
+        }
+
+        /// Whether a replication connection from `host` could match this line (unknown forms —
+        /// host names, IPv6 — count as matching: doctor never cries wolf).
+        public func admitsReplication(from host: IPv4) -> Bool {
+            guard error == nil, ["host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"].contains(type) else { return false }
+            // `all` does not cover replication connections: pg_hba.conf must name `replication`.
+            guard databases.contains("replication") else { return false }
+            guard let address else { return false }
+            if ["all", "samehost", "samenet"].contains(address) { return true }
+            guard let network = IPv4(address) else { return true }
+            let bits: Int
+            if let netmask {
+                guard let mask = IPv4(netmask) else { return true }
+                bits = mask.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
+            } else {
+                bits = 32
+            }
+            let value = { (ip: IPv4) in ip.bytes.reduce(UInt32(0)) { ($0 << 8) | UInt32($1) } }
+            let maskValue: UInt32 = bits == 0 ? 0 : ~UInt32(0) << UInt32(32 - bits)
+            return value(network) & maskValue == value(host) & maskValue
+        }
+    }
 
     public init(node: String) { self.node = node }
 }
@@ -80,9 +123,12 @@ public enum Doctor {
         public var nodeCount: Int
         /// `failover.lease_ttl` is set (the lease, not the WAL receiver, corroborates a partition).
         public var leaseInUse: Bool
-        public init(nodeCount: Int, leaseInUse: Bool) {
+        /// Each node's address as the config gives it (where its replication connections come from).
+        public var hosts: [String: String]
+        public init(nodeCount: Int, leaseInUse: Bool, hosts: [String: String] = [:]) {
             self.nodeCount = nodeCount
             self.leaseInUse = leaseInUse
+            self.hosts = hosts
         }
     }
 
@@ -147,6 +193,21 @@ public enum Doctor {
         if let offset = f.clockOffsetSeconds, abs(offset) > clockTolerance {
             add(.warning, "clock", "its clock is \(offset > 0 ? "+" : "")\((offset * 10).rounded() / 10) s from this machine's",
                 "run NTP (chrony or systemd-timesyncd) on every node; the lease counts on clock rates, but journal times and RPO seconds need agreeing clocks")
+        }
+        for rule in f.hbaRules ?? [] {
+            if let error = rule.error {
+                add(.warning, "pg_hba.conf", "line \(rule.line) is not understood: \(error); PostgreSQL ignores it", "correct line \(rule.line) of pg_hba.conf, then SELECT pg_reload_conf();")
+            }
+        }
+        if let rules = f.hbaRules {
+            for (peer, host) in context.hosts.sorted(by: { $0.key < $1.key }) where peer != f.node {
+                guard let address = IPv4(host) else { continue }
+                if !rules.contains(where: { $0.admitsReplication(from: address) }) {
+                    add(.breaksFailover, "pg_hba.conf",
+                        "no line admits replication from \(peer) (\(host)): if \(f.node) becomes the primary, \(peer) cannot stream from it",
+                        "add to pg_hba.conf: hostssl replication <replication user> \(host)/32 scram-sha-256; then SELECT pg_reload_conf();")
+                }
+            }
         }
         for slot in f.replicationSlots ?? [] where !slot.active && f.inRecovery == false {
             add(.warning, "replication slot", "slot \(slot.name) is not in use: it keeps WAL on the primary for a standby that is not streaming",
