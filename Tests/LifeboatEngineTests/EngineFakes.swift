@@ -12,9 +12,18 @@ final class FakeFleet: DatabaseFleet {
         var actions: [String] = []
         /// Steps that never return (and ignore cancellation): the engine's deadline must end them.
         var hang: Set<FailoverStep> = []
+        /// The hung steps, released only when the fleet goes away (a dropped continuation is a
+        /// runtime error of its own).
+        var stuck: [CheckedContinuation<Void, Never>] = []
     }
 
     let state = Mutex(State())
+
+    deinit { releaseStuck() }
+
+    func releaseStuck() {
+        for continuation in state.withLock({ s -> [CheckedContinuation<Void, Never>] in defer { s.stuck = [] }; return s.stuck }) { continuation.resume() }
+    }
 
     func set(_ node: String, _ result: ProbeResult) { state.withLock { $0.probes[node] = result } }
     var actions: [String] { state.withLock { $0.actions } }
@@ -23,7 +32,7 @@ final class FakeFleet: DatabaseFleet {
         state.withLock { $0.actions.append(text) }
         if state.withLock({ $0.hang.contains(step) }) {
             // Deaf to cancellation, like a driver stuck on a dead socket.
-            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in state.withLock { $0.stuck.append(continuation) } }
         }
     }
 
@@ -57,7 +66,7 @@ final class FakeFleet: DatabaseFleet {
         return "repointed"
     }
 
-    func shutdown() async {}
+    func shutdown() async { releaseStuck() }
 }
 
 /// A state store in memory that can be told to fail its saves.

@@ -143,15 +143,19 @@ import Testing
 @Suite struct DeadlineTests {
     @Test func aCancelledCallerIsAnsweredAtOnceAndTheBodyAbandoned() async throws {
         let abandoned = Mutex(false)
+        let stuck = Mutex<CheckedContinuation<Void, Never>?>(nil)
         let caller = Task {
             try await withTimeout(.seconds(3600), onAbandon: { abandoned.withLock { $0 = true } }) {
-                await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }  // never returns
+                // Never returns until the test releases it, after the caller was answered.
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in stuck.withLock { $0 = continuation } }
             }
         }
         caller.cancel()
         let result = await caller.result
         #expect(throws: CancellationError.self) { try result.get() }
         try await waitFor("onAbandon ran") { abandoned.withLock { $0 } }
+        try await waitFor("the body to be waiting") { stuck.withLock { $0 != nil } }
+        stuck.withLock { $0?.resume(); $0 = nil }
     }
 
     @Test func aDeadlineOnTheManualClockFiresWhenTheClockPassesIt() async throws {
