@@ -46,44 +46,58 @@ public struct NodeFacts: Sendable, Equatable, Codable {
     /// `pg_hba_file_rules` (nil: not readable by the monitor's user).
     public var hbaRules: [HBARule]?
 
-    /// One line of pg_hba.conf as PostgreSQL parsed it.
+    /// One line of pg_hba.conf as PostgreSQL parsed it, in typed form.
     public struct HBARule: Sendable, Equatable, Codable {
-        public var line: Int
-        public var type: String
-        public var databases: [String]
-        public var users: [String]
-        public var address: String?
-        public var netmask: String?
-        public var error: String?
-        public init(line: Int, type: String, databases: [String], users: [String], address: String?, netmask: String?, error: String?) {
-            self.line = line
-            self.type = type
-            self.databases = databases
-            self.users = users
-            self.address = address
-            self.netmask = netmask
-            self.error = error
+        /// Connections over TCP (`host*`) or the unix socket (`local`).
+        public enum Transport: Sendable, Equatable, Codable { case local, tcp }
+        /// What the ADDRESS column matches.
+        public enum Source: Sendable, Equatable, Codable {
+            /// `all`, `samehost`, `samenet`, a host name or an IPv6 network: not narrowed here.
+            case unchecked
+            case network(IPv4, prefix: Int)
+            case none
         }
 
-        /// Whether a replication connection from `host` could match this line (unknown forms —
-        /// host names, IPv6 — count as matching: doctor never cries wolf).
-        public func admitsReplication(from host: IPv4) -> Bool {
-            guard error == nil, ["host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"].contains(type) else { return false }
-            // `all` does not cover replication connections: pg_hba.conf must name `replication`.
-            guard databases.contains("replication") else { return false }
-            guard let address else { return false }
-            if ["all", "samehost", "samenet"].contains(address) { return true }
-            guard let network = IPv4(address) else { return true }
-            let bits: Int
-            if let netmask {
-                guard let mask = IPv4(netmask) else { return true }
-                bits = mask.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
-            } else {
-                bits = 32
+        public var line: Int
+        public var transport: Transport
+        /// The DATABASE column names the `replication` keyword (`all` does not cover replication).
+        public var replication: Bool
+        public var source: Source
+        public var error: String?
+
+        /// Translates pg_hba_file_rules' columns (`type`, `database`, `address`, `netmask`).
+        public init(line: Int, type: String, databases: [String], users: [String], address: String?, netmask: String?, error: String?) {
+            self.line = line
+            self.transport = type == "local" ? .local : .tcp
+            self.replication = databases.contains("replication")
+            self.error = error
+            switch address {
+            case nil: source = .none
+            case let text?:
+                if let ip = IPv4(text) {
+                    if let netmask {
+                        source = IPv4(netmask).map { .network(ip, prefix: $0.bytes.reduce(0) { $0 + $1.nonzeroBitCount }) } ?? .unchecked
+                    } else {
+                        source = .network(ip, prefix: 32)
+                    }
+                } else {
+                    source = .unchecked
+                }
             }
-            let value = { (ip: IPv4) in ip.bytes.reduce(UInt32(0)) { ($0 << 8) | UInt32($1) } }
-            let maskValue: UInt32 = bits == 0 ? 0 : ~UInt32(0) << UInt32(32 - bits)
-            return value(network) & maskValue == value(host) & maskValue
+        }
+
+        /// Whether a replication connection from `host` could match this line (forms not narrowed
+        /// here count as matching: doctor never cries wolf).
+        public func admitsReplication(from host: IPv4) -> Bool {
+            guard error == nil, transport == .tcp, replication else { return false }
+            switch source {
+            case .none: return false
+            case .unchecked: return true
+            case .network(let network, let prefix):
+                let value = { (ip: IPv4) in ip.bytes.reduce(UInt32(0)) { ($0 << 8) | UInt32($1) } }
+                let mask: UInt32 = prefix <= 0 ? 0 : ~UInt32(0) << UInt32(32 - min(prefix, 32))
+                return value(network) & mask == value(host) & mask
+            }
         }
     }
 
