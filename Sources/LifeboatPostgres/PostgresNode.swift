@@ -15,6 +15,9 @@ public actor PostgresNode {
     /// A session opened ahead of time for a self-fence (`reserveFenceSession`): fencing then costs
     /// two statements, not a new backend, when the server is overloaded.
     private var fenceConnection: PostgresConnection?
+    /// The fence under way, which a second fence joins: two fences at once would each terminate
+    /// the other's session (the lease keeper's self-fence and an ordered fence can coincide).
+    private var fenceInFlight: Task<FenceOutcome, Error>?
     private var nextConnectionID = 1
 
     public init(config: DatabaseNodeConfig, password: Secret?, logger: Logger) {
@@ -148,6 +151,14 @@ public actor PostgresNode {
     /// Makes the node refuse writes: `default_transaction_read_only` on, reloaded, and every
     /// client session terminated so none keeps writing. Unreachable is an outcome, not an error.
     public func fence(timeout: Duration, connectTimeout: Duration? = nil) async throws -> FenceOutcome {
+        if let running = fenceInFlight { return try await running.value }
+        let task = Task { try await self.fenceOnce(timeout: timeout, connectTimeout: connectTimeout) }
+        fenceInFlight = task
+        defer { fenceInFlight = nil }
+        return try await task.value
+    }
+
+    private func fenceOnce(timeout: Duration, connectTimeout: Duration?) async throws -> FenceOutcome {
         if let reserved = fenceConnection {
             fenceConnection = nil
             if !reserved.isClosed, let outcome = try? await fenceQueries(on: reserved, timeout: timeout) {
