@@ -244,7 +244,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifeboatSandboxTests",
-            dependencies: ["LifeboatSandbox", "LifeboatEngine", "LifeboatPorts", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatStore", "LifeboatEtcd", "LifeboatHTTP",
+            dependencies: ["LifeboatSandbox", "LifeboatAgentAPI", "LifeboatCore", "LifeboatEngine", "LifeboatPorts", "LifeboatPostgres", "LifeboatDNS", "LifeboatNotify", "LifeboatStore", "LifeboatEtcd", "LifeboatHTTP",
                            "LifeboatMonitor", "LifeboatTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

@@ -41,6 +41,8 @@ public final class Agent: Sendable {
     let logger: Logger
     /// The epoch of the last fence order, so a restarted monitor sees the agent already fenced.
     private let fencedUnder = Mutex<UInt64?>(nil)
+    /// True while a rejoin runs here (one at a time).
+    let rejoinBusy = Mutex<Bool>(false)
     /// The highest epoch ordered so far (persisted): older fences are refused.
     let epochs: EpochMemory
     /// The primary's lease (with a `lease:` section): renewal and self-fencing.
@@ -249,6 +251,9 @@ public final class Agent: Sendable {
             return await stopLocalPostgres()
         }
     }
+
+    /// Forgets the fence order: the node has rejoined as a standby.
+    func clearFence() { fencedUnder.withLock { $0 = nil } }
 
     public func status() async -> StatusReport {
         var report = StatusReport(node: config.node, region: config.region, role: .unknown, fencedUnderEpoch: fencedUnder.withLock { $0 },

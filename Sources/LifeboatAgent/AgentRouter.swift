@@ -10,7 +10,7 @@ import NIOCore
 extension HealthSnapshot: ResponseEncodable {}
 
 /// The agent's HTTP surface. Open: `/healthz`, `/primary`, `/replica`, `/metrics`. Signed
-/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, and failsafe mode's `/failsafe` (from the
+/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, `/rejoin`, and failsafe mode's `/failsafe` (from the
 /// primary's agent), `/seal` and `/promise` (from the monitor).
 public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     let router = Router()
@@ -74,6 +74,22 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     router.post("/v1/actions/promise") { request, context -> Response in
         _ = try await verified(request, context, agent: agent, action: "promise")
         return try jsonResponse(agent.currentPromise(), status: .ok)
+    }
+    router.post("/v1/actions/rejoin") { request, context -> Response in
+        let (body, signed) = try await verified(request, context, agent: agent, action: "rejoin")
+        let order = try decode(RejoinOrder.self, body)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
+        guard (1...65535).contains(order.port), !order.host.isEmpty, !order.primary.isEmpty else {
+            throw HTTPError(.badRequest, message: "host, port (1-65535) and primary are required")
+        }
+        let report: RejoinReport
+        do throws(RejoinFailure) { report = try await agent.rejoin(order) } catch {
+            agent.logger.error("rejoin failed", metadata: ["rejoin.step": "\(error.step)", "rejoin.error": "\(error.error)"])
+            return try jsonResponse(error, status: error.step == "check" ? .conflict : .internalServerError)
+        }
+        return try jsonResponse(report, status: .ok)
     }
     router.post("/v1/actions/sync-now") { request, context -> Response in
         let (body, signed) = try await verified(request, context, agent: agent, action: "sync-now")

@@ -271,6 +271,12 @@ public actor LeaseKeeper {
                 logger.debug("lease not renewed while fenced", metadata: ["lease.error": "\(error)"])
             }
         case .replica:
+            // A standby again (rejoined): a fence from its life as primary is moot, and must not
+            // be re-applied should it be promoted later.
+            if case .fenced = state {
+                state = .idle
+                mustConfirm = true
+            }
             if case .holding = state {
                 state = .idle
                 deadline?.cancel()

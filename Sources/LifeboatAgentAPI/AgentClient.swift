@@ -87,6 +87,16 @@ public struct AgentClient: Sendable {
         try await call("promise", [String: String](), epoch: 0, timeout: timeout)
     }
 
+    /// Makes this node a streaming standby of `order.primary`. A refusal (409) or a failed step
+    /// (500) comes back as `RejoinFailure`.
+    public func rejoin(_ order: RejoinOrder, timeout: Duration) async throws -> RejoinReport {
+        let fresh = HTTPClient.freshConnection(connect: .seconds(5), read: timeout, tls: tls)
+        defer { Task { try? await fresh.shutdown() } }
+        let answer: RejoinAnswer = try await call("rejoin", order, epoch: order.epoch, timeout: timeout, accept: [200, 409, 500], using: fresh)
+        if let report = answer.report { return report }
+        throw answer.failure ?? RejoinFailure(step: "answer", error: "the agent's answer had neither a report nor an error", phases: [])
+    }
+
     public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
         try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), epoch: epoch.value, timeout: timeout)
     }

@@ -117,7 +117,8 @@ public actor PostgresNode {
         return (connection, false)
     }
 
-    private func dropProbeConnection() async {
+    /// Closes the kept-open probe connection (the server is about to restart).
+    public func dropProbeConnection() async {
         guard let connection = probeConnection else { return }
         probeConnection = nil
         try? await connection.close()

@@ -5,7 +5,8 @@ import Yams
 /// The agent's config schema, reported like the monitor's: every problem at once, with its position.
 public enum AgentConfigParser {
     static let topKeys = ["version", "node", "region", "listen", "key_env", "key_file", "key", "cache", "database", "fence", "checks", "deployment", "files", "tls",
-                          "state_file", "lease"]
+                          "state_file", "lease", "postgresql"]
+    static let postgresqlKeys = ["bin_dir", "data_directory", "config_directory", "run_as", "log_file", "replication_user", "passfile", "sslmode"]
     static let databaseKeys = ["host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode"]
     static let fenceKeys = ["method", "pg_ctl", "data_directory", "run_as"]
     static let checkTypes = ["postgresql", "mysql", "tcp", "http", "disk", "command"]
@@ -124,7 +125,46 @@ public enum AgentConfigParser {
         var config = AgentConfiguration(node: node, region: region, listen: listen, key: key, cacheFor: cache, database: database,
                                         fence: fence, checks: checks, deployment: deployment, files: files, stateFile: stateFile, lease: lease)
         config.tls = tls
+        config.postgresql = top["postgresql"].flatMap { parsePostgresql($0, reader: reader) }
+        if config.postgresql != nil, database == nil {
+            reader.error(top["postgresql"], "postgresql", "postgresql: needs the database: section (the agent checks its PostgreSQL over SQL before and after a rejoin)")
+        }
         return config
+    }
+
+    private static func parsePostgresql(_ node: Node, reader: ConfigReader) -> PostgresControl? {
+        guard let f = reader.mapping(node, "postgresql", keys: postgresqlKeys) else { return nil }
+        func path(_ key: String) -> String? {
+            guard let n = f[key], let text = reader.string(n, "postgresql.\(key)") else { return nil }
+            guard text.hasPrefix("/") else {
+                reader.error(n, "postgresql.\(key)", "expected an absolute path, found \(reader.describe(n))")
+                return nil
+            }
+            return text
+        }
+        let data = reader.required(f, "data_directory", what: "the PostgreSQL data directory, e.g. /var/lib/postgresql/15/main") != nil ? path("data_directory") : nil
+        var control = PostgresControl(binDirectory: path("bin_dir") ?? "/usr/lib/postgresql/15/bin", dataDirectory: data ?? "/")
+        control.configDirectory = path("config_directory")
+        control.logFile = path("log_file")
+        control.passfile = path("passfile")
+        if let n = f["run_as"], let user = reader.string(n, "postgresql.run_as") {
+            if user.isEmpty || user.contains(where: { $0.isWhitespace || $0 == "/" }) {
+                reader.error(n, "postgresql.run_as", "expected an OS user name such as postgres, found \(reader.describe(n))")
+            } else { control.runAs = user }
+        }
+        if let n = f["replication_user"], let user = reader.string(n, "postgresql.replication_user") {
+            if user.isEmpty || user.contains(where: { $0.isWhitespace || $0 == "'" || $0 == "\\" }) {
+                reader.error(n, "postgresql.replication_user", "expected a role name without spaces or quotes, found \(reader.describe(n))")
+            } else { control.replicationUser = user }
+        }
+        if let s = f["sslmode"], let text = reader.string(s, "postgresql.sslmode") {
+            if let mode = DatabaseNodeConfig.TLSMode(rawValue: text) { control.sslmode = mode } else {
+                let all = DatabaseNodeConfig.TLSMode.allCases.map(\.rawValue)
+                reader.error(s, "postgresql.sslmode", "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
+            }
+        }
+        guard data != nil else { return nil }
+        return control
     }
 
     private static func parseDatabase(_ node: Node, node name: String, region: String, reader: ConfigReader, environment: [String: String]) -> DatabaseNodeConfig? {

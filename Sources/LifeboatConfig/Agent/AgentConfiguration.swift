@@ -24,6 +24,9 @@ public struct AgentConfiguration: Sendable {
     public var lease: LeaseConfig?
     /// HTTPS for this agent's API and for its calls to https:// monitors and peer agents.
     public var tls: TLSSettings?
+    /// How this agent stops, rewinds, clones and starts its PostgreSQL (`lifeboat rejoin`,
+    /// `lifeboat replica init`). Nil: those are refused with the reason.
+    public var postgresql: PostgresControl?
     public var warnings: [Diagnostic] = []
 
     public static let defaultStateFile = "/var/lib/lifeboat/agent-state.json"
@@ -45,6 +48,47 @@ public struct AgentConfiguration: Sendable {
         self.deployment = deployment
         self.files = files
     }
+}
+
+/// `postgresql:` in agent.yml: where this node's PostgreSQL lives and how to reach the primary for
+/// replication.
+public struct PostgresControl: Sendable, Equatable {
+    /// Where pg_ctl, pg_rewind, pg_basebackup, pg_waldump, pg_controldata and postgres are.
+    public var binDirectory: String
+    public var dataDirectory: String
+    /// Where postgresql.conf lives when not in the data directory (Debian: /etc/postgresql/15/main).
+    public var configDirectory: String?
+    /// The OS user PostgreSQL runs as; the agent (root) runs the tools as this user.
+    public var runAs: String?
+    /// pg_ctl's `-l` (nil: the server's own logging settings only).
+    public var logFile: String?
+    /// The role the WAL receiver, pg_rewind and pg_basebackup connect to the primary as.
+    public var replicationUser: String
+    /// A libpq password file (`~/.pgpass` format) with that role's password: given to the tools as
+    /// PGPASSFILE and written into primary_conninfo as `passfile`. The password itself is never
+    /// written anywhere by Lifeboat.
+    public var passfile: String?
+    public var sslmode: DatabaseNodeConfig.TLSMode
+    /// Extra arguments before every command (the sandbox runs a region's server inside its network
+    /// namespace). Not in the YAML.
+    public var commandPrefix: [String]
+
+    public init(binDirectory: String = "/usr/lib/postgresql/15/bin", dataDirectory: String, configDirectory: String? = nil,
+                runAs: String? = nil, logFile: String? = nil, replicationUser: String = "replicator", passfile: String? = nil,
+                sslmode: DatabaseNodeConfig.TLSMode = .prefer, commandPrefix: [String] = []) {
+        self.binDirectory = binDirectory
+        self.dataDirectory = dataDirectory
+        self.configDirectory = configDirectory
+        self.runAs = runAs
+        self.logFile = logFile
+        self.replicationUser = replicationUser
+        self.passfile = passfile
+        self.sslmode = sslmode
+        self.commandPrefix = commandPrefix
+    }
+
+    /// Where postgresql.conf, pg_hba.conf and pg_ident.conf are.
+    public var configFilesDirectory: String { configDirectory ?? dataDirectory }
 }
 
 /// How `fence` makes the local PostgreSQL stop taking writes.

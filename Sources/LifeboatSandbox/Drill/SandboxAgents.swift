@@ -35,11 +35,17 @@ public final class SandboxAgents: Sendable {
             let files = FilesConfig(paths: [.init(name: "uploads", path: Self.uploads(cluster, region: node.region))], interval: Self.interval,
                                     timeout: .seconds(120), bandwidthLimitKiB: bandwidthLimitKiB, peers: peers, primaryRegion: cluster.primary.region,
                                     stateFile: "\(cluster.directory)/\(node.region)/agent-files.json")
-            let config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
+            var config = AgentConfiguration(node: node.name, region: node.region, listen: HostPort(host: node.address, port: port),
                                             key: .inline(Secret(key)), cacheFor: .milliseconds(500), database: node.config,
                                             checks: [AgentCheck(name: "database", kind: .postgresql)], files: files,
                                             stateFile: "\(cluster.directory)/\(node.region)/agent-state.json",
                                             lease: leaseMonitors.map { LeaseConfig(monitors: $0, renewEvery: .seconds(1)) })
+            // Rejoin and replica init: the sandbox's servers run as postgres (when started as root)
+            // and replicate as postgres over loopback with trust.
+            config.postgresql = PostgresControl(binDirectory: cluster.installation.binDirectory, dataDirectory: node.dataDirectory,
+                                                runAs: CommandRunner.isRoot ? "postgres" : nil, logFile: node.logFile,
+                                                replicationUser: "postgres", sslmode: .disable,
+                                                commandPrefix: cluster.commandPrefix(for: node))
             var agentLogger = logger
             agentLogger[metadataKey: "agent"] = "\(node.name)"
             agents[node.name] = try Agent(config: config, logger: agentLogger)

@@ -100,6 +100,7 @@ public actor SandboxCluster {
             max_wal_senders = 10
             hot_standby = on
             wal_log_hints = on
+            wal_keep_size = 256MB
             shared_buffers = 32MB
             max_connections = 60
             wal_receiver_status_interval = 1s
@@ -132,6 +133,12 @@ public actor SandboxCluster {
         if let user = runner.runAsUser { command += ["/usr/sbin/runuser", "-u", user, "--"] }
         command += [installation.tool("pg_ctl")] + arguments
         try await CommandRunner().run(command[0], Array(command.dropFirst()), asUser: false, discardOutput: true)
+    }
+
+    /// What runs a command inside `node`'s region (its network namespace, when there is a lab).
+    public nonisolated func commandPrefix(for node: SandboxNode) -> [String] {
+        guard let network, let index = nodes.firstIndex(where: { $0.name == node.name }) else { return [] }
+        return network.exec(index)
     }
 
     /// Starts `node`'s PostgreSQL again (after `kill` or a stop), with the data it has.
