@@ -176,7 +176,7 @@ let package = Package(
             name: "LifeboatSandbox",
             dependencies: [
                 "LifeboatCore", "LifeboatConfig", "LifeboatPorts", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
-                "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd",
+                "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd", "LifeboatHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

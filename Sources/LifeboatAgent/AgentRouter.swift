@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import LifeboatAgentAPI
+import LifeboatCore
 import LifeboatHTTP
 import NIOCore
 

@@ -12,6 +12,8 @@ struct ControlData: Sendable, Equatable {
 
     var state: State
     var timeline: UInt32?
+    /// Where replay of the last checkpoint starts.
+    var redo: LSN?
 
     /// Parses `pg_controldata`'s `Name: value` lines (LANG=C).
     init(parsing output: String) {
@@ -27,6 +29,7 @@ struct ControlData: Sendable, Equatable {
         case let other: .other(other)
         }
         timeline = fields["Latest checkpoint's TimeLineID"].flatMap { UInt32($0) }
+        redo = fields["Latest checkpoint's REDO location"].flatMap { LSN($0) }
     }
 
     var cleanlyShutDown: Bool { state == .shutDown || state == .shutDownInRecovery }
@@ -126,8 +129,10 @@ extension Agent {
             throw run.fail("check", "a rejoin of \(config.node) is already running")
         }
         defer { rejoinBusy.withLock { $0 = false } }
-        if let keeper = leaseKeeper, await keeper.snapshot().held {
-            throw run.fail("check", "this node's agent holds the primary lease: it is the primary, not a node to rejoin")
+        // A lease still counted as held by a server the monitor fenced (read-only) or that is down
+        // is moot; one held by a server taking writes means this node is the primary after all.
+        if let keeper = leaseKeeper, await keeper.snapshot().held, await currentRole() == .primary {
+            throw run.fail("check", "this node's PostgreSQL takes writes and its agent holds the primary lease: it is the primary, not a node to rejoin")
         }
         logger.warning("rejoin ordered", metadata: ["rejoin.primary": "\(order.primary)", "rejoin.epoch": "\(order.epoch)", "rejoin.reinit": "\(order.reinit.rawValue)"])
         let tools = PostgresTools(control: control, logger: logger)
@@ -147,9 +152,15 @@ extension Agent {
         // 2. A node that crashed (or was killed) finishes crash recovery in single-user mode first,
         //    as pg_rewind needs: no client can connect to it meanwhile.
         var controlData: ControlData
+        // Where its own WAL ended before crash recovery added records of its own (the discarded
+        // range stops there).
+        var walEnd: LSN?
         do {
             controlData = try await tools.controlData()
             if !controlData.cleanlyShutDown {
+                if let redo = controlData.redo, let tli = controlData.timeline {
+                    walEnd = await tools.records(from: redo, timeline: tli).records.last?.end
+                }
                 run.phase("recover", try await tools.singleUserRecovery())
                 controlData = try await tools.controlData()
             }
@@ -182,7 +193,7 @@ extension Agent {
                 method = .rewind
                 run.phase("plan", "diverged at \(fork) on timeline \(timeline)")
                 // 4. Count what only this node has, before pg_rewind replaces its WAL.
-                discarded = await tools.discardedRange(fork: fork, forkTimeline: timeline, ownTimeline: controlData.timeline ?? timeline)
+                discarded = await tools.discardedRange(fork: fork, forkTimeline: timeline, ownTimeline: controlData.timeline ?? timeline, until: walEnd)
                 run.phase("count", discarded.map { d in d.transactions.map { "\($0) transactions in \(d.from)–\(d.to)" } ?? "not counted: \(d.countError ?? "")" } ?? "")
             case .rewind:
                 break
@@ -461,26 +472,35 @@ struct PostgresTools {
         return "pg_ctl start: started"
     }
 
-    /// The WAL this node has after the fork, read with pg_waldump before pg_rewind replaces it.
-    func discardedRange(fork: LSN, forkTimeline: UInt32, ownTimeline: UInt32) async -> RejoinReport.Discarded {
-        var result = RejoinReport.Discarded(forkLSN: fork.description, forkTimeline: forkTimeline, from: fork.description, to: fork.description,
-                                            bytes: 0, transactions: nil, transactionIds: [])
+    /// The WAL records from `start` to the end of valid WAL (pg_waldump stops with an error there).
+    func records(from start: LSN, timeline: UInt32) async -> (records: [WALRecord], error: String?) {
         let outcome: ProcessOutcome
         do {
-            outcome = try await run("pg_waldump", ["-p", "\(control.dataDirectory)/pg_wal", "--timeline", String(ownTimeline), "--start", fork.description],
+            outcome = try await run("pg_waldump", ["-p", "\(control.dataDirectory)/pg_wal", "--timeline", String(timeline), "--start", start.description],
                                     timeout: .seconds(300))
         } catch {
-            result.countError = "\(error)"
+            return ([], "\(error)")
+        }
+        let records = outcome.output.split(separator: "\n").compactMap(WALRecord.init(line:)).filter { $0.lsn >= start }
+        // The normal ending: the first invalid record after the last valid one.
+        let normalEnd = outcome.succeeded || outcome.errorOutput.contains("invalid record length") || outcome.errorOutput.contains("record with incorrect")
+            || outcome.errorOutput.contains("invalid magic number") || outcome.errorOutput.contains("could not find a valid record")
+        return (records, records.isEmpty && !normalEnd ? (Self.firstError(outcome.errorOutput) ?? outcome.describe(timeout: .seconds(300))) : nil)
+    }
+
+    /// The WAL this node has after the fork (up to `until`, where its WAL ended before crash
+    /// recovery), read with pg_waldump before pg_rewind replaces it.
+    func discardedRange(fork: LSN, forkTimeline: UInt32, ownTimeline: UInt32, until: LSN?) async -> RejoinReport.Discarded {
+        var result = RejoinReport.Discarded(forkLSN: fork.description, forkTimeline: forkTimeline, from: fork.description, to: fork.description,
+                                            bytes: 0, transactions: nil, transactionIds: [])
+        let (all, error) = await records(from: fork, timeline: ownTimeline)
+        if let error {
+            result.countError = error
             return result
         }
-        // pg_waldump stops with an error at the end of valid WAL: that is where the node's WAL ends.
-        let records = outcome.output.split(separator: "\n").compactMap(WALRecord.init(line:)).filter { $0.lsn >= fork }
+        let records = all.filter { until == nil || $0.lsn < until! }
         guard let last = records.last else {
-            if outcome.succeeded || outcome.errorOutput.contains("invalid record length") || outcome.errorOutput.contains("record with incorrect") {
-                result.transactions = 0
-            } else {
-                result.countError = Self.firstError(outcome.errorOutput) ?? outcome.describe(timeout: .seconds(300))
-            }
+            result.transactions = 0
             return result
         }
         let commits = records.filter(\.isCommit)

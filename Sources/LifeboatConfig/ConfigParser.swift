@@ -13,7 +13,7 @@ public enum ConfigParser {
     static let serviceKeys = ["name", "nodes"]
     static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
-    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl", "failsafe"]
+    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl", "failsafe", "rejoin"]
 
     /// Parses `yaml` (read from `file`, used in messages). Returns the configuration when there
     /// are no errors, and every diagnostic (errors and warnings) either way.
@@ -540,6 +540,12 @@ public enum ConfigParser {
             }
         }
         if let n = f["failsafe"], let v = reader.bool(n, f.path("failsafe")) { policy.failsafe = v }
+        if let n = f["rejoin"], let text = reader.string(n, f.path("rejoin")) {
+            let all = RejoinPolicy.allCases.map(\.rawValue)
+            if let value = RejoinPolicy(rawValue: text) { policy.rejoin = value } else {
+                reader.error(n, f.path("rejoin"), "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
+            }
+        }
         return policy
     }
 

@@ -191,6 +191,20 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var topology: Topology { machine.topology }
     public var lastPrimaryLSN: LSN? { machine.lastPrimaryLSN }
     public var lastPrimaryTimeline: UInt32? { machine.lastPrimaryTimeline }
+    /// Former primaries not yet seen again as standbys, and which of them a switchover retired.
+    public var retired: Set<String> { machine.retired }
+    public var retiredBySwitchover: Set<String> { machine.retiredBySwitchover }
+
+    /// Journal lines about work done beside the failover workflow (a rejoin), kept like the
+    /// workflow's own: in memory and in the state store.
+    public func journalLines(_ lines: [(JournalKind, String)]) async {
+        record(lines, at: clock.now)
+        guard let stateStore else { return }
+        let epoch = machine.epoch
+        do { try await stateStore.append(lines.map { JournalLine(epoch: epoch, kind: $0.0, message: $0.1) }) } catch {
+            logger.error("cannot write the journal: \(error)")
+        }
+    }
     /// Probe results fed to the machine so far (tests wait for rounds of probes with it).
     public var probeCount: Int { probesFed }
     public var now: Instant { clock.now }

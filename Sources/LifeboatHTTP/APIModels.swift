@@ -1,3 +1,4 @@
+import Hummingbird
 import LifeboatCore
 
 /// `GET /v1/status` (docs/api.yaml, schema Status). Snake-case keys on the wire.
@@ -286,6 +287,39 @@ public struct FailoverRequest: Codable, Sendable, StrictlyDecodable {
     }
 }
 
+/// `POST /v1/rejoin` body.
+public struct RejoinRequest: Codable, Sendable, StrictlyDecodable {
+    public var node: String
+    /// never (default): pg_rewind only; fallback: a base backup where pg_rewind cannot be used;
+    /// always: a fresh base backup (`lifeboat replica init`).
+    public var reinit: ReinitChoice?
+    /// The primary the node must follow (`replica init --from`): refused unless it is the current primary.
+    public var from: String?
+    public var by: String?
+
+    public static let keys = ["node", "reinit", "from", "by"]
+
+    public init(node: String, reinit: ReinitChoice? = nil, from: String? = nil, by: String? = nil) {
+        self.node = node
+        self.reinit = reinit
+        self.from = from
+        self.by = by
+    }
+}
+
+/// What `POST /v1/rejoin` came to.
+public enum RejoinAnswer: Sendable, Equatable {
+    case done(RejoinReport)
+    /// Refused before anything ran (why, in words).
+    case refused(String)
+    /// A step failed on the node's agent.
+    case failed(RejoinFailure)
+    case notLeader(leader: String?, api: String?)
+}
+
+extension RejoinReport: ResponseEncodable {}
+extension RejoinFailure: ResponseEncodable {}
+
 /// `POST /v1/pause` and `/v1/resume` body (optional).
 public struct OperatorRequest: Codable, Sendable, StrictlyDecodable {
     public var by: String?
@@ -353,4 +387,12 @@ public protocol MonitorControl: Sendable {
     func command(_ event: FailoverEvent) async -> CommandAnswer
     /// What the command would come to now, decided by the core on a copy of its state.
     func preview(_ event: FailoverEvent) async -> CommandOutcome
+    /// Makes `node` a streaming standby of the current primary through its agent.
+    func rejoin(_ request: RejoinRequest, by: String) async -> RejoinAnswer
+}
+
+extension MonitorControl {
+    public func rejoin(_ request: RejoinRequest, by: String) async -> RejoinAnswer {
+        .refused("this monitor cannot rejoin nodes")
+    }
 }

@@ -55,6 +55,22 @@ public func buildRouter(control: any MonitorControl, token: String, metrics: (@S
         if body.dryRun == true { return try await answer(.outcome(control.preview(event)), dryRun: true, request, context) }
         return try await answer(control.command(event), dryRun: false, request, context)
     }
+    mutating.post("/rejoin") { request, context -> Response in
+        guard let body = try await StrictBody.decode(RejoinRequest.self, request, context) else {
+            throw APIRequestError("the body must be a JSON object with the keys \(RejoinRequest.keys.joined(separator: ", ")) (node is required)")
+        }
+        guard !body.node.isEmpty, body.node.count <= 128 else { throw APIRequestError("field 'node' must name a database node") }
+        switch await control.rejoin(body, by: body.by ?? "api") {
+        case .done(let report):
+            return try report.response(from: request, context: context)
+        case .refused(let why):
+            return try MessageView(message: why).response(from: request, context: context).withStatus(.conflict)
+        case .failed(let failure):
+            return try failure.response(from: request, context: context).withStatus(.internalServerError)
+        case .notLeader(let leader, let api):
+            return try await answer(.notLeader(leader: leader, api: api), dryRun: false, request, context)
+        }
+    }
     return router
 }
 
@@ -155,6 +171,11 @@ enum StrictBody {
         } catch let DecodingError.typeMismatch(expected, context), let DecodingError.valueNotFound(expected, context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw APIRequestError("field '\(field)' must be \(describe(expected))")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIRequestError("field '\(field)' " + (field == "reinit" ? "must be one of never, fallback, always" : "has a value this request does not accept"))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIRequestError("field '\(key.stringValue)' is required")
         } catch let error as APIRequestError {
             throw error
         } catch {
@@ -165,6 +186,7 @@ enum StrictBody {
     static func describe(_ type: Any.Type) -> String {
         if type == Bool.self { return "true or false" }
         if type == String.self { return "a string" }
+        if type == ReinitChoice.self { return "one of never, fallback, always" }
         return "of type \(type)"
     }
 }

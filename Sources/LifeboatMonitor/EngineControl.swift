@@ -14,6 +14,12 @@ public struct EngineControl: MonitorControl {
     let store: any StateStore
     let services: ServiceMonitor
     let agents: AgentCoordinator?
+    public internal(set) var rejoins: RejoinCoordinator?
+
+    public func rejoin(_ request: RejoinRequest, by: String) async -> RejoinAnswer {
+        guard let rejoins else { return .refused("no node has an agent (agents: and agent: in lifeboat.yml); the agent runs a rejoin's node-side steps") }
+        return await rejoins.rejoin(request, by: by)
+    }
 
     public func status() async -> StatusView {
         let monitors = await slot.monitors()

@@ -152,7 +152,19 @@ public struct MonitorAssembly: Sendable {
             agents: agents, interval: config.agents?.interval ?? .seconds(15), timeout: config.agents?.timeout ?? .seconds(2),
             logger: logger, settledOrder: { await slot.engine?.settledOrder },
             failsafe: failsafeView, promiseInterval: promiseInterval)
-        let control = EngineControl(cluster: config.cluster, topology: config.topology, slot: slot, store: journal, services: services, agents: coordinator)
+        var rejoins: RejoinCoordinator?
+        if let key = agentKey {
+            let clients = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
+                node.agent.map { (node.name, AgentClient(baseURL: $0, node: node.name, key: key, http: agentHTTP, tls: clientTLS)) }
+            })
+            let addresses = Dictionary(uniqueKeysWithValues: config.databaseNodes.map { ($0.name, RejoinCoordinator.Address(host: $0.host, port: $0.port)) })
+            if !clients.isEmpty {
+                rejoins = RejoinCoordinator(targets: clients, addresses: addresses, slot: slot, topology: config.topology,
+                                            policy: config.failover.rejoin, logger: logger)
+            }
+        }
+        var control = EngineControl(cluster: config.cluster, topology: config.topology, slot: slot, store: journal, services: services, agents: coordinator)
+        control.rejoins = rejoins
         var exposition: (@Sendable () -> String)?
         if let registry = options.metrics {
             exposition = {
@@ -176,6 +188,7 @@ public struct MonitorAssembly: Sendable {
         if let engine { members.insert(.init(service: engine), at: 0) }
         if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }
+        if let rejoins { members.append(.init(service: rejoins)) }
         group = ServiceGroup(configuration: .init(services: members, gracefulShutdownSignals: options.signals, logger: logger))
         self.slot = slot
         self.store = local

@@ -108,7 +108,8 @@ struct APIOptions: ParsableArguments {
     }
 
     /// Sends one request; returns the status and body, or exits with a clear message.
-    func call(_ method: String, _ path: String, body: (any Encodable)? = nil, authenticated: Bool = false) async throws -> (Int, Data) {
+    func call(_ method: String, _ path: String, body: (any Encodable)? = nil, authenticated: Bool = false,
+              timeout: Duration = .seconds(10)) async throws -> (Int, Data) {
         let api = try baseURL()
         var request = HTTPClientRequest(url: api.hasSuffix("/") ? String(api.dropLast()) + path : api + path)
         request.method = .init(rawValue: method)
@@ -126,7 +127,7 @@ struct APIOptions: ParsableArguments {
         let http = try client(for: api)
         let answer: Result<(Int, ByteBuffer), any Error>
         do {
-            let response = try await http.execute(request, timeout: .seconds(10))
+            let response = try await http.execute(request, timeout: .seconds(timeout.components.seconds))
             answer = .success((Int(response.status.code), try await response.body.collect(upTo: 8 << 20)))
         } catch {
             answer = .failure(error)

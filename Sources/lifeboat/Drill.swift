@@ -29,7 +29,11 @@ extension Lifeboat {
                 monitor and an etcd member run in each region and at the witness, the primary region's \
                 monitor leading; monitor-crash (the leader killed as soon as it stored the new epoch: another \
                 finishes the failover) and etcd-member-loss (etcd's raft leader killed: no failover) need \
-                them. docs/drills.md. The drill prints \
+                them. With --failback (kill-primary or switchover) the loop is closed: the old primary is \
+                rejoined as a standby with pg_rewind (what it discarded is reported), a switchover moves the \
+                primary back under a writer, and the other node rejoins in turn; the drill passes when the \
+                original primary is primary again, the other node streams, and no acknowledged write of the \
+                switchover back is missing. docs/drills.md. The drill prints \
                 the timeline (fault, detection, decision, fencing, promotion, first write on the new \
                 primary), RTO (fault -> first acknowledged write on the new primary) and RPO \
                 (acknowledged writes missing on the new primary). Everything is removed afterwards, also \
@@ -48,6 +52,9 @@ extension Lifeboat {
 
         @Flag(help: "Same as --scenario switchover.")
         var switchover = false
+
+        @Flag(help: "After the failover (or switchover): rejoin the old primary with pg_rewind, switch over back under a writer, and check the cluster ends where it began (rewind report under \"rewind\" in --json).")
+        var failback = false
 
         @Option(help: "Take detection and failover settings from this config file (its nodes are not used).")
         var config: String?
@@ -79,6 +86,9 @@ extension Lifeboat {
             if switchover, scenario != "kill-primary", scenario != "switchover" {
                 throw ValidationError("--switchover and --scenario \(scenario) contradict each other")
             }
+            if failback, PartitionScenario(rawValue: scenario) != nil {
+                throw ValidationError("--failback applies to kill-primary and switchover, not to the partition scenario \(scenario)")
+            }
             guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
             if let monitors {
                 guard let network = PartitionScenario(rawValue: scenario) else {
@@ -102,7 +112,8 @@ extension Lifeboat {
             }
             logger.logLevel = logLevel ?? .critical
             let chosen = DrillScenarios.named(switchover ? "switchover" : scenario) ?? KillPrimaryScenario()
-            let drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, scenario: chosen, logger: logger)
+            var drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, scenario: chosen, logger: logger)
+            drill.failback = failback
             var partition: PartitionDrill?
             if let network = PartitionScenario(rawValue: scenario) {
                 let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

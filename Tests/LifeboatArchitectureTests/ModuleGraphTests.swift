@@ -25,7 +25,7 @@ import Testing
         "LifeboatMonitor": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatEngine", "LifeboatPostgres", "LifeboatDNS", "LifeboatStore",
                             "LifeboatNotify", "LifeboatProbes", "LifeboatHTTP", "LifeboatAgentAPI", "LifeboatEtcd"],
         "LifeboatSandbox": ["LifeboatCore", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatEngine", "LifeboatDNS", "LifeboatAgent",
-                            "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd"],
+                            "LifeboatAgentAPI", "LifeboatMonitor", "LifeboatEtcd", "LifeboatHTTP"],
         "lifeboat": ["LifeboatCore", "LifeboatConfig", "LifeboatEngine", "LifeboatSandbox", "LifeboatDNS", "LifeboatHTTP",
                      "LifeboatAgent", "LifeboatMonitor", "LifeboatAgentAPI"],
     ]

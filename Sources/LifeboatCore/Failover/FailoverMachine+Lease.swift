@@ -68,6 +68,7 @@ extension FailoverMachine {
             return [.decision("ignored a late fence result for \(node): \(detail)")]
         }
         retired.insert(p.oldPrimary)
+        retiredBySwitchover.remove(p.oldPrimary)
         return leaseGate(p, detail: detail, now: now)
     }
 

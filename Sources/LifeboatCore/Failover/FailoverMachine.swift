@@ -17,6 +17,9 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     public internal(set) var lastReason = "starting: no primary identified yet"
     /// Former primaries demoted by a failover: never candidates until seen again as standbys.
     public internal(set) var retired: Set<String> = []
+    /// The retired former primaries a switchover retired: fenced while fully caught up, so they
+    /// rejoin as standbys with nothing of theirs discarded (`failover.rejoin: switchover`).
+    public internal(set) var retiredBySwitchover: Set<String> = []
     /// The last WAL position the primary was seen at: the reference for a candidate's lag. Kept
     /// in the snapshot, so a restarted monitor measures lag against what it last saw, not
     /// against the standbys alone.
@@ -111,6 +114,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
                 if let timeline = status.timeline { lastPrimaryTimeline = timeline }
             }
             if status.inRecovery, retired.remove(node) != nil {
+                retiredBySwitchover.remove(node)
                 actions.append(.decision("\(node) rejoined as a standby; it is a failover candidate again"))
             }
         }
@@ -419,6 +423,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return advance(p, to: .fence, reason: "epoch \(p.epoch) stored\(detail.isEmpty ? "" : " (\(detail))"); fencing \(p.oldPrimary)")
         case .fence:
             retired.insert(p.oldPrimary)
+            if p.planned { retiredBySwitchover.insert(p.oldPrimary) } else { retiredBySwitchover.remove(p.oldPrimary) }
             if p.planned {
                 return advance(p, to: .catchUp, reason: "old primary \(p.oldPrimary): \(detail); waiting until \(p.candidate) has replayed its last WAL")
             }

@@ -54,6 +54,8 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
     /// new leader (or a restarted monitor) neither promotes while it may still be held nor waits
     /// forever on a standby's WAL receiver once it cannot be.
     public var leaseHolder: String?
+    /// Retired former primaries that a switchover retired (absent in older snapshots: none).
+    public var retiredBySwitchover: [String]?
 
     public init(phase: Phase, epoch: UInt64, paused: Bool, retired: [String], lastFailoverAgo: Int64?, lastReason: String,
                 lastPrimaryLSN: UInt64? = nil, lastPrimaryTimeline: UInt32? = nil, leaseHolder: String? = nil) {
@@ -66,6 +68,12 @@ public struct MachineSnapshot: Codable, Sendable, Equatable {
         self.retired = retired
         self.lastFailoverAgo = lastFailoverAgo
         self.lastReason = lastReason
+    }
+
+    func withRetiredBySwitchover(_ nodes: [String]?) -> MachineSnapshot {
+        var copy = self
+        copy.retiredBySwitchover = nodes
+        return copy
     }
 
     /// The same snapshot with every age zeroed: two snapshots that differ only in how long ago
@@ -120,7 +128,7 @@ extension FailoverMachine {
             phase: phase, epoch: epoch.value, paused: paused, retired: retired.sorted(),
             lastFailoverAgo: lastFailoverAt.map { $0.duration(to: now).milliseconds }, lastReason: lastReason,
             lastPrimaryLSN: lastPrimaryLSN?.value, lastPrimaryTimeline: lastPrimaryTimeline, leaseHolder: lease?.holder
-        )
+        ).withRetiredBySwitchover(retiredBySwitchover.isEmpty ? nil : retiredBySwitchover.sorted())
     }
 
     /// A machine as it was when `snapshot` was taken, `snapshot`'s ages measured back from `now`.
@@ -139,6 +147,7 @@ extension FailoverMachine {
         }
         paused = snapshot.paused
         retired = Set(snapshot.retired)
+        retiredBySwitchover = Set(snapshot.retiredBySwitchover ?? []).intersection(retired)
         lastFailoverAt = snapshot.lastFailoverAgo.map { now.advanced(by: .milliseconds(-$0)) }
         lastReason = snapshot.lastReason
         lastPrimaryLSN = snapshot.lastPrimaryLSN.map { LSN($0) }

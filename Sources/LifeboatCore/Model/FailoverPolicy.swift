@@ -23,6 +23,8 @@ public struct FailoverPolicy: Sendable, Equatable {
     /// a TTL at a time, not to let itself be promoted. A promise vetoes the failover; a candidate's
     /// agent is sealed (it refuses further promises) and its last promise waited out before promotion.
     public var failsafe: Bool
+    /// Which former primaries the monitor makes standbys again on its own (`failover.rejoin`).
+    public var rejoin: RejoinPolicy
 
     public init(
         automatic: Bool = true,
@@ -36,6 +38,7 @@ public struct FailoverPolicy: Sendable, Equatable {
         failsafe: Bool = true
     ) {
         self.failsafe = failsafe
+        self.rejoin = .switchover
         self.leaseTTL = leaseTTL
         self.automatic = automatic
         self.maxLagBytes = maxLagBytes
@@ -47,4 +50,17 @@ public struct FailoverPolicy: Sendable, Equatable {
     }
 
     public static let `default` = FailoverPolicy()
+}
+
+/// `failover.rejoin`: when the monitor rejoins a former primary as a standby of the new one by itself.
+public enum RejoinPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Never: `lifeboat rejoin NODE` only.
+    case manual
+    /// The old primary of a switchover (fenced fully caught up: nothing of its own is discarded).
+    case switchover
+    /// Also the old primary of a failover, once its agent answers, with pg_rewind; a node pg_rewind
+    /// cannot bring back waits for an operator.
+    case auto
+    /// As `auto`, and a fresh pg_basebackup where pg_rewind cannot be used.
+    case reinit
 }

@@ -57,6 +57,26 @@ public struct DrillReport: Codable, Sendable {
     public var writesAckedByOldPrimaryAfterPromotion: Int?
     /// A partition drill's own figures (nil for the loopback drills).
     public var partition: PartitionFigures?
+    /// `--failback`: the old primary rejoined, then a switchover back (nil: not asked).
+    public var failback: Failback?
+    /// `--failback`: what the rejoin of the old primary discarded (its report), under the key tools look for.
+    public var rewind: RejoinReport?
+
+    public struct Failback: Codable, Sendable {
+        /// The old primary asked to rejoin -> it streams from the new primary.
+        public var rejoinSeconds: Double?
+        public var rejoinMethod: String?
+        /// Switchover back asked -> first acknowledged write on the original primary.
+        public var switchbackSeconds: Double?
+        /// Switchover back asked -> the other node streams from the original primary again.
+        public var standbyAgainSeconds: Double?
+        /// Writes acknowledged during the switchover back, and how many of them are missing.
+        public var writesDuringSwitchback: Int
+        public var lostInSwitchback: Int
+        /// Where the cluster ended: the primary, and the standbys streaming from it.
+        public var endPrimary: String?
+        public var endStreaming: [String]
+    }
 
     public struct PartitionFigures: Codable, Sendable {
         public struct Client: Codable, Sendable {
@@ -138,6 +158,17 @@ public struct DrillReport: Codable, Sendable {
                     lines.append("       \(when): \(t.file) written in \(t.from), \(took) in \(t.to) (epoch \(t.epoch))")
                 }
             }
+        }
+        if let failback {
+            lines.append("  Failback")
+            lines.append("       rejoin of the old primary (\(failback.rejoinMethod ?? "not done")): " + (failback.rejoinSeconds.map { "\(format3($0))s until it streamed" } ?? "did NOT stream"))
+            if let d = rewind?.discarded {
+                lines.append("       rewind discarded WAL \(d.from)–\(d.to) (\(d.bytes) bytes, " + (d.transactions.map { "\($0) transaction(s)" } ?? "not counted") + ") after the fork at \(d.forkLSN)")
+            }
+            lines.append("       switchover back: " + (failback.switchbackSeconds.map { "first write on the original primary after \(format3($0))s" } ?? "NOT completed")
+                         + ", \(failback.lostInSwitchback) of \(failback.writesDuringSwitchback) acknowledged writes lost")
+            lines.append("       other node streaming again: " + (failback.standbyAgainSeconds.map { "after \(format3($0))s" } ?? "NOT streaming"))
+            lines.append("       ends with primary \(failback.endPrimary ?? "none"), streaming: \(failback.endStreaming.isEmpty ? "none" : failback.endStreaming.joined(separator: ", "))")
         }
         lines.append(passed ? "  drill passed" : "  drill FAILED: \(problems.joined(separator: "; "))")
         return lines.joined(separator: "\n")

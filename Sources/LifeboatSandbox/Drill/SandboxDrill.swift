@@ -3,6 +3,7 @@ import LifeboatConfig
 import LifeboatCore
 import LifeboatDNS
 import LifeboatEngine
+import LifeboatHTTP
 import LifeboatMonitor
 import Logging
 import Prometheus
@@ -29,6 +30,9 @@ public struct SandboxDrill: Sendable {
     public var useAgents: Bool
     /// Serve the monitor's /metrics from this registry (the process bootstrapped swift-metrics with it).
     public var metrics: PrometheusCollectorRegistry?
+    /// After the failover: rejoin the old primary with pg_rewind, switch over back, and check the
+    /// cluster ends as it began (needs agents).
+    public var failback = false
 
     public static let zone = "lifeboat.sandbox"
     public static let recordName = "app.lifeboat.sandbox"
@@ -199,6 +203,13 @@ public struct SandboxDrill: Sendable {
             afterFailover = try await replicate("after-failover.txt", from: node, to: cluster.nodes.filter { $0.name != newPrimary },
                                                 epoch: await engine.epoch.value, cluster: cluster)
         }
+        let failbackStart = clock.now
+        var failbackReport: DrillReport.Failback?
+        var rewind: RejoinReport?
+        if failback, let newPrimary {
+            (failbackReport, rewind) = await runFailback(cluster: cluster, monitor: monitor, engine: engine, original: primary.name, other: newPrimary,
+                                                         target: target, problems: &problems, progress: progress)
+        }
         monitorTask.cancel()
         _ = try? await monitorTask.value
         for transfer in beforeFault + afterFailover where transfer.seconds == nil {
@@ -217,7 +228,7 @@ public struct SandboxDrill: Sendable {
             lost = acks.filter { !present.contains($0.seq) }
         }
         if scenario.zeroLoss, !lost.isEmpty { problems.append("\(lost.count) acknowledged writes lost in a planned move") }
-        let journal = engine.journal.entries
+        let journal = engine.journal.entries.filter { $0.at < failbackStart }
         let promotions = journal.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }.count
         if promotions != 1 { problems.append("expected exactly one promotion, saw \(promotions)") }
 
@@ -263,8 +274,92 @@ public struct SandboxDrill: Sendable {
             files: agents.map { _ in
                 DrillReport.FilesReport(interval: DurationText.format(SandboxAgents.interval), beforeFault: beforeFault, afterFailover: afterFailover)
             },
-            ackedWritesLost: lost.count
+            ackedWritesLost: lost.count, failback: failbackReport, rewind: rewind
         )
+    }
+
+    /// The old primary rejoins with pg_rewind (by the monitor on its own after a switchover, as
+    /// `failover.rejoin` says, else asked as an operator would), then a switchover back under a
+    /// writer, and the other node rejoins in turn.
+    private func runFailback(cluster: SandboxCluster, monitor: MonitorAssembly, engine: Engine<ContinuousClock>, original: String, other: String,
+                             target: WorkloadWriter.Target, problems: inout [String], progress: @escaping @Sendable (String) -> Void) async
+        -> (DrillReport.Failback, RejoinReport?)
+    {
+        let clock = ContinuousClock()
+        var figures = DrillReport.Failback(writesDuringSwitchback: 0, lostInSwitchback: 0, endStreaming: [])
+        func standbyAgain(_ node: String) async -> Bool {
+            let streaming = await engine.health[node]?.currentStatus?.isStreaming == true
+            let retired = await engine.retired.contains(node)
+            return streaming && !retired
+        }
+        let rejoinStart = clock.now
+        var report: RejoinReport?
+        let automatic = await engine.retiredBySwitchover.contains(original) && policy.rejoin != .manual
+        if automatic {
+            progress("failback: the monitor rejoins \(original) on its own (failover.rejoin: \(policy.rejoin.rawValue))")
+        } else {
+            progress("failback: rejoining \(original) as a standby of \(other) with pg_rewind")
+            switch await monitor.control.rejoin(RejoinRequest(node: original), by: "drill") {
+            case .done(let r): report = r
+            case .refused(let why): problems.append("rejoin of \(original) refused: \(why)")
+            case .failed(let failure): problems.append("rejoin of \(original) failed at \(failure.step): \(failure.error)")
+            case .notLeader: problems.append("rejoin of \(original): the monitor does not lead")
+            }
+        }
+        if (try? await waitUntil(clock: clock, timeout: .seconds(90), "\(original) streaming again") { await standbyAgain(original) }) != nil {
+            figures.rejoinSeconds = rejoinStart.duration(to: clock.now).seconds
+        } else {
+            problems.append("\(original) did not stream from \(other) within 90s of its rejoin")
+        }
+        if report == nil { report = await monitor.control.rejoins?.lastReport(of: original) }
+        figures.rejoinMethod = report?.method.rawValue
+        guard problems.isEmpty else { return (figures, report) }
+
+        // The switchover back, under a writer of its own.
+        let writer = WorkloadWriter(target: target, firstSeq: 1_000_000, logger: logger)
+        let writerTask = Task { await writer.run() }
+        _ = try? await waitUntil(clock: clock, timeout: .seconds(20), "writes before the switchover back") { await writer.acks.count >= 50 }
+        progress("failback: switchover back to \(original)")
+        let asked = clock.now
+        switch await engine.submit(.operatorSwitchover(to: original, by: "drill")) {
+        case .outcome(.started): break
+        case let other: problems.append("switchover back refused: \(other)")
+        }
+        let originalAddress = cluster.nodes.first { $0.name == original }?.address ?? original
+        if (try? await waitUntil(clock: clock, timeout: .seconds(60), "first write on \(original)") {
+            guard case .monitoring(original) = await engine.state else { return false }
+            return await writer.hasAck(on: [original, originalAddress], after: asked)
+        }) != nil {
+            figures.switchbackSeconds = asked.duration(to: clock.now).seconds
+        } else {
+            problems.append("the switchover back to \(original) did not complete within 60s (\(await engine.state.kind.rawValue))")
+        }
+        let acked = await writer.acks.count
+        _ = try? await waitUntil(clock: clock, timeout: .seconds(2), "more writes") { await writer.acks.count >= acked + 10 }
+        await writer.stop()
+        await writerTask.value
+        // The switchover retired the other node; failover.rejoin (switchover by default) brings it back.
+        if (try? await waitUntil(clock: clock, timeout: .seconds(90), "\(other) streaming again") { await standbyAgain(other) }) != nil {
+            figures.standbyAgainSeconds = asked.duration(to: clock.now).seconds
+        } else if policy.rejoin != .manual {
+            problems.append("\(other) did not stream from \(original) within 90s of the switchover back")
+        }
+        if let node = cluster.nodes.first(where: { $0.name == original }),
+           let rows = try? await cluster.psql(node, "SELECT seq FROM \(WorkloadWriter.table) WHERE seq >= 1000000") {
+            let present = Set(rows.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+            let acks = await writer.acks
+            figures.writesDuringSwitchback = acks.count
+            figures.lostInSwitchback = acks.filter { !present.contains($0.seq) }.count
+        } else {
+            problems.append("cannot read \(original)'s rows after the switchover back")
+        }
+        if figures.lostInSwitchback > 0 { problems.append("\(figures.lostInSwitchback) acknowledged writes lost in the switchover back") }
+        if case .monitoring(let p) = await engine.state { figures.endPrimary = p }
+        for node in cluster.nodes.map(\.name) where node != figures.endPrimary {
+            if await standbyAgain(node) { figures.endStreaming.append(node) }
+        }
+        if figures.endPrimary != original { problems.append("the cluster ended with \(figures.endPrimary ?? "no primary") as primary, not \(original)") }
+        return (figures, report)
     }
 
     /// A short tag and the journal's own sentence, for the entries an operator cares about.
