@@ -51,6 +51,25 @@ private func parse(_ yaml: String) -> (AgentConfiguration?, [Diagnostic]) {
         #expect(parse(base + "lease: {monitor: [http://10.0.0.5:8547, 'ftp://x']}\n").0 == nil, "nothing half-applied")
     }
 
+    @Test func thePostgresqlSectionForRejoin() throws {
+        let base = "node: pg-a\nregion: us-east\nkey_env: KEY\ndatabase: {host: 127.0.0.1}\n"
+        let (config, diagnostics) = parse(base + "postgresql: {data_directory: /var/lib/postgresql/15/main, config_directory: /etc/postgresql/15/main, run_as: postgres, passfile: /var/lib/postgresql/.pgpass, sslmode: verify-full}\n")
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let control = try #require(config?.postgresql)
+        #expect(control == PostgresControl(dataDirectory: "/var/lib/postgresql/15/main", configDirectory: "/etc/postgresql/15/main", runAs: "postgres",
+                                           passfile: "/var/lib/postgresql/.pgpass", sslmode: .verifyFull))
+        #expect(control.binDirectory == "/usr/lib/postgresql/15/bin" && control.replicationUser == "replicator")
+        let text = { (yaml: String) in parse(base + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("postgresql: {run_as: postgres}\n").contains("postgresql.data_directory"))
+        #expect(text("postgresql: {data_directory: main}\n").contains("error: postgresql.data_directory: expected an absolute path"))
+        #expect(text("postgresql: {data_directory: /d, sslmode: verify-ca}\n").contains("error: postgresql.sslmode: expected one of"))
+        #expect(text("postgresql: {data_directory: /d, replication_user: \"a b\"}\n").contains("postgresql.replication_user"))
+        #expect(text("postgresql: {data_directory: /d, pg_ctl: /x}\n").contains("pg_ctl"))
+        #expect(parse(base + "postgresql: {data_directory: /d, pg_ctl: /x}\n").0 == nil, "unknown keys are refused")
+        #expect(parse(base + "postgresql: {data_directory: main}\n").0 == nil, "nothing half-applied")
+        #expect(parse("node: pg-a\nregion: us-east\nkey_env: KEY\npostgresql: {data_directory: /d}\n").1.map(\.description).joined().contains("needs the database: section"))
+    }
+
     @Test func everyProblemIsReportedWithItsPosition() {
         let (config, diagnostics) = parse("""
             node: app-1

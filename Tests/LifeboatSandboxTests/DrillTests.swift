@@ -200,8 +200,13 @@ import Testing
 }
 
 @Suite(.serialized) struct SwitchoverDrillTests {
-    @Test func aPlannedSwitchoverLosesNoAcknowledgedWrite() async throws {
-        let report = try await SandboxDrill(scenario: SwitchoverScenario(), logger: testLogger()).run()
+    /// Two switchovers in a row on a real pair: the old primary of each rejoins on its own
+    /// (failover.rejoin: switchover), no acknowledged write is lost in either, and the cluster ends
+    /// where it began with a streaming standby.
+    @Test func twoSwitchoversInARowLoseNoWriteAndEndWhereTheyBegan() async throws {
+        var drill = SandboxDrill(scenario: SwitchoverScenario(), logger: testLogger())
+        drill.failback = true
+        let report = try await drill.run()
         #expect(report.scenario == "switchover")
         #expect(report.passed, "\(report.problems)")
         #expect(report.rpoLostWrites == 0)
@@ -212,5 +217,34 @@ import Testing
         let caughtUp = try #require(report.timeline.first { $0.event == "caught-up" })
         let fenced = try #require(report.timeline.first { $0.event == "fenced" })
         #expect(caughtUp.at >= fenced.at, "promotion waits for the fenced primary's last WAL")
+
+        let failback = try #require(report.failback)
+        #expect(failback.rejoinSeconds != nil, "the first switchover's old primary streams again")
+        #expect(failback.writesDuringSwitchback >= 50)
+        #expect(failback.lostInSwitchback == 0)
+        #expect(failback.endPrimary == "pg-us-east")
+        #expect(failback.endStreaming == ["pg-eu-west"])
+        let rewind = try #require(report.rewind)
+        #expect(rewind.discarded?.transactions ?? 0 == 0, "a switchover's old primary had nothing the new one lacked: \(String(describing: rewind.discarded))")
+    }
+}
+
+@Suite(.serialized) struct FailbackDrillTests {
+    /// `lifeboat drill --sandbox --failback`: kill, fail over, rejoin the old primary with
+    /// pg_rewind, switch over back.
+    @Test func aKilledPrimaryIsRewoundAndBecomesPrimaryAgain() async throws {
+        var drill = SandboxDrill(logger: testLogger())
+        drill.failback = true
+        let report = try await drill.run()
+        #expect(report.passed, "\(report.problems)")
+        let failback = try #require(report.failback)
+        #expect(failback.rejoinMethod == "rewind")
+        #expect(failback.lostInSwitchback == 0)
+        #expect(failback.endPrimary == "pg-us-east")
+        #expect(failback.endStreaming == ["pg-eu-west"])
+        let discarded = try #require(report.rewind?.discarded)
+        #expect(LSN(discarded.to)! >= LSN(discarded.from)!)
+        #expect(discarded.transactions != nil)
+        #expect(report.rewind?.phases.map(\.name).contains("recover") == true, "a killed primary finishes crash recovery before the rewind")
     }
 }
