@@ -4,7 +4,7 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls", "durability"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
@@ -65,7 +65,22 @@ public enum ConfigParser {
         if top["database"] == nil { _ = reader.required(top, "database", what: "the PostgreSQL nodes to watch") }
         let services = top["services"].map { parseServices($0, regions: regions, reader: reader) } ?? []
         let detection = top["detection"].map { parseDetection($0, reader: reader) } ?? .default
-        let failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
+        var failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
+        if let n = top["durability"], let d = reader.mapping(n, "durability", keys: ["mode", "when_short"]) {
+            failover.durability.managed = true
+            if let m = d["mode"], let text = reader.string(m, "durability.mode") {
+                let all = DurabilityPolicy.Mode.allCases.map(\.rawValue)
+                if let mode = DurabilityPolicy.Mode(rawValue: text) { failover.durability.mode = mode } else {
+                    reader.error(m, "durability.mode", "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
+                }
+            }
+            if let w = d["when_short"], let text = reader.string(w, "durability.when_short") {
+                let all = DurabilityPolicy.WhenShort.allCases.map(\.rawValue)
+                if let value = DurabilityPolicy.WhenShort(rawValue: text) { failover.durability.whenShort = value } else {
+                    reader.error(w, "durability.when_short", "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
+                }
+            }
+        }
 
         let dns = top["dns"].flatMap { node -> DNSConfig? in
             if reader.isNull(node) { return nil }

@@ -25,6 +25,9 @@ public struct EngineMetrics: Sendable {
         "lifeboat_agent_up": "1 when the node's agent answered its latest signed status request",
         "lifeboat_deployment_drift": "1 when the node's app binary or config files differ from its peers'",
         "lifeboat_files_age_seconds": "seconds since the node's agent last synced the path from the primary region (0 in the primary region, -1: never)",
+        "lifeboat_synchronous_standbys_required": "standbys that must confirm each commit (durability: sync 1, quorum a majority, async 0)",
+        "lifeboat_synchronous_standbys_streaming": "standbys streaming from the primary that can confirm commits",
+        "lifeboat_durability_degraded": "1 while fewer standbys stream than durability: needs (commits wait, or with when_short: async go on with fewer)",
         "lifeboat_files_errors": "failed or refused syncs of the path the node's agent reports since it started",
     ]
 

@@ -189,6 +189,13 @@ public struct MonitorAssembly: Sendable {
         if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }
         if let rejoins { members.append(.init(service: rejoins)) }
+        if config.failover.durability.managed {
+            var servers: [String: PostgresNode] = [:]
+            for node in config.databaseNodes {
+                servers[node.name] = PostgresNode(config: node, password: try node.password.map { try $0.resolve(environment: environment) }, logger: logger)
+            }
+            members.append(.init(service: DurabilityManager(policy: config.failover.durability, slot: slot, nodes: servers, topology: config.topology, logger: logger)))
+        }
         group = ServiceGroup(configuration: .init(services: members, gracefulShutdownSignals: options.signals, logger: logger))
         self.slot = slot
         self.store = local

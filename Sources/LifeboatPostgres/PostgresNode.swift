@@ -296,6 +296,26 @@ public actor PostgresNode {
         }
     }
 
+    /// Makes `synchronous_standby_names` on this (primary) server `value` (ALTER SYSTEM, reloaded)
+    /// unless it already is; returns the value it had. Refuses a server in recovery.
+    public func setSynchronousStandbyNames(_ value: String, timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                guard !(try await self.single(connection, "SELECT pg_is_in_recovery()", as: Bool.self)) else {
+                    throw PostgresNodeError(node: self.config.name, operation: "synchronous_standby_names", reason: "the server is in recovery, not the primary")
+                }
+                let current = try await self.single(connection, "SELECT current_setting('synchronous_standby_names')", as: String.self)
+                guard current != value else { return current }
+                let literal = value.replacingOccurrences(of: "'", with: "''")
+                try await connection.query(PostgresQuery(unsafeSQL: "ALTER SYSTEM SET synchronous_standby_names = '\(literal)'"), logger: self.logger)
+                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                return current
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "synchronous_standby_names")
+        }
+    }
+
     public func close() async {
         await dropProbeConnection()
         await releaseFenceSession()

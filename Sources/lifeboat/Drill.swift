@@ -56,6 +56,15 @@ extension Lifeboat {
         @Flag(help: "After the failover (or switchover): rejoin the old primary with pg_rewind, switch over back under a writer, and check the cluster ends where it began (rewind report under \"rewind\" in --json).")
         var failback = false
 
+        @Option(help: ArgumentHelp("Keep synchronous_standby_names as durability: MODE does (async, sync, quorum); the drill then fails on any lost acknowledged write.", valueName: "mode"))
+        var durability: DurabilityPolicy.Mode?
+
+        @Option(help: ArgumentHelp("With --durability sync or quorum: what commits do while too few standbys stream (wait, async). After a kill the new primary has no standby until the old one rejoins: with wait its commits wait for it.", valueName: "wait|async"))
+        var whenShort: DurabilityPolicy.WhenShort?
+
+        @Option(help: ArgumentHelp("Writers inserting at once, each on its own connection, without pause (the first one, with 10 ms pauses, times the RTO).", valueName: "count"))
+        var writers = 1
+
         @Option(help: "Take detection and failover settings from this config file (its nodes are not used).")
         var config: String?
 
@@ -89,6 +98,10 @@ extension Lifeboat {
             if failback, PartitionScenario(rawValue: scenario) != nil {
                 throw ValidationError("--failback applies to kill-primary and switchover, not to the partition scenario \(scenario)")
             }
+            guard (1...64).contains(writers) else { throw ValidationError("--writers must be between 1 and 64") }
+            if whenShort != nil, durability == nil || durability == .async {
+                throw ValidationError("--when-short applies to --durability sync or quorum")
+            }
             guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
             if let monitors {
                 guard let network = PartitionScenario(rawValue: scenario) else {
@@ -112,7 +125,9 @@ extension Lifeboat {
             }
             logger.logLevel = logLevel ?? .critical
             let chosen = DrillScenarios.named(switchover ? "switchover" : scenario) ?? KillPrimaryScenario()
+            if let durability { policy.durability = DurabilityPolicy(mode: durability, whenShort: whenShort ?? .wait) }
             var drill = SandboxDrill(detection: detection, policy: policy, installPostgres: !noInstall, scenario: chosen, logger: logger)
+            drill.writers = writers
             drill.failback = failback
             var partition: PartitionDrill?
             if let network = PartitionScenario(rawValue: scenario) {
@@ -185,3 +200,6 @@ extension Lifeboat {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension DurabilityPolicy.Mode: ExpressibleByArgument {}
+extension DurabilityPolicy.WhenShort: ExpressibleByArgument {}

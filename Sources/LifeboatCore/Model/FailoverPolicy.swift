@@ -25,6 +25,8 @@ public struct FailoverPolicy: Sendable, Equatable {
     public var failsafe: Bool
     /// Which former primaries the monitor makes standbys again on its own (`failover.rejoin`).
     public var rejoin: RejoinPolicy
+    /// `durability:`: synchronous replication as the monitor keeps it on the primary.
+    public var durability: DurabilityPolicy = .default
 
     public init(
         automatic: Bool = true,

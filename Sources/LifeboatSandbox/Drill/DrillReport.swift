@@ -59,6 +59,11 @@ public struct DrillReport: Codable, Sendable {
     public var partition: PartitionFigures?
     /// `--failback`: the old primary rejoined, then a switchover back (nil: not asked).
     public var failback: Failback?
+    /// Writers inserting at once, and their acknowledged writes per second before the fault.
+    public var writers: Int?
+    public var writesPerSecond: Double?
+    /// `durability:` as the drill ran (nil: not managed).
+    public var durability: String?
     /// `--failback`: what the rejoin of the old primary discarded (its report), under the key tools look for.
     public var rewind: RejoinReport?
 
@@ -119,7 +124,10 @@ public struct DrillReport: Codable, Sendable {
             lines.append("  \(node.region.padding(8))  \(node.name.padding(12))  \(node.role.padding(8))  \(node.address)")
         }
         lines.append("Detection: probe every \(detection.interval), timeout \(detection.timeout), re-probe a failing node every \(detection.suspectInterval), down after \(detection.failureThreshold) failed probes")
-        lines.append("Workload: one writer inserting numbered rows; \(writesBeforeFault) writes acknowledged before the fault, \(writesAcknowledged) in all")
+        let who = (writers ?? 1) == 1 ? "one writer" : "\(writers ?? 1) writers"
+        lines.append("Workload: \(who) inserting numbered rows; \(writesBeforeFault) writes acknowledged before the fault, \(writesAcknowledged) in all"
+                     + (writesPerSecond.map { " (\(Int($0.rounded())) writes/s before the fault)" } ?? ""))
+        if let durability { lines.append("Durability: \(durability) (synchronous_standby_names kept by the monitor)") }
         lines.append("")
         lines.append("Timeline (seconds from the fault)")
         for step in timeline {

@@ -33,6 +33,8 @@ public struct SandboxDrill: Sendable {
     /// After the failover: rejoin the old primary with pg_rewind, switch over back, and check the
     /// cluster ends as it began (needs agents).
     public var failback = false
+    /// Writers inserting at once (each on its own connection); the first one times the RTO.
+    public var writers = 1
 
     public static let zone = "lifeboat.sandbox"
     public static let recordName = "app.lifeboat.sandbox"
@@ -140,13 +142,16 @@ public struct SandboxDrill: Sendable {
                           port: cluster.primary.port)
         }
         let writer = WorkloadWriter(target: target, logger: logger)
+        let others = (1..<max(1, writers)).map { WorkloadWriter(target: target, pause: .zero, firstSeq: $0 * 10_000_000, logger: logger) }
         // The writer names where it wrote by node name or, through DNS, by address.
         let names = Dictionary(uniqueKeysWithValues: cluster.nodes.flatMap { [($0.name, $0.name), ($0.address, $0.name)] })
         let monitorTask = Task { try await monitor.run() }
         let writerTask = Task { await writer.run() }
+        let otherTasks = others.map { other in Task { await other.run() } }
         defer {
             monitorTask.cancel()
             writerTask.cancel()
+            for task in otherTasks { task.cancel() }
         }
 
         // Steady state: the engine watches the primary, the standby streams, writes flow.
@@ -162,6 +167,14 @@ public struct SandboxDrill: Sendable {
             return standbysStreaming && written >= 50 && leaseHeld
         }
 
+        if policy.durability.managed, policy.durability.mode != .async {
+            // The monitor has made the standby synchronous before anything is done.
+            try await waitUntil(clock: clock, timeout: .seconds(20), "a synchronous standby (durability \(policy.durability.mode.rawValue))") {
+                let states = (try? await cluster.psql(primary, "SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'")) ?? ""
+                return states.split(separator: "\n").contains { $0 == "sync" || $0 == "quorum" }
+            }
+        }
+
         var beforeFault: [DrillReport.FilesReport.Transfer] = []
         if agents != nil {
             beforeFault = try await replicate("before-fault.txt", from: primary, to: cluster.standbys, epoch: 0, cluster: cluster)
@@ -169,7 +182,8 @@ public struct SandboxDrill: Sendable {
 
         let faultAt = clock.now
         let faultText = try await scenario.inject(DrillContext(cluster: cluster, monitor: monitor))
-        let writesBeforeFault = await writer.acks.count
+        var writesBeforeFault = await writer.acks.count
+        for other in others { writesBeforeFault += await other.acks.count }
 
         var problems: [String] = []
         do {
@@ -192,6 +206,8 @@ public struct SandboxDrill: Sendable {
         try? await waitUntil(clock: clock, timeout: .seconds(2), "more writes") { await writer.acks.count >= acked + 10 }
         await writer.stop()
         await writerTask.value
+        for other in others { await other.stop() }
+        for task in otherTasks { await task.value }
 
         let state = await engine.state
         let newPrimary: String? = if case .monitoring(let p) = state, p != primary.name { p } else { nil }
@@ -216,10 +232,18 @@ public struct SandboxDrill: Sendable {
             problems.append("\(transfer.file) written in \(transfer.from) never reached \(transfer.to)")
         }
 
-        let acks = await writer.acks.map { ack in
+        var allAcks = await writer.acks
+        for other in others { allAcks += await other.acks }
+        let acks = allAcks.map { ack in
             var named = ack
             named.node = names[ack.node] ?? ack.node
             return named
+        }
+        // The write rate before the fault, all writers together.
+        let acksBeforeFault = acks.filter { $0.at <= faultAt }
+        let writesPerSecond: Double? = acksBeforeFault.map { $0.at }.min().flatMap { first in
+            let span = first.duration(to: faultAt).seconds
+            return span > 0.5 ? Double(acksBeforeFault.count) / span : nil
         }
         var lost: [WorkloadWriter.Ack] = []
         if let newPrimary, let node = cluster.nodes.first(where: { $0.name == newPrimary }) {
@@ -228,11 +252,14 @@ public struct SandboxDrill: Sendable {
             lost = acks.filter { !present.contains($0.seq) }
         }
         if scenario.zeroLoss, !lost.isEmpty { problems.append("\(lost.count) acknowledged writes lost in a planned move") }
+        if policy.durability.managed, policy.durability.mode != .async, !lost.isEmpty {
+            problems.append("\(lost.count) acknowledged writes lost with durability \(policy.durability.mode.rawValue)")
+        }
         let journal = engine.journal.entries.filter { $0.at < failbackStart }
         let promotions = journal.filter { if case .stepSucceeded(.promote, _) = $0.kind { return true } else { return false } }.count
         if promotions != 1 { problems.append("expected exactly one promotion, saw \(promotions)") }
 
-        let firstNewAck = acks.first { $0.node == newPrimary && $0.at > faultAt }
+        let firstNewAck = acks.filter { $0.node == newPrimary && $0.at > faultAt }.min { $0.at < $1.at }
         let rto = firstNewAck.map { faultAt.duration(to: $0.at).seconds }
         if rto == nil, problems.isEmpty { problems.append("no write was acknowledged by a new primary") }
         let completed = journal.first { entry in
@@ -274,7 +301,10 @@ public struct SandboxDrill: Sendable {
             files: agents.map { _ in
                 DrillReport.FilesReport(interval: DurationText.format(SandboxAgents.interval), beforeFault: beforeFault, afterFailover: afterFailover)
             },
-            ackedWritesLost: lost.count, failback: failbackReport, rewind: rewind
+            ackedWritesLost: lost.count, failback: failbackReport,
+            writers: max(1, writers), writesPerSecond: writesPerSecond,
+            durability: policy.durability.managed ? policy.durability.mode.rawValue + (policy.durability.whenShort == .async ? " (when_short: async)" : "") : nil,
+            rewind: rewind
         )
     }
 
