@@ -272,17 +272,21 @@ public struct FailoverRequest: Codable, Sendable, StrictlyDecodable {
     public var to: String?
     public var dryRun: Bool?
     public var by: String?
+    /// The node's name again: required for a failover while no primary is identified (every node a
+    /// standby), when nothing tells which node holds the newest data.
+    public var confirm: String?
 
-    public static let keys = ["to", "dry_run", "by"]
+    public static let keys = ["to", "dry_run", "by", "confirm"]
 
-    public init(to: String? = nil, dryRun: Bool? = nil, by: String? = nil) {
+    public init(to: String? = nil, dryRun: Bool? = nil, by: String? = nil, confirm: String? = nil) {
         self.to = to
         self.dryRun = dryRun
         self.by = by
+        self.confirm = confirm
     }
 
     enum CodingKeys: String, CodingKey {
-        case to, by
+        case to, by, confirm
         case dryRun = "dry_run"
     }
 }

@@ -47,6 +47,14 @@ public func buildRouter(control: any MonitorControl, token: String, metrics: (@S
         let body = try await StrictBody.decode(FailoverRequest.self, request, context) ?? FailoverRequest()
         let event = FailoverEvent.operatorFailover(to: body.to, by: body.by ?? "api")
         if body.dryRun == true { return try await answer(.outcome(control.preview(event)), dryRun: true, request, context) }
+        // With no primary identified, nothing compares the standbys' data with a primary's: the
+        // operator types the node's name a second time.
+        if let to = body.to, body.confirm != to, await control.status().state == StateKind.discovering.rawValue {
+            let view = PlanView(accepted: false, dryRun: false, from: nil, to: to, epoch: nil,
+                                refusal: "no primary is identified, so nothing shows whether \(LogSafe.escape(to, maxLength: 64)) has the newest data: repeat with confirm set to its name (lifeboat failover --to \(LogSafe.escape(to, maxLength: 64)) --confirm \(LogSafe.escape(to, maxLength: 64)))",
+                                steps: [], lossBytes: nil)
+            return try view.response(from: request, context: context).withStatus(.conflict)
+        }
         return try await answer(control.command(event), dryRun: false, request, context)
     }
     mutating.post("/switchover") { request, context -> Response in

@@ -17,7 +17,7 @@ public actor PostgresNode {
     private var fenceConnection: PostgresConnection?
     /// The fence under way, which a second fence joins: two fences at once would each terminate
     /// the other's session (the lease keeper's self-fence and an ordered fence can coincide).
-    private var fenceInFlight: Task<FenceOutcome, Error>?
+    private var fenceInFlight: Task<FenceOutcome, any Error>?
     private var nextConnectionID = 1
 
     public init(config: DatabaseNodeConfig, password: Secret?, logger: Logger) {

@@ -260,9 +260,17 @@ extension Lifeboat {
         @Option(help: "The standby to promote (default: the best one).") var to: String?
         @Flag(help: "Show the plan without acting.") var dryRun = false
         @Option(help: "Who asks (journaled).") var by: String = ProcessInfo.processInfo.environment["USER"] ?? "operator"
+        @Option(help: ArgumentHelp("The --to node's name again: needed when no primary is identified (every node a standby).", valueName: "node"))
+        var confirm: String?
+
+        func validate() throws {
+            if confirm != nil, to == nil { throw ValidationError("--confirm repeats the node of --to; give --to too") }
+            if let confirm, let to, confirm != to { throw ValidationError("--confirm \(confirm) does not match --to \(to)") }
+        }
 
         func run() async throws {
-            let (status, data) = try await options.call("POST", "/v1/failover", body: FailoverRequest(to: to, dryRun: dryRun, by: by), authenticated: true)
+            let (status, data) = try await options.call("POST", "/v1/failover", body: FailoverRequest(to: to, dryRun: dryRun, by: by, confirm: confirm),
+                                                        authenticated: true)
             try Self.report(status, data, options: options, what: "failover")
         }
 

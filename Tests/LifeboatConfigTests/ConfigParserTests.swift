@@ -33,6 +33,22 @@ database:
 """
 
 @Suite struct ConfigParserTests {
+    @Test func durabilityAndRejoinPolicies() throws {
+        #expect(parse(valid).0?.failover.durability.managed == false, "without the section synchronous_standby_names is left alone")
+        #expect(parse(valid).0?.failover.rejoin == .switchover)
+        let (config, diagnostics) = parse(valid + "\ndurability: {mode: quorum, when_short: async}\nfailover: {rejoin: auto}\n")
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(config?.failover.durability == DurabilityPolicy(mode: .quorum, whenShort: .async))
+        #expect(config?.failover.rejoin == .auto)
+        #expect(parse(valid + "\ndurability: {}\n").0?.failover.durability == DurabilityPolicy(mode: .async, whenShort: .wait))
+        let text = { (yaml: String) in parse(valid + "\n" + yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text("durability: {mode: synchronous}\n").contains("error: durability.mode: expected one of async, sync, quorum, found 'synchronous'"))
+        #expect(text("durability: {mode: sync, when_short: degrade}\n").contains("durability.when_short"))
+        #expect(text("durability: {mode: sync, strict: true}\n").contains("strict"))
+        #expect(parse(valid + "\ndurability: {mode: sync, strict: true}\n").0 == nil, "unknown keys are refused")
+        #expect(text("failover: {rejoin: always}\n").contains("error: failover.rejoin: expected one of manual, switchover, auto, reinit, found 'always'"))
+    }
+
     @Test func hardFencingByLinodePowerOff() throws {
         let withIDs = (valid + "\n").replacingOccurrences(of: "      port: 5432\n", with: "      port: 5432\n      linode_id: 111\n")
             .replacingOccurrences(of: "      port: 5433\n", with: "      port: 5433\n      linode_id: 222\n")

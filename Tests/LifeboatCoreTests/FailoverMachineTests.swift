@@ -537,3 +537,34 @@ import Testing
         #expect(!last.sideEffects.contains { if case .promote = $0 { return true } else { return false } })
     }
 }
+
+@Suite struct FailoverWithoutPrimaryTests {
+    /// Both nodes standbys: nothing is promoted on its own, and an operator who names the node to
+    /// promote gets a failover that fences the other first.
+    @Test func anOperatorNamesTheStandbyToPromoteWhenNoPrimaryIsIdentified() {
+        var h = Harness()
+        h.probe("pg-a", standby(0x2000, streaming: false))
+        h.probe("pg-b", standby(0x1000, streaming: false))
+        #expect(h.kind == .discovering)
+        #expect(h.send(.operatorFailover(to: nil, by: "ops")).contains(.refused(.noPrimaryIdentified)))
+        #expect(h.send(.operatorFailover(to: "pg-z", by: "ops")).contains(.refused(.notAStandby(node: "pg-z", primary: "no primary"))))
+        let actions = h.send(.operatorFailover(to: "pg-a", by: "ops"))
+        #expect(h.kind == .bumpingEpoch)
+        guard case .failingOver(let p) = h.machine.state else { Issue.record("not failing over"); return }
+        #expect(p.candidate == "pg-a" && p.oldPrimary == "pg-b" && p.manual && !p.planned)
+        #expect(actions.contains(.bumpEpoch(from: Epoch(0), to: Epoch(1))))
+        #expect(actions.transitionReasons.contains { $0.contains("no primary identified") && $0.contains("pg-b is fenced first") })
+    }
+
+    /// The monitor started after the primary died: the standby alone answers. The operator may
+    /// promote it; the unreachable node stands in for the old primary (fence, lease wait).
+    @Test func aMonitorStartedAfterThePrimaryDiedCanPromoteTheStandbyOnRequest() {
+        var h = Harness()
+        h.probe("pg-a", down)
+        h.probe("pg-b", standby(streaming: false))
+        #expect(h.kind == .discovering)
+        _ = h.send(.operatorFailover(to: "pg-b", by: "ops"))
+        guard case .failingOver(let p) = h.machine.state else { Issue.record("not failing over: \(h.kind)"); return }
+        #expect(p.candidate == "pg-b" && p.oldPrimary == "pg-a")
+    }
+}

@@ -77,3 +77,20 @@ import Testing
         #expect(health.record(primary(), at: Instant(offset: .seconds(7)), settings: settings) == .healthy)
     }
 }
+
+@Suite struct DurabilityPolicyTests {
+    @Test func theSettingFollowsTheModeAndTheStandbysThatStream() {
+        let sync = DurabilityPolicy(mode: .sync, whenShort: .wait)
+        #expect(sync.synchronousStandbyNames(databaseNodes: 2, streaming: 1) == ("ANY 1 (*)", false))
+        #expect(sync.synchronousStandbyNames(databaseNodes: 2, streaming: 0) == ("ANY 1 (*)", true), "wait: commits wait, never unprotected")
+        let degrading = DurabilityPolicy(mode: .sync, whenShort: .async)
+        #expect(degrading.synchronousStandbyNames(databaseNodes: 2, streaming: 0) == ("", true))
+        #expect(degrading.synchronousStandbyNames(databaseNodes: 3, streaming: 2) == ("ANY 1 (*)", false))
+        let quorum = DurabilityPolicy(mode: .quorum, whenShort: .async)
+        #expect(quorum.required(databaseNodes: 2) == 1 && quorum.required(databaseNodes: 3) == 1 && quorum.required(databaseNodes: 5) == 2)
+        #expect(quorum.synchronousStandbyNames(databaseNodes: 5, streaming: 4) == ("ANY 2 (*)", false))
+        #expect(quorum.synchronousStandbyNames(databaseNodes: 5, streaming: 1) == ("ANY 1 (*)", true))
+        #expect(DurabilityPolicy(mode: .quorum).synchronousStandbyNames(databaseNodes: 5, streaming: 1) == ("ANY 2 (*)", true))
+        #expect(DurabilityPolicy(mode: .async).synchronousStandbyNames(databaseNodes: 3, streaming: 0) == ("", false))
+    }
+}

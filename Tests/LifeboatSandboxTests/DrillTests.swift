@@ -229,6 +229,24 @@ import Testing
     }
 }
 
+@Suite(.serialized) struct DurabilityDrillTests {
+    /// durability: sync under four writers without pause: the killed primary's acknowledged writes
+    /// are all on the new primary (Benchmarks/durability.sh runs it five times, with async beside).
+    @Test func withSyncAKilledPrimaryLosesNoAcknowledgedWrite() async throws {
+        var policy = FailoverPolicy.default
+        policy.durability = DurabilityPolicy(mode: .sync, whenShort: .async)
+        var drill = SandboxDrill(policy: policy, logger: testLogger())
+        drill.writers = 4
+        let report = try await drill.run()
+        #expect(report.passed, "\(report.problems)")
+        #expect(report.rpoLostWrites == 0)
+        #expect(report.durability == "sync (when_short: async)")
+        #expect(report.writers == 4)
+        #expect((report.writesPerSecond ?? 0) > 0)
+        #expect(report.writesAcknowledged > report.writesBeforeFault)
+    }
+}
+
 @Suite(.serialized) struct FailbackDrillTests {
     /// `lifeboat drill --sandbox --failback`: kill, fail over, rejoin the old primary with
     /// pg_rewind, switch over back.

@@ -321,7 +321,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .trafficNotSwitched(let progress, _):
             primary = progress.candidate
         case .discovering:
-            return [.refused(.noPrimaryIdentified)]
+            return failoverWithoutPrimary(to: target, by: who, now: now)
         case .failingOver:
             return [.refused(.failoverRunning)]
         case .failed:
@@ -334,6 +334,30 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         }
         let lag = chosen.lagBytes.map { ", \($0) bytes behind" } ?? ""
         return beginFailover(from: primary, to: chosen.node, reason: "operator \(who) asked for failover to \(chosen.node)\(lag)",
+                             manual: true, planned: false, now: now)
+    }
+
+    /// Every reachable database node is a standby (none was promoted, or the primary came back in
+    /// recovery): the operator names the one to promote. Another node stands in for the old primary
+    /// in the workflow — fenced first as a precaution (a standby is read-only already), retired
+    /// until seen streaming again, and traffic moved from its region.
+    private mutating func failoverWithoutPrimary(to target: String?, by who: String, now: Instant) -> [FailoverAction] {
+        guard let target else { return [.refused(.noPrimaryIdentified)] }
+        let statuses = topology.databaseNodes.compactMap { node in health[node.name]?.currentStatus.map { (node.name, $0) } }
+        // Discovery has not finished, or some node is out of recovery: not this case.
+        guard statuses.count == topology.databaseNodes.count || statuses.contains(where: { $0.0 == target }),
+              statuses.allSatisfy({ $0.1.inRecovery }) else { return [.refused(.noPrimaryIdentified)] }
+        guard topology.databaseNodes.contains(where: { $0.name == target }) else {
+            return [.refused(.notAStandby(node: target, primary: "no primary"))]
+        }
+        guard let standIn = topology.databaseNodes.map(\.name).first(where: { $0 != target }) else { return [.refused(.noPrimaryIdentified)] }
+        let chosen: CandidateAssessment
+        switch pick(target, excluding: standIn) {
+        case .failure(let refusal): return [.refused(refusal)]
+        case .success(let assessment): chosen = assessment
+        }
+        return beginFailover(from: standIn, to: chosen.node,
+                             reason: "operator \(who) asked for failover to \(chosen.node) with no primary identified (every reachable node is a standby); \(standIn) is fenced first as a precaution",
                              manual: true, planned: false, now: now)
     }
 

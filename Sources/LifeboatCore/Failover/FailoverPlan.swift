@@ -15,7 +15,7 @@ public enum CommandRefusal: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case .noPrimaryIdentified: return "no primary has been identified yet"
+        case .noPrimaryIdentified: return "no primary has been identified yet (with every node a standby, name the one to promote: lifeboat failover --to NODE)"
         case .failoverRunning: return "a failover is already running"
         case .lastFailoverFailed: return "the last failover failed; reset it first"
         case .notAStandby(let node, let primary): return "\(node) is not a standby of \(primary)"

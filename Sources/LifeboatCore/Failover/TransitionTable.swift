@@ -15,6 +15,7 @@ public struct Transition: Sendable, Equatable {
 public enum TransitionTable {
     public static let all: [Transition] = [
         Transition(.discovering, .monitoring, "exactly one reachable node accepts writes"),
+        Transition(.discovering, .bumpingEpoch, "every reachable node is a standby and an operator named the one to promote"),
         Transition(.monitoring, .confirming, "primary probes failed past the failure threshold"),
         Transition(.monitoring, .discovering, "primary is in recovery (demoted outside Lifeboat)"),
         Transition(.monitoring, .bumpingEpoch, "operator asked for a failover"),
