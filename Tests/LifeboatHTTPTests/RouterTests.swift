@@ -60,7 +60,7 @@ import Testing
         try await app(control).test(.router) { client in
             try await client.execute(uri: "/v1/failover", method: .post, headers: Self.auth, body: ByteBuffer(string: #"{"dryRun": true}"#)) { response in
                 #expect(response.status == .badRequest)
-                #expect(message(response) == "unknown field 'dryRun' (did you mean 'dry_run'?); this request takes to, dry_run, by")
+                #expect(message(response) == "unknown field 'dryRun' (did you mean 'dry_run'?); this request takes to, dry_run, by, confirm")
             }
             try await client.execute(uri: "/v1/pause", method: .post, headers: Self.auth, body: ByteBuffer(string: #"{"by": "a", "force": 1}"#)) { response in
                 #expect(response.status == .badRequest)
@@ -77,7 +77,7 @@ import Testing
             for (body, expected) in [
                 (#"{"dry_run": "yes"}"#, "field 'dry_run' must be true or false"),
                 (#"{"to": 7}"#, "field 'to' must be a string"),
-                (#"[1, 2]"#, "the body must be a JSON object with the keys to, dry_run, by"),
+                (#"[1, 2]"#, "the body must be a JSON object with the keys to, dry_run, by, confirm"),
                 (#"{"to": "#, "the body is not valid JSON"),
             ] {
                 try await client.execute(uri: "/v1/switchover", method: .post, headers: Self.auth, body: ByteBuffer(string: body)) { response in
