@@ -385,7 +385,7 @@ extension PostgresNode {
     /// The settings `lifeboat doctor` reads (pg_settings' `setting` and `unit`).
     public static let doctorSettings = ["wal_level", "max_wal_senders", "max_replication_slots", "hot_standby", "wal_log_hints",
                                         "data_checksums", "wal_receiver_timeout", "wal_sender_timeout", "default_transaction_read_only",
-                                        "listen_addresses", "ssl", "synchronous_standby_names"]
+                                        "listen_addresses", "ssl", "synchronous_standby_names", "wal_keep_size"]
 
     /// What `lifeboat doctor` needs to know of this server, over a fresh connection.
     public func doctorFacts(timeout: Duration) async -> NodeFacts {

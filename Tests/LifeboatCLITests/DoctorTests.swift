@@ -52,6 +52,7 @@ import Testing
             _ = try await cluster.psql(primary, "ALTER SYSTEM SET default_transaction_read_only = on")
             _ = try await cluster.psql(primary, "SELECT pg_reload_conf()")
             _ = try await cluster.psql(standby, "ALTER SYSTEM SET wal_receiver_timeout = '60s'")
+            _ = try await cluster.psql(standby, "ALTER SYSTEM SET wal_keep_size = 0")
             _ = try await cluster.psql(standby, "SELECT pg_reload_conf()")
             let noLease = try config(cluster, dir: dir, lease: false)
             let warned = try await CLI.run(["doctor", "--config", noLease])
@@ -59,6 +60,8 @@ import Testing
             #expect(warned.stdout.contains("warning: wal_receiver_timeout: wal_receiver_timeout is 60s and there is no primary lease"), "\(warned.stdout)")
             #expect(warned.stdout.contains("fix: ALTER SYSTEM SET wal_receiver_timeout = '5s'; SELECT pg_reload_conf();"), "\(warned.stdout)")
             #expect(warned.stdout.contains("warning: default_transaction_read_only: this primary is read-only"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("warning: wal_keep_size: wal_keep_size is 0 and no replication slot keeps WAL"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("fix: ALTER SYSTEM SET wal_keep_size = '1GB'; SELECT pg_reload_conf();"), "\(warned.stdout)")
             #expect(warned.stdout.contains("warning: replication slot: slot gone_standby is not in use"), "\(warned.stdout)")
             #expect(warned.stdout.contains("fix: if its standby is gone for good: SELECT pg_drop_replication_slot('gone_standby');"), "\(warned.stdout)")
 

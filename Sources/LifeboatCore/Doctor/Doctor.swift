@@ -191,6 +191,10 @@ public enum Doctor {
             add(.warning, "wal_log_hints", "neither wal_log_hints nor data checksums are on: pg_rewind refuses, so a former primary can only rejoin by a full base backup",
                 "ALTER SYSTEM SET wal_log_hints = on; then restart PostgreSQL (or initdb --data-checksums for new clusters)")
         }
+        if setting("wal_keep_size").flatMap({ Int($0.value) }) == 0, f.replicationSlots?.isEmpty ?? true {
+            add(.warning, "wal_keep_size", "wal_keep_size is 0 and no replication slot keeps WAL: pg_rewind needs this node's WAL back to the last checkpoint before a fork, which a checkpoint may already have recycled, so a rejoin may need --reinit (a full base backup)",
+                "ALTER SYSTEM SET wal_keep_size = '1GB'; SELECT pg_reload_conf();")
+        }
         if !context.leaseInUse {
             for name in ["wal_receiver_timeout", "wal_sender_timeout"] {
                 if let seconds = setting(name)?.seconds, seconds <= 0 || seconds > slowReceiverTimeout {
