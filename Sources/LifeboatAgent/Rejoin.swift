@@ -14,6 +14,8 @@ struct ControlData: Sendable, Equatable {
     var timeline: UInt32?
     /// Where replay of the last checkpoint starts.
     var redo: LSN?
+    /// `initdb --wal-segsize` (16 MiB by default).
+    var segmentBytes: UInt64
 
     /// Parses `pg_controldata`'s `Name: value` lines (LANG=C).
     init(parsing output: String) {
@@ -30,6 +32,7 @@ struct ControlData: Sendable, Equatable {
         }
         timeline = fields["Latest checkpoint's TimeLineID"].flatMap { UInt32($0) }
         redo = fields["Latest checkpoint's REDO location"].flatMap { LSN($0) }
+        segmentBytes = fields["Bytes per WAL segment"].flatMap { UInt64($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 16 << 20
     }
 
     var cleanlyShutDown: Bool { state == .shutDown || state == .shutDownInRecovery }
@@ -159,7 +162,7 @@ extension Agent {
             controlData = try await tools.controlData()
             if !controlData.cleanlyShutDown {
                 if let redo = controlData.redo, let tli = controlData.timeline {
-                    walEnd = await tools.records(from: redo, timeline: tli).records.last?.end
+                    walEnd = await tools.records(from: redo, timeline: tli, segmentBytes: controlData.segmentBytes).records.last?.end
                 }
                 run.phase("recover", try await tools.singleUserRecovery())
                 controlData = try await tools.controlData()
@@ -193,7 +196,7 @@ extension Agent {
                 method = .rewind
                 run.phase("plan", "diverged at \(fork) on timeline \(timeline)")
                 // 4. Count what only this node has, before pg_rewind replaces its WAL.
-                discarded = await tools.discardedRange(fork: fork, forkTimeline: timeline, ownTimeline: controlData.timeline ?? timeline, until: walEnd)
+                discarded = await tools.discardedRange(fork: fork, forkTimeline: timeline, ownTimeline: controlData.timeline ?? timeline, until: walEnd, segmentBytes: controlData.segmentBytes)
                 run.phase("count", discarded.map { d in d.transactions.map { "\($0) transactions in \(d.from)–\(d.to)" } ?? "not counted: \(d.countError ?? "")" } ?? "")
             case .rewind:
                 break
@@ -401,21 +404,34 @@ struct PostgresTools {
     }
 
     /// `postgres --single` on the stopped data directory: crash recovery, then a clean shutdown.
-    /// Tried again while the killed server's last processes still hold the directory (up to 20 s).
+    /// Runs once the killed server's last processes (a backend's working directory is the data
+    /// directory) are gone — they hold the directory until they notice (up to 20 s).
     func singleUserRecovery() async throws -> String {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(20))
+        var holders = Self.processes(workingIn: control.dataDirectory)
+        while !holders.isEmpty, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+            holders = Self.processes(workingIn: control.dataDirectory)
+        }
+        guard holders.isEmpty else {
+            throw AgentError("processes \(holders.map(String.init).joined(separator: ", ")) still run in \(control.dataDirectory) 20 s after the server stopped")
+        }
         var arguments = ["--single", "-F", "-D", control.dataDirectory]
         if let dir = control.configDirectory { arguments += ["-c", "config_file=\(dir)/postgresql.conf"] }
         arguments.append("template1")
-        while true {
-            let outcome = try await run("postgres", arguments, timeout: .seconds(600))
-            if outcome.succeeded { return "crash recovery finished in single-user mode (\(outcome.duration.milliseconds) ms)" }
-            let text = outcome.errorOutput + outcome.output
-            guard text.contains("lock file"), clock.now < deadline else {
-                throw AgentError("postgres --single: \(outcome.describe(timeout: .seconds(600)))")
-            }
-            try? await Task.sleep(for: .milliseconds(200))
+        let outcome = try await run("postgres", arguments, timeout: .seconds(600))
+        guard outcome.succeeded else { throw AgentError("postgres --single: \(outcome.describe(timeout: .seconds(600)))") }
+        return "crash recovery finished in single-user mode (\(outcome.duration.milliseconds) ms)"
+    }
+
+    /// Live processes whose working directory is `directory` (/proc/PID/cwd; a zombie has none).
+    static func processes(workingIn directory: String) -> [Int32] {
+        let fm = FileManager.default
+        let target = (directory as NSString).resolvingSymlinksInPath
+        return ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), let cwd = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd") else { return nil }
+            return cwd == target ? pid : nil
         }
     }
 
@@ -473,7 +489,7 @@ struct PostgresTools {
     }
 
     /// The WAL records from `start` to the end of valid WAL (pg_waldump stops with an error there).
-    func records(from start: LSN, timeline: UInt32) async -> (records: [WALRecord], error: String?) {
+    func records(from start: LSN, timeline: UInt32, segmentBytes: UInt64) async -> (records: [WALRecord], error: String?) {
         let outcome: ProcessOutcome
         do {
             outcome = try await run("pg_waldump", ["-p", "\(control.dataDirectory)/pg_wal", "--timeline", String(timeline), "--start", start.description],
@@ -482,18 +498,26 @@ struct PostgresTools {
             return ([], "\(error)")
         }
         let records = outcome.output.split(separator: "\n").compactMap(WALRecord.init(line:)).filter { $0.lsn >= start }
-        // The normal ending: the first invalid record after the last valid one.
-        let normalEnd = outcome.succeeded || outcome.errorOutput.contains("invalid record length") || outcome.errorOutput.contains("record with incorrect")
-            || outcome.errorOutput.contains("invalid magic number") || outcome.errorOutput.contains("could not find a valid record")
-        return (records, records.isEmpty && !normalEnd ? (Self.firstError(outcome.errorOutput) ?? outcome.describe(timeout: .seconds(300))) : nil)
+        // pg_waldump always ends with an error at the end of valid WAL. No record at all is the WAL
+        // ending right at `start` when the segment holding `start` is there; without it, unreadable.
+        let segment = Self.segmentFile(timeline: timeline, lsn: start, segmentBytes: segmentBytes)
+        let readable = !records.isEmpty || FileManager.default.fileExists(atPath: "\(control.dataDirectory)/pg_wal/\(segment)")
+        return (records, readable ? nil : "no WAL segment \(segment) in pg_wal: " + (Self.firstError(outcome.errorOutput) ?? outcome.describe(timeout: .seconds(300))))
+    }
+
+    /// The WAL segment file name holding `lsn` (`TTTTTTTTXXXXXXXXYYYYYYYY`).
+    static func segmentFile(timeline: UInt32, lsn: LSN, segmentBytes: UInt64) -> String {
+        let number = lsn.value / segmentBytes
+        let perLogID = 0x1_0000_0000 / segmentBytes
+        return String(format: "%08X%08X%08X", timeline, UInt32(truncatingIfNeeded: number / perLogID), UInt32(truncatingIfNeeded: number % perLogID))
     }
 
     /// The WAL this node has after the fork (up to `until`, where its WAL ended before crash
     /// recovery), read with pg_waldump before pg_rewind replaces it.
-    func discardedRange(fork: LSN, forkTimeline: UInt32, ownTimeline: UInt32, until: LSN?) async -> RejoinReport.Discarded {
+    func discardedRange(fork: LSN, forkTimeline: UInt32, ownTimeline: UInt32, until: LSN?, segmentBytes: UInt64) async -> RejoinReport.Discarded {
         var result = RejoinReport.Discarded(forkLSN: fork.description, forkTimeline: forkTimeline, from: fork.description, to: fork.description,
                                             bytes: 0, transactions: nil, transactionIds: [])
-        let (all, error) = await records(from: fork, timeline: ownTimeline)
+        let (all, error) = await records(from: fork, timeline: ownTimeline, segmentBytes: segmentBytes)
         if let error {
             result.countError = error
             return result

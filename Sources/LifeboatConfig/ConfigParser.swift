@@ -66,21 +66,7 @@ public enum ConfigParser {
         let services = top["services"].map { parseServices($0, regions: regions, reader: reader) } ?? []
         let detection = top["detection"].map { parseDetection($0, reader: reader) } ?? .default
         var failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
-        if let n = top["durability"], let d = reader.mapping(n, "durability", keys: ["mode", "when_short"]) {
-            failover.durability.managed = true
-            if let m = d["mode"], let text = reader.string(m, "durability.mode") {
-                let all = DurabilityPolicy.Mode.allCases.map(\.rawValue)
-                if let mode = DurabilityPolicy.Mode(rawValue: text) { failover.durability.mode = mode } else {
-                    reader.error(m, "durability.mode", "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
-                }
-            }
-            if let w = d["when_short"], let text = reader.string(w, "durability.when_short") {
-                let all = DurabilityPolicy.WhenShort.allCases.map(\.rawValue)
-                if let value = DurabilityPolicy.WhenShort(rawValue: text) { failover.durability.whenShort = value } else {
-                    reader.error(w, "durability.when_short", "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
-                }
-            }
-        }
+        if let n = top["durability"] { parseDurability(n, into: &failover.durability, reader: reader) }
 
         let dns = top["dns"].flatMap { node -> DNSConfig? in
             if reader.isNull(node) { return nil }
@@ -525,44 +511,6 @@ public enum ConfigParser {
         return settings
     }
 
-    private static func parseFailover(_ node: Node, reader: ConfigReader) -> FailoverPolicy {
-        var policy = FailoverPolicy.default
-        guard let f = reader.mapping(node, "failover", keys: failoverKeys) else { return policy }
-        if let n = f["automatic"], let v = reader.bool(n, f.path("automatic")) { policy.automatic = v }
-        if let n = f["max_lag_bytes"], let v = reader.bytes(n, f.path("max_lag_bytes")) { policy.maxLagBytes = v }
-        if let n = f["max_lag_seconds"] {
-            // A bare number means seconds; a duration such as 30s or 1m works too.
-            if case .scalar(let s) = n, let seconds = Int(s.string) {
-                if seconds < 0 {
-                    reader.error(n, f.path("max_lag_seconds"), "must not be negative")
-                } else if seconds > 30 * 24 * 3600 {
-                    reader.error(n, f.path("max_lag_seconds"), "must be at most 2592000 (30 days), found \(seconds)")
-                } else {
-                    policy.maxLagSeconds = .seconds(seconds)
-                }
-            } else if let v = reader.duration(n, f.path("max_lag_seconds")) {
-                policy.maxLagSeconds = v
-            }
-        }
-        if let n = f["cooldown"], let v = reader.duration(n, f.path("cooldown")) { policy.cooldown = v }
-        if let n = f["step_attempts"], let v = reader.int(n, f.path("step_attempts"), min: 1, max: 20) { policy.stepAttempts = v }
-        if let n = f["retry_delay"], let v = reader.duration(n, f.path("retry_delay"), atLeast: .milliseconds(10), atMost: .seconds(60)) { policy.retryDelay = v }
-        if let n = f["lease_ttl"] {
-            if reader.isNull(n) {
-                policy.leaseTTL = nil
-            } else if let v = reader.duration(n, f.path("lease_ttl"), atLeast: .seconds(3), atMost: .seconds(300)) {
-                policy.leaseTTL = v
-            }
-        }
-        if let n = f["failsafe"], let v = reader.bool(n, f.path("failsafe")) { policy.failsafe = v }
-        if let n = f["rejoin"], let text = reader.string(n, f.path("rejoin")) {
-            let all = RejoinPolicy.allCases.map(\.rawValue)
-            if let value = RejoinPolicy(rawValue: text) { policy.rejoin = value } else {
-                reader.error(n, f.path("rejoin"), "expected one of \(all.joined(separator: ", ")), found '\(text)'\(Suggestions.hint(for: text, in: all))")
-            }
-        }
-        return policy
-    }
 
     /// Where a YAML error is and what it is, without the document (Yams' own description
     /// repeats the whole file). Positions are 1-based; a reader error (a control character, bad

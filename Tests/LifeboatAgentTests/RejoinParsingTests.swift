@@ -33,6 +33,14 @@ import Testing
         #expect(ControlData(parsing: "Database cluster state:               shut down in recovery\n").cleanlyShutDown)
         #expect(ControlData(parsing: "Database cluster state:               shut down\n").cleanlyShutDown)
         #expect(!ControlData(parsing: "garbage").cleanlyShutDown)
+        #expect(ControlData(parsing: "Bytes per WAL segment:                16777216\n").segmentBytes == 16 << 20)
+        #expect(ControlData(parsing: "Bytes per WAL segment:                67108864\n").segmentBytes == 64 << 20)
+    }
+
+    @Test func walSegmentFileNamesFollowPostgreSQLs() {
+        #expect(PostgresTools.segmentFile(timeline: 1, lsn: LSN(0x3018058), segmentBytes: 16 << 20) == "000000010000000000000003")
+        #expect(PostgresTools.segmentFile(timeline: 2, lsn: LSN("16/B374D848")!, segmentBytes: 16 << 20) == "0000000200000016000000B3")
+        #expect(PostgresTools.segmentFile(timeline: 1, lsn: LSN("1/40000000")!, segmentBytes: 64 << 20) == "000000010000000100000010")
     }
 
     @Test func theNodesOwnAutoConfKeepsItsSettingsLosesTheFenceAndGetsTheNewPrimary() {
