@@ -341,7 +341,13 @@ public struct SandboxDrill: Sendable {
         } else {
             problems.append("\(original) did not stream from \(other) within 90s of its rejoin")
         }
-        if report == nil { report = await monitor.control.rejoins?.lastReport(of: original) }
+        if report == nil {
+            // The node streams a moment before its agent's answer reaches the monitor's coordinator.
+            _ = try? await waitUntil(clock: clock, timeout: .seconds(15), "the rejoin report of \(original)") {
+                await monitor.control.rejoins?.lastReport(of: original) != nil
+            }
+            report = await monitor.control.rejoins?.lastReport(of: original)
+        }
         figures.rejoinMethod = report?.method.rawValue
         guard problems.isEmpty else { return (figures, report) }
 
