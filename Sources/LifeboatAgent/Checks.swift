@@ -116,13 +116,7 @@ enum DiskSpace {
         return nil
     }
 
-    static func format(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func format(_ bytes: UInt64) -> String { ByteCount(bytes).description }
 }
 
 /// MySQL/MariaDB: connect and `mysql_ping`, through Debian's libmariadb. The C client blocks, so

@@ -128,6 +128,10 @@ extension Agent {
         }
         do { try epochs.admit(order.epoch) } catch { throw run.fail("check", "\(error)") }
         guard order.primary != config.node else { throw run.fail("check", "\(config.node) is the primary named in the order; a primary does not rejoin itself") }
+        if let slot = order.slot, slot.isEmpty || slot.utf8.count > 63
+            || !slot.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }) {
+            throw run.fail("check", "slot: a replication slot name is 1 to 63 lower-case letters, digits and '_'")
+        }
         guard rejoinBusy.withLock({ busy in defer { busy = true }; return !busy }) else {
             throw run.fail("check", "a rejoin of \(config.node) is already running")
         }
@@ -211,7 +215,7 @@ extension Agent {
         do {
             switch method {
             case .rewind: run.phase("rewind", try await tools.rewind(source: source))
-            case .reinit: run.phase("base-backup", try await tools.baseBackup(host: order.host, port: order.port))
+            case .reinit: run.phase("base-backup", try await tools.baseBackup(host: order.host, port: order.port, slot: order.slot))
             case .noRewindNeeded, .alreadyStreaming: break
             }
         } catch { throw run.fail(method == .rewind ? "rewind" : "base-backup", "\(error)") }
@@ -219,7 +223,7 @@ extension Agent {
         // 6. Its own settings back, and a standby of the primary.
         let primaryConninfo = conninfo([("host", order.host), ("port", String(order.port)), ("user", control.replicationUser),
                                         ("application_name", config.node), ("sslmode", control.sslmode.rawValue), ("passfile", control.passfile)])
-        do { run.phase("configure", try saved.restoreAsStandby(primaryConninfo: primaryConninfo, control: control)) } catch { throw run.fail("configure", "\(error)") }
+        do { run.phase("configure", try saved.restoreAsStandby(primaryConninfo: primaryConninfo, slot: order.slot, control: control)) } catch { throw run.fail("configure", "\(error)") }
 
         // 7. Start and wait until it streams.
         do { run.phase("start", try await tools.start()) } catch { throw run.fail("start", "\(error)") }
@@ -305,7 +309,7 @@ struct SavedConfiguration {
 
     /// Writes the saved files back; postgresql.auto.conf without a read-only fence and with this
     /// rejoin's primary_conninfo; standby.signal. Returns what it did, in words.
-    func restoreAsStandby(primaryConninfo: String, control: PostgresControl) throws -> String {
+    func restoreAsStandby(primaryConninfo: String, slot: String?, control: PostgresControl) throws -> String {
         let auto = "\(control.dataDirectory)/postgresql.auto.conf"
         var restored: [String] = []
         var autoOwner: (uid_t, gid_t)?
@@ -313,23 +317,32 @@ struct SavedConfiguration {
             var contents = file.contents
             if file.path == auto {
                 autoOwner = file.owner
-                contents = Data(Self.standbyAutoConf(String(decoding: file.contents, as: UTF8.self), primaryConninfo: primaryConninfo).utf8)
+                contents = Data(Self.standbyAutoConf(String(decoding: file.contents, as: UTF8.self), primaryConninfo: primaryConninfo, slot: slot).utf8)
             }
             try Self.write(contents, to: file.path, owner: file.owner ?? Self.owner(of: control.dataDirectory), mode: file.mode ?? 0o600)
             restored.append((file.path as NSString).lastPathComponent)
         }
         if !files.contains(where: { $0.path == auto }) {
-            try Self.write(Data(Self.standbyAutoConf("", primaryConninfo: primaryConninfo).utf8), to: auto,
+            try Self.write(Data(Self.standbyAutoConf("", primaryConninfo: primaryConninfo, slot: slot).utf8), to: auto,
                            owner: autoOwner ?? Self.owner(of: control.dataDirectory), mode: 0o600)
         }
         try? FileManager.default.removeItem(atPath: "\(control.dataDirectory)/recovery.signal")
         try Self.write(Data(), to: "\(control.dataDirectory)/standby.signal", owner: Self.owner(of: control.dataDirectory), mode: 0o600)
-        return "kept its own \(restored.joined(separator: ", ")); standby.signal and primary_conninfo written"
+        // Lifeboat's slots from its time as primary (pg_rewind leaves pg_replslot alone) would hold
+        // WAL back on a standby for no one; the monitor makes new ones if it is primary again.
+        let slots = "\(control.dataDirectory)/pg_replslot"
+        var dropped: [String] = []
+        for entry in ((try? FileManager.default.contentsOfDirectory(atPath: slots)) ?? []).sorted() where entry.hasPrefix(ReplicationSlots.prefix) {
+            try FileManager.default.removeItem(atPath: "\(slots)/\(entry)")
+            dropped.append(entry)
+        }
+        let droppedText = dropped.isEmpty ? "" : "; dropped its old slot(s) \(dropped.joined(separator: ", "))"
+        return "kept its own \(restored.joined(separator: ", ")); standby.signal and primary_conninfo\(slot.map { " (slot \($0))" } ?? "") written\(droppedText)"
     }
 
     /// The node's own auto.conf lines, minus a read-only fence and any earlier primary_conninfo or
-    /// primary_slot_name, plus the new primary_conninfo.
-    static func standbyAutoConf(_ text: String, primaryConninfo: String) -> String {
+    /// primary_slot_name, plus the new primary_conninfo (and slot).
+    static func standbyAutoConf(_ text: String, primaryConninfo: String, slot: String? = nil) -> String {
         let dropped: Set<String> = ["default_transaction_read_only", "primary_conninfo", "primary_slot_name"]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
             ReadOnlyStart.settingName(of: line).map { !dropped.contains($0) } ?? true
@@ -339,6 +352,7 @@ struct SavedConfiguration {
         }
         while lines.last == "" { lines.removeLast() }
         lines.append("primary_conninfo = '\(primaryConninfo.replacingOccurrences(of: "'", with: "''"))'")
+        if let slot { lines.append("primary_slot_name = '\(slot)'") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -465,7 +479,9 @@ struct PostgresTools {
     }
 
     /// Empties the data directory (keeping the directory, its owner and mode) and clones the primary.
-    func baseBackup(host: String, port: Int) async throws -> String {
+    /// With `slot`, the backup's WAL streams through the node's slot (which then holds the WAL from
+    /// the backup's start until the standby streams through it).
+    func baseBackup(host: String, port: Int, slot: String? = nil) async throws -> String {
         let fm = FileManager.default
         for entry in (try? fm.contentsOfDirectory(atPath: control.dataDirectory)) ?? [] {
             try fm.removeItem(atPath: "\(control.dataDirectory)/\(entry)")
@@ -473,7 +489,7 @@ struct PostgresTools {
         let outcome = try await run("pg_basebackup", ["-D", control.dataDirectory, "-d",
                                                       conninfo([("host", host), ("port", String(port)), ("user", control.replicationUser),
                                                                 ("sslmode", control.sslmode.rawValue), ("passfile", control.passfile)]),
-                                                      "-X", "stream", "-c", "fast"], timeout: .seconds(6 * 3600))
+                                                      "-X", "stream", "-c", "fast"] + (slot.map { ["-S", $0] } ?? []), timeout: .seconds(6 * 3600))
         guard outcome.succeeded else {
             throw AgentError(Self.firstError(outcome.errorOutput) ?? "pg_basebackup: \(outcome.describe(timeout: .seconds(6 * 3600)))")
         }

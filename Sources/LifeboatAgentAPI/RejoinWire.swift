@@ -12,10 +12,14 @@ public struct RejoinOrder: Codable, Sendable, Equatable {
     public var port: Int
     /// A fresh `pg_basebackup` when pg_rewind cannot be used (or always, with `force`).
     public var reinit: Reinit
+    /// The physical replication slot on the primary to stream through (`primary_slot_name`); nil
+    /// with `replication_slots: {managed: false}`.
+    public var slot: String?
 
     public typealias Reinit = ReinitChoice
 
-    public init(epoch: UInt64, primary: String, host: String, port: Int, reinit: Reinit) {
+    public init(epoch: UInt64, primary: String, host: String, port: Int, reinit: Reinit, slot: String? = nil) {
+        self.slot = slot
         self.epoch = epoch
         self.primary = primary
         self.host = host
@@ -24,7 +28,7 @@ public struct RejoinOrder: Codable, Sendable, Equatable {
     }
 }
 
-extension RejoinOrder: AgentBody { public static var fields: [String] { ["epoch", "primary", "host", "port", "reinit"] } }
+extension RejoinOrder: AgentBody { public static var fields: [String] { ["epoch", "primary", "host", "port", "reinit", "slot"] } }
 
 /// The agent's answer: a report (200) or the step that failed (409, 500).
 struct RejoinAnswer: Decodable {

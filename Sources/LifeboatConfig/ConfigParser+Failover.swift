@@ -44,6 +44,14 @@ extension ConfigParser {
         if let w = d["when_short"], let value = choice(DurabilityPolicy.WhenShort.self, w, "durability.when_short", reader: reader) { durability.whenShort = value }
     }
 
+    static func parseSlots(_ node: Node, into slots: inout SlotPolicy, reader: ConfigReader) {
+        guard let s = reader.mapping(node, "replication_slots", keys: ["managed", "alert_retained"]) else { return }
+        if let m = s["managed"], let v = reader.bool(m, "replication_slots.managed") { slots.managed = v }
+        if let a = s["alert_retained"], let v = reader.bytes(a, "replication_slots.alert_retained") {
+            if v == 0 { reader.error(a, "replication_slots.alert_retained", "must be more than 0 bytes (every slot holds some WAL)") } else { slots.alertRetainedBytes = v }
+        }
+    }
+
     /// One of an enumeration's raw values, or an error listing them (with a suggestion).
     static func choice<E: RawRepresentable & CaseIterable>(_ type: E.Type, _ node: Node, _ path: String, reader: ConfigReader) -> E? where E.RawValue == String {
         guard let text = reader.string(node, path) else { return nil }

@@ -4,7 +4,7 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls", "durability"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls", "durability", "replication_slots"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
@@ -67,6 +67,7 @@ public enum ConfigParser {
         let detection = top["detection"].map { parseDetection($0, reader: reader) } ?? .default
         var failover = top["failover"].map { parseFailover($0, reader: reader) } ?? .default
         if let n = top["durability"] { parseDurability(n, into: &failover.durability, reader: reader) }
+        if let n = top["replication_slots"] { parseSlots(n, into: &failover.slots, reader: reader) }
 
         let dns = top["dns"].flatMap { node -> DNSConfig? in
             if reader.isNull(node) { return nil }
@@ -127,6 +128,13 @@ public enum ConfigParser {
             reader.error(top.node, "agents", "nodes name agents, but there is no agents: section with the key to sign requests with")
         }
 
+        if failover.slots.managed, let db {
+            let paths = Dictionary(db.names.map { ($0.0, ($0.1, $0.2)) }, uniquingKeysWith: { first, _ in first })
+            for group in ReplicationSlots.collisions(db.names.map(\.0)) {
+                let (path, node) = paths[group[1]] ?? ("database.nodes", top.node)
+                reader.error(node, path, "nodes \(group.joined(separator: " and ")) would share the replication slot \(ReplicationSlots.name(for: group[0])) (a slot name is lower-case letters, digits and '_'): rename one, or set replication_slots: {managed: false}")
+            }
+        }
         // Names are unique across database and service nodes: status output and the journal use them alone.
         var seen: [String: String] = [:]
         for (name, path, node) in (db?.names ?? []) + services.flatMap(\.names) {

@@ -65,7 +65,8 @@ public enum DoctorRun {
         let order = Dictionary(uniqueKeysWithValues: config.databaseNodes.enumerated().map { ($0.element.name, $0.offset) })
         facts.sort { order[$0.node, default: 0] < order[$1.node, default: 0] }
         findings = Doctor.findings(facts, context: .init(nodeCount: config.databaseNodes.count, leaseInUse: config.failover.leaseTTL != nil,
-                                                         hosts: Dictionary(uniqueKeysWithValues: config.databaseNodes.map { ($0.name, $0.host) })))
+                                                         hosts: Dictionary(uniqueKeysWithValues: config.databaseNodes.map { ($0.name, $0.host) }),
+                                                         slotsManaged: config.failover.slots.managed))
         let primaries = facts.filter { $0.reachable && $0.inRecovery == false }.map(\.node)
         if primaries.count > 1 {
             for node in primaries {

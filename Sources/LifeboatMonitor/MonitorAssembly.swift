@@ -152,6 +152,15 @@ public struct MonitorAssembly: Sendable {
             agents: agents, interval: config.agents?.interval ?? .seconds(15), timeout: config.agents?.timeout ?? .seconds(2),
             logger: logger, settledOrder: { await slot.engine?.settledOrder },
             failsafe: failsafeView, promiseInterval: promiseInterval)
+        // The durability and slot managers' own connections to every database node.
+        var servers: [String: PostgresNode] = [:]
+        if config.failover.durability.managed || config.failover.slots.managed {
+            for node in config.databaseNodes {
+                servers[node.name] = PostgresNode(config: node, password: try node.password.map { try $0.resolve(environment: environment) }, logger: logger)
+            }
+        }
+        let slotManager = config.failover.slots.managed
+            ? SlotManager(policy: config.failover.slots, slot: slot, nodes: servers, topology: config.topology, logger: logger) : nil
         var rejoins: RejoinCoordinator?
         if let key = agentKey {
             let clients = Dictionary(uniqueKeysWithValues: config.databaseNodes.compactMap { node in
@@ -160,7 +169,7 @@ public struct MonitorAssembly: Sendable {
             let addresses = Dictionary(uniqueKeysWithValues: config.databaseNodes.map { ($0.name, RejoinCoordinator.Address(host: $0.host, port: $0.port)) })
             if !clients.isEmpty {
                 rejoins = RejoinCoordinator(targets: clients, addresses: addresses, slot: slot, topology: config.topology,
-                                            policy: config.failover.rejoin, logger: logger)
+                                            policy: config.failover.rejoin, slots: slotManager, logger: logger)
             }
         }
         var control = EngineControl(cluster: config.cluster, topology: config.topology, slot: slot, store: journal, services: services, agents: coordinator)
@@ -189,11 +198,8 @@ public struct MonitorAssembly: Sendable {
         if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }
         if let rejoins { members.append(.init(service: rejoins)) }
+        if let slotManager { members.append(.init(service: slotManager)) }
         if config.failover.durability.managed {
-            var servers: [String: PostgresNode] = [:]
-            for node in config.databaseNodes {
-                servers[node.name] = PostgresNode(config: node, password: try node.password.map { try $0.resolve(environment: environment) }, logger: logger)
-            }
             members.append(.init(service: DurabilityManager(policy: config.failover.durability, slot: slot, nodes: servers, topology: config.topology, logger: logger)))
         }
         group = ServiceGroup(configuration: .init(services: members, gracefulShutdownSignals: options.signals, logger: logger))

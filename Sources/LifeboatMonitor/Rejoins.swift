@@ -25,6 +25,8 @@ public actor RejoinCoordinator: Service {
     let policy: RejoinPolicy
     let logger: Logger
     let every: Duration
+    /// With managed slots: the node's slot is made on the primary before the agent streams through it.
+    let slots: SlotManager?
     private var running: Set<String> = []
     /// The last finished rejoin of each node (drills report it).
     private var reports: [String: RejoinReport] = [:]
@@ -33,7 +35,9 @@ public actor RejoinCoordinator: Service {
     /// Automatic tries that failed: not tried again on their own before this (the operator's command still works).
     private var backoff: [String: ContinuousClock.Instant] = [:]
 
-    init(targets: [String: AgentClient], addresses: [String: Address], slot: EngineSlot, topology: Topology, policy: RejoinPolicy, logger: Logger, every: Duration = .seconds(2)) {
+    init(targets: [String: AgentClient], addresses: [String: Address], slot: EngineSlot, topology: Topology, policy: RejoinPolicy,
+         slots: SlotManager? = nil, logger: Logger, every: Duration = .seconds(2)) {
+        self.slots = slots
         self.targets = targets
         self.addresses = addresses
         self.slot = slot
@@ -79,7 +83,16 @@ public actor RejoinCoordinator: Service {
         case .always: "from a fresh base backup (its data is replaced)"
         }
         await engine.journalLines([(.operatorCommand, "rejoin of \(node) as a standby of \(primary) \(how) asked by \(LogSafe.escape(who, maxLength: 64))")])
-        let order = RejoinOrder(epoch: epoch.value, primary: primary, host: host, port: port, reinit: reinit)
+        var slotName: String?
+        if let slots {
+            do {
+                slotName = try await slots.ensure(node: node, on: primary)
+            } catch {
+                await engine.journalLines([(.alert(.warning), "rejoin of \(node) stopped before it began: cannot make its replication slot on \(primary): \(error)")])
+                return .failed(RejoinFailure(step: "slot", error: "\(error)", phases: []))
+            }
+        }
+        let order = RejoinOrder(epoch: epoch.value, primary: primary, host: host, port: port, reinit: reinit, slot: slotName)
         do {
             let report = try await target.rejoin(order, timeout: .seconds(6 * 3600))
             var lines: [(JournalKind, String)] = [(.decision, report.summary)]

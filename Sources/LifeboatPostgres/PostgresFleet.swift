@@ -66,9 +66,22 @@ public struct PostgresFleet: DatabaseFleet {
         throw PostgresNodeError(node: node, operation: "catch-up", reason: "not caught up within \(DurationText.format(timeout)) (\(last))")
     }
 
+    /// Points `node` at the new primary. A standby streaming through a slot (`primary_slot_name`)
+    /// finds that slot on the new primary first (slots are not replicated), so its WAL receiver
+    /// connects at once instead of failing and retrying after `wal_retrieve_retry_interval`.
     public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
-        let target = try self.node(primary).config
-        return try await self.node(node).repoint(toHost: target.host, port: target.port, timeout: timeout)
+        let target = try self.node(primary)
+        let standby = try self.node(node)
+        var made = ""
+        if let slot = try? await standby.primarySlotName(timeout: timeout), !slot.isEmpty {
+            do {
+                try await target.createPhysicalSlot(slot, timeout: timeout)
+                made = "; slot \(slot) on \(primary)"
+            } catch {
+                made = "; slot \(slot) not made on \(primary) (\(PostgresNodeError.classify(error).detail)): it streams once the monitor makes it"
+            }
+        }
+        return try await standby.repoint(toHost: target.config.host, port: target.config.port, timeout: timeout) + made
     }
 
     public func shutdown() async {

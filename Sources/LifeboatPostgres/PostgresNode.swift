@@ -316,6 +316,92 @@ public actor PostgresNode {
         }
     }
 
+    /// The primary's replication slots with the WAL each holds back (`replication_slots:`).
+    public func replicationSlots(timeout: Duration) async throws -> [ReplicationSlot] {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                guard !(try await self.single(connection, "SELECT pg_is_in_recovery()", as: Bool.self)) else {
+                    throw PostgresNodeError(node: self.config.name, operation: "replication slots", reason: "the server is in recovery, not the primary")
+                }
+                let rows = try await connection.query("""
+                    SELECT slot_name::text, slot_type = 'physical', temporary, active, COALESCE(wal_status, ''),
+                           CASE WHEN restart_lsn IS NULL THEN NULL ELSE GREATEST(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8 END
+                    FROM pg_replication_slots ORDER BY slot_name
+                    """, logger: self.logger)
+                var slots: [ReplicationSlot] = []
+                for try await (name, physical, temporary, active, status, retained) in rows.decode((String, Bool, Bool, Bool, String, Int64?).self) {
+                    slots.append(ReplicationSlot(name: name, physical: physical, temporary: temporary, active: active,
+                                                 walStatus: ReplicationSlot.WALStatus(rawValue: status) ?? .unknown,
+                                                 retainedBytes: retained.map { UInt64(max(0, $0)) }))
+                }
+                return slots
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "replication slots")
+        }
+    }
+
+    /// Creates a permanent physical slot that keeps WAL from now on (one that exists already is fine).
+    public func createPhysicalSlot(_ name: String, timeout: Duration) async throws {
+        do {
+            try await withConnection(timeout: timeout) { connection in
+                try await connection.query("""
+                    SELECT pg_create_physical_replication_slot(\(name), true)
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = \(name))
+                    """, logger: self.logger)
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "create replication slot \(name)")
+        }
+    }
+
+    /// Drops a slot no walsender uses (PostgreSQL refuses an active one).
+    public func dropSlot(_ name: String, timeout: Duration) async throws {
+        do {
+            try await withConnection(timeout: timeout) { connection in
+                try await connection.query("""
+                    SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = \(name) AND NOT active
+                    """, logger: self.logger)
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "drop replication slot \(name)")
+        }
+    }
+
+    /// The slot this standby streams through (`primary_slot_name`; empty: none).
+    public func primarySlotName(timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                try await self.single(connection, "SELECT current_setting('primary_slot_name')", as: String.self)
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "primary_slot_name")
+        }
+    }
+
+    /// Points a standby's WAL receiver at `name` (`primary_slot_name`, reloaded: the receiver
+    /// reconnects through it). Returns the setting it had; one already right is left alone.
+    public func setPrimarySlotName(_ name: String, timeout: Duration) async throws -> String {
+        do {
+            return try await withConnection(timeout: timeout) { connection in
+                guard try await self.single(connection, "SELECT pg_is_in_recovery()", as: Bool.self) else {
+                    throw PostgresNodeError(node: self.config.name, operation: "primary_slot_name", reason: "the server is not a standby")
+                }
+                let current = try await self.single(connection, "SELECT current_setting('primary_slot_name')", as: String.self)
+                guard current != name else { return current }
+                // ReplicationSlots.name(for:) makes only [a-z0-9_]: safe to quote as a literal.
+                guard name.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }) else {
+                    throw PostgresNodeError(node: self.config.name, operation: "primary_slot_name", reason: "not a slot name: \(name)")
+                }
+                try await connection.query(PostgresQuery(unsafeSQL: "ALTER SYSTEM SET primary_slot_name = '\(name)'"), logger: self.logger)
+                try await connection.query("SELECT pg_reload_conf()", logger: self.logger)
+                return current
+            }
+        } catch {
+            throw PostgresNodeError.wrap(error, node: config.name, operation: "primary_slot_name")
+        }
+    }
+
     public func close() async {
         await dropProbeConnection()
         await releaseFenceSession()
@@ -385,7 +471,12 @@ extension PostgresNode {
     /// The settings `lifeboat doctor` reads (pg_settings' `setting` and `unit`).
     public static let doctorSettings = ["wal_level", "max_wal_senders", "max_replication_slots", "hot_standby", "wal_log_hints",
                                         "data_checksums", "wal_receiver_timeout", "wal_sender_timeout", "default_transaction_read_only",
-                                        "listen_addresses", "ssl", "synchronous_standby_names", "wal_keep_size"]
+                                        "listen_addresses", "ssl", "synchronous_standby_names", "wal_keep_size",
+                                        "primary_slot_name", "max_slot_wal_keep_size"]
+
+    /// What pg_rewind needs of a role that is not a superuser (docs/postgresql.md grants it).
+    public static let rewindFunctions = ["pg_ls_dir(text, boolean, boolean)", "pg_stat_file(text, boolean)",
+                                         "pg_read_binary_file(text)", "pg_read_binary_file(text, bigint, bigint, boolean)"]
 
     /// What `lifeboat doctor` needs to know of this server, over a fresh connection.
     public func doctorFacts(timeout: Duration) async -> NodeFacts {
@@ -413,6 +504,17 @@ extension PostgresNode {
                 var found: [NodeFacts.Slot] = []
                 for try await (slot, active) in slots.decode((String, Bool).self) { found.append(NodeFacts.Slot(name: slot, active: active)) }
                 facts.replicationSlots = found
+                let columns = Self.rewindFunctions.enumerated().map { "has_function_privilege(oid, 'pg_catalog.\($1)', 'EXECUTE')" }
+                let roles = try await connection.query(PostgresQuery(unsafeSQL: """
+                    SELECT rolname::text, \(columns.joined(separator: ", ")), pg_has_role(oid, 'pg_checkpoint', 'MEMBER')
+                    FROM pg_roles WHERE rolreplication AND rolcanlogin AND NOT rolsuper ORDER BY rolname
+                    """), logger: self.logger)
+                var missing: [String: [String]] = [:]
+                for try await (role, a, b, c, d, checkpoint) in roles.decode((String, Bool, Bool, Bool, Bool, Bool).self) {
+                    let lacks = zip(Self.rewindFunctions, [a, b, c, d]).filter { !$0.1 }.map(\.0) + (checkpoint ? [] : ["pg_checkpoint"])
+                    if !lacks.isEmpty { missing[role] = lacks }
+                }
+                facts.rewindGrantsMissing = missing
                 // Readable by superusers only; without it the pg_hba checks are skipped.
                 do {
                     let hba = try await connection.query("""

@@ -49,6 +49,9 @@ import Testing
             // monitor user without superuser, then a node that cannot be reached.
             _ = try await cluster.psql(primary, "SELECT pg_create_physical_replication_slot('gone_standby')")
             _ = try await cluster.psql(primary, "CREATE ROLE watcher LOGIN")
+            _ = try await cluster.psql(primary, "CREATE ROLE replicator LOGIN REPLICATION")
+            _ = try await cluster.psql(primary, "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO replicator")
+            _ = try await cluster.psql(standby, "ALTER SYSTEM SET primary_slot_name = ''")
             _ = try await cluster.psql(primary, "ALTER SYSTEM SET default_transaction_read_only = on")
             _ = try await cluster.psql(primary, "SELECT pg_reload_conf()")
             _ = try await cluster.psql(standby, "ALTER SYSTEM SET wal_receiver_timeout = '60s'")
@@ -64,6 +67,10 @@ import Testing
             #expect(warned.stdout.contains("fix: ALTER SYSTEM SET wal_keep_size = '1GB'; SELECT pg_reload_conf();"), "\(warned.stdout)")
             #expect(warned.stdout.contains("warning: replication slot: slot gone_standby is not in use"), "\(warned.stdout)")
             #expect(warned.stdout.contains("fix: if its standby is gone for good: SELECT pg_drop_replication_slot('gone_standby');"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("warning: pg_rewind: replicator can stream but pg_rewind with it would fail (a rejoin would need --reinit): it lacks pg_stat_file(text, boolean), pg_read_binary_file(text), pg_read_binary_file(text, bigint, bigint, boolean), pg_checkpoint"),
+                    "\(warned.stdout)")
+            #expect(warned.stdout.contains("fix: GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO replicator;"), "\(warned.stdout)")
+            #expect(warned.stdout.contains("warning: primary_slot_name: primary_slot_name is not set: this standby does not stream through its slot"), "\(warned.stdout)")
 
             let weak = try await CLI.run(["doctor", "--config", try config(cluster, dir: dir, user: "watcher")])
             #expect(weak.status == 1, "\(weak.stdout)")

@@ -99,6 +99,34 @@ import Testing
         #expect(findings.first?.fix == "add to pg_hba.conf: hostssl replication <replication user> 10.0.2.10/32 scram-sha-256; then SELECT pg_reload_conf();")
     }
 
+    @Test func doctorChecksManagedSlotsAndPgRewindGrants() {
+        var primary = NodeFacts(node: "pg-fra")
+        primary.reachable = true
+        primary.inRecovery = false
+        primary.settings["max_slot_wal_keep_size"] = .init(value: "-1", unit: "MB")
+        primary.replicationSlots = [.init(name: "lifeboat_pg_ams", active: false), .init(name: "barman", active: false)]
+        primary.rewindGrantsMissing = ["replicator": ["pg_read_binary_file(text)", "pg_checkpoint"]]
+        var standby = NodeFacts(node: "pg-ams")
+        standby.reachable = true
+        standby.inRecovery = true
+        standby.settings["primary_slot_name"] = .init(value: "")
+        let hosts = ["pg-fra": "10.0.1.10", "pg-ams": "10.0.2.10"]
+        let managed = Doctor.findings([primary, standby], context: .init(nodeCount: 2, leaseInUse: true, hosts: hosts, slotsManaged: true))
+        let by = { (subject: String) in managed.filter { $0.subject == subject } }
+        #expect(by("replication slot").map(\.fix) == ["lifeboat rejoin pg-ams  (or, if pg-ams is gone for good, remove it from lifeboat.yml: the monitor then drops its slot)",
+                                                      "if its standby is gone for good: SELECT pg_drop_replication_slot('barman');"])
+        #expect(by("primary_slot_name").map(\.node) == ["pg-ams"])
+        #expect(by("primary_slot_name").first?.fix.hasPrefix("ALTER SYSTEM SET primary_slot_name = 'lifeboat_pg_ams';") == true)
+        #expect(by("max_slot_wal_keep_size").map(\.node) == ["pg-fra"])
+        #expect(by("pg_rewind").first?.fix == "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO replicator; GRANT pg_checkpoint TO replicator;")
+        #expect(by("pg_rewind").first?.problem.contains("replicator can stream but pg_rewind with it would fail") == true)
+        #expect(managed.allSatisfy { $0.severity == .warning })
+        // Unmanaged: no slot advice of Lifeboat's own.
+        let unmanaged = Doctor.findings([primary, standby], context: .init(nodeCount: 2, leaseInUse: true, hosts: hosts))
+        #expect(unmanaged.filter { ["primary_slot_name", "max_slot_wal_keep_size"].contains($0.subject) }.isEmpty)
+        #expect(unmanaged.filter { $0.subject == "replication slot" }.count == 2)
+    }
+
     @Test func theAPIAddressComesFromTheListenAddressAndTLS() {
         #expect(APIOptions.url(listen: HostPort(host: "0.0.0.0", port: 8547), tls: false) == "http://127.0.0.1:8547")
         #expect(APIOptions.url(listen: HostPort(host: "10.0.1.5", port: 9000), tls: true) == "https://10.0.1.5:9000")

@@ -49,6 +49,22 @@ database:
         #expect(text("failover: {rejoin: always}\n").contains("error: failover.rejoin: expected one of manual, switchover, auto, reinit, found 'always'"))
     }
 
+    @Test func replicationSlots() throws {
+        #expect(parse(valid).0?.failover.slots == SlotPolicy(managed: true, alertRetainedBytes: 1 << 30), "managed by default")
+        let (config, diagnostics) = parse(valid + "\nreplication_slots: {managed: false, alert_retained: 4GiB}\n")
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(config?.failover.slots == SlotPolicy(managed: false, alertRetainedBytes: 4 << 30))
+        let text = { (yaml: String) in parse(yaml).1.map(\.description).joined(separator: "\n") }
+        #expect(text(valid + "\nreplication_slots: {manage: true}\n").contains("manage"))
+        #expect(parse(valid + "\nreplication_slots: {manage: true}\n").0 == nil, "unknown keys are refused")
+        #expect(text(valid + "\nreplication_slots: {alert_retained: 0}\n").contains("error: replication_slots.alert_retained: must be more than 0 bytes"))
+        #expect(text(valid + "\nreplication_slots: {managed: maybe}\n").contains("replication_slots.managed"))
+        // pg-b and PG_B would stream through the same slot.
+        let clash = valid.replacingOccurrences(of: "    - name: pg-a\n", with: "    - name: PG_B\n")
+        #expect(text(clash).contains("nodes PG_B and pg-b would share the replication slot lifeboat_pg_b"), "\(text(clash))")
+        #expect(parse(clash + "\nreplication_slots: {managed: false}\n").0 != nil, "no clash when Lifeboat keeps no slots")
+    }
+
     @Test func hardFencingByLinodePowerOff() throws {
         let withIDs = (valid + "\n").replacingOccurrences(of: "      port: 5432\n", with: "      port: 5432\n      linode_id: 111\n")
             .replacingOccurrences(of: "      port: 5433\n", with: "      port: 5433\n      linode_id: 222\n")

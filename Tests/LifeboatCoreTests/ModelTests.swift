@@ -94,3 +94,51 @@ import Testing
         #expect(DurabilityPolicy(mode: .async).synchronousStandbyNames(databaseNodes: 3, streaming: 0) == ("", false))
     }
 }
+
+@Suite struct ReplicationSlotsTests {
+    @Test func slotNamesArePostgresSlotNames() {
+        #expect(ReplicationSlots.name(for: "pg-eu-west") == "lifeboat_pg_eu_west")
+        #expect(ReplicationSlots.name(for: "DB.1") == "lifeboat_db_1")
+        let long = String(repeating: "a", count: 60) + "-x"
+        let name = ReplicationSlots.name(for: long)
+        #expect(name.count <= 63)
+        #expect(name.hasPrefix("lifeboat_" + String(repeating: "a", count: 45) + "_"))
+        #expect(name != ReplicationSlots.name(for: String(repeating: "a", count: 60) + "-y"), "the hash tells long names apart")
+        for node in ["pg-a", "PG.b", long, "0"] {
+            let slot = ReplicationSlots.name(for: node)
+            #expect(slot.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }, "\(slot)")
+        }
+        #expect(ReplicationSlots.collisions(["pg-a", "pg_a", "pg-b", "PG-A"]) == [["PG-A", "pg-a", "pg_a"]])
+        #expect(ReplicationSlots.collisions(["pg-a", "pg-b"]).isEmpty)
+    }
+
+    @Test func planKeepsOneSlotPerOtherNodeAndLeavesForeignSlotsAlone() {
+        let nodes = ["pg-a", "pg-b", "pg-c"]
+        // pg-b's slot exists; pg-c's does not; the primary's own (from an earlier term) and a removed
+        // node's are dropped unless a walsender uses them; other slots are not Lifeboat's.
+        let existing = [
+            ReplicationSlot(name: "lifeboat_pg_b", active: true),
+            ReplicationSlot(name: "lifeboat_pg_a", active: false),
+            ReplicationSlot(name: "lifeboat_pg_gone", active: false),
+            ReplicationSlot(name: "lifeboat_pg_busy", active: true),
+            ReplicationSlot(name: "lifeboat_pg_tmp", temporary: true, active: false),
+            ReplicationSlot(name: "lifeboat_cdc", physical: false, active: false),
+            ReplicationSlot(name: "barman", active: false),
+        ]
+        let plan = ReplicationSlots.plan(primary: "pg-a", nodes: nodes, existing: existing)
+        #expect(plan.create == ["lifeboat_pg_c"])
+        #expect(plan.drop == ["lifeboat_pg_a", "lifeboat_pg_gone"])
+        #expect(plan.busy == ["lifeboat_pg_busy"])
+        let settled = ReplicationSlots.plan(primary: "pg-a", nodes: ["pg-a", "pg-b"], existing: [ReplicationSlot(name: "lifeboat_pg_b", active: false)])
+        #expect(settled.isEmpty && settled.busy.isEmpty)
+    }
+
+    @Test func byteCountsForPeople() {
+        #expect(ByteCount(800).description == "800 B")
+        #expect(ByteCount(1024).description == "1.0 KiB")
+        #expect(ByteCount(1536).description == "1.5 KiB")
+        #expect(ByteCount(16 << 20).description == "16.0 MiB")
+        #expect(ByteCount((1 << 30) - 1).description == "1024.0 MiB")
+        #expect(ByteCount(UInt64.max).description.hasSuffix("PiB"))
+    }
+}

@@ -45,6 +45,10 @@ public struct NodeFacts: Sendable, Equatable, Codable {
     public var replicationSlots: [Slot]?
     /// `pg_hba_file_rules` (nil: not readable by the monitor's user).
     public var hbaRules: [HBARule]?
+    /// Login roles with REPLICATION that are not superusers, each with what pg_rewind (run by a
+    /// rejoining node with that role against this server) would lack: EXECUTE on the functions it
+    /// reads files with, and `pg_checkpoint`. Roles lacking nothing are absent. Nil: not checked.
+    public var rewindGrantsMissing: [String: [String]]?
 
     /// One line of pg_hba.conf as PostgreSQL parsed it, in typed form.
     public struct HBARule: Sendable, Equatable, Codable {
@@ -139,7 +143,10 @@ public enum Doctor {
         public var leaseInUse: Bool
         /// Each node's address as the config gives it (where its replication connections come from).
         public var hosts: [String: String]
-        public init(nodeCount: Int, leaseInUse: Bool, hosts: [String: String] = [:]) {
+        /// `replication_slots: managed` (the default): the monitor keeps a `lifeboat_…` slot per node.
+        public var slotsManaged: Bool
+        public init(nodeCount: Int, leaseInUse: Bool, hosts: [String: String] = [:], slotsManaged: Bool = false) {
+            self.slotsManaged = slotsManaged
             self.nodeCount = nodeCount
             self.leaseInUse = leaseInUse
             self.hosts = hosts
@@ -227,9 +234,33 @@ public enum Doctor {
                 }
             }
         }
+        let slotOwner = Dictionary(context.hosts.keys.map { (ReplicationSlots.name(for: $0), $0) }, uniquingKeysWith: { first, _ in first })
         for slot in f.replicationSlots ?? [] where !slot.active && f.inRecovery == false {
-            add(.warning, "replication slot", "slot \(slot.name) is not in use: it keeps WAL on the primary for a standby that is not streaming",
-                "if its standby is gone for good: SELECT pg_drop_replication_slot('\(slot.name)');")
+            if context.slotsManaged, let node = slotOwner[slot.name], node != f.node {
+                add(.warning, "replication slot", "slot \(slot.name) is not in use: \(node) does not stream, and the primary keeps every WAL segment since for it",
+                    "lifeboat rejoin \(node)  (or, if \(node) is gone for good, remove it from lifeboat.yml: the monitor then drops its slot)")
+            } else {
+                add(.warning, "replication slot", "slot \(slot.name) is not in use: it keeps WAL on the primary for a standby that is not streaming",
+                    "if its standby is gone for good: SELECT pg_drop_replication_slot('\(slot.name)');")
+            }
+        }
+        if context.slotsManaged {
+            let wanted = ReplicationSlots.name(for: f.node)
+            if f.inRecovery == true, let current = setting("primary_slot_name")?.value, current != wanted {
+                add(.warning, "primary_slot_name", "primary_slot_name is \(current.isEmpty ? "not set" : "'\(current)'"): this standby does not stream through its slot, so the primary may recycle WAL it still needs",
+                    "ALTER SYSTEM SET primary_slot_name = '\(wanted)'; SELECT pg_reload_conf();  (the leading monitor does this itself within 10 s)")
+            }
+            if f.inRecovery == false, setting("max_slot_wal_keep_size")?.value == "-1" {
+                add(.warning, "max_slot_wal_keep_size", "max_slot_wal_keep_size is unlimited: a standby away for long keeps WAL on this primary until its disk is full",
+                    "ALTER SYSTEM SET max_slot_wal_keep_size = '20GB'; SELECT pg_reload_conf();  (sized to the disk: a slot past it loses its WAL, and its standby needs lifeboat replica init)")
+            }
+        }
+        if f.inRecovery == false {
+            for (role, missing) in (f.rewindGrantsMissing ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let grants = missing.map { $0 == "pg_checkpoint" ? "GRANT pg_checkpoint TO \(role);" : "GRANT EXECUTE ON FUNCTION pg_catalog.\($0) TO \(role);" }
+                add(.warning, "pg_rewind", "\(role) can stream but pg_rewind with it would fail (a rejoin would need --reinit): it lacks \(missing.joined(separator: ", "))",
+                    grants.joined(separator: " "))
+            }
         }
         return out
     }

@@ -27,6 +27,8 @@ public struct FailoverPolicy: Sendable, Equatable {
     public var rejoin: RejoinPolicy
     /// `durability:`: synchronous replication as the monitor keeps it on the primary.
     public var durability: DurabilityPolicy = .default
+    /// `replication_slots:`: the physical slots the monitor keeps on the primary for the other nodes.
+    public var slots: SlotPolicy = .default
 
     public init(
         automatic: Bool = true,

@@ -81,6 +81,8 @@ public struct DrillReport: Codable, Sendable {
         /// Where the cluster ended: the primary, and the standbys streaming from it.
         public var endPrimary: String?
         public var endStreaming: [String]
+        /// Lifeboat's replication slots in use on the end primary (nil: slots not managed).
+        public var endSlots: [String]?
     }
 
     public struct PartitionFigures: Codable, Sendable {
@@ -176,7 +178,8 @@ public struct DrillReport: Codable, Sendable {
             lines.append("       switchover back: " + (failback.switchbackSeconds.map { "first write on the original primary after \(format3($0))s" } ?? "NOT completed")
                          + ", \(failback.lostInSwitchback) of \(failback.writesDuringSwitchback) acknowledged writes lost")
             lines.append("       other node streaming again: " + (failback.standbyAgainSeconds.map { "after \(format3($0))s" } ?? "NOT streaming"))
-            lines.append("       ends with primary \(failback.endPrimary ?? "none"), streaming: \(failback.endStreaming.isEmpty ? "none" : failback.endStreaming.joined(separator: ", "))")
+            lines.append("       ends with primary \(failback.endPrimary ?? "none"), streaming: \(failback.endStreaming.isEmpty ? "none" : failback.endStreaming.joined(separator: ", "))"
+                         + (failback.endSlots.map { ", through slot(s) \($0.isEmpty ? "none" : $0.joined(separator: ", "))" } ?? ""))
         }
         lines.append(passed ? "  drill passed" : "  drill FAILED: \(problems.joined(separator: "; "))")
         return lines.joined(separator: "\n")

@@ -395,6 +395,19 @@ public struct SandboxDrill: Sendable {
             if await standbyAgain(node) { figures.endStreaming.append(node) }
         }
         if figures.endPrimary != original { problems.append("the cluster ended with \(figures.endPrimary ?? "no primary") as primary, not \(original)") }
+        if policy.slots.managed, let node = cluster.nodes.first(where: { $0.name == original }) {
+            // Each standby streams through its own slot on the primary (made by the monitor, named in
+            // the rejoin's primary_slot_name).
+            let wanted = figures.endStreaming.map(ReplicationSlots.name(for:)).sorted()
+            var active: [String] = []
+            _ = try? await waitUntil(clock: clock, timeout: .seconds(15), "standbys streaming through their slots") {
+                let rows = (try? await cluster.psql(node, "SELECT slot_name FROM pg_replication_slots WHERE active AND slot_name LIKE 'lifeboat\\_%' ORDER BY 1")) ?? ""
+                active = rows.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                return active == wanted
+            }
+            figures.endSlots = active
+            if active != wanted { problems.append("slots in use on \(original): \(active), expected \(wanted)") }
+        }
         return (figures, report)
     }
 

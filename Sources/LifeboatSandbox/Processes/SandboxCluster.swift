@@ -101,6 +101,7 @@ public actor SandboxCluster {
             hot_standby = on
             wal_log_hints = on
             wal_keep_size = 256MB
+            max_slot_wal_keep_size = 1GB
             shared_buffers = 32MB
             max_connections = 60
             wal_receiver_status_interval = 1s
@@ -115,6 +116,8 @@ public actor SandboxCluster {
         for standby in standbys {
             try await runner.run(pg.tool("pg_basebackup"), [
                 "-h", primary.address, "-p", String(primary.port), "-U", "postgres", "-D", standby.dataDirectory, "-R", "-X", "stream", "-c", "fast",
+                // Its slot, as the monitor keeps them (replication_slots:), written as primary_slot_name.
+                "-C", "-S", ReplicationSlots.name(for: standby.name),
             ])
             try append(to: "\(standby.dataDirectory)/postgresql.conf", "\nlisten_addresses = '\(standby.address)'\nunix_socket_directories = '\(standby.socketDirectory)'\ncluster_name = '\(standby.region)'\n")
             try await startServer(standby)
