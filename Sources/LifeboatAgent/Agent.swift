@@ -255,6 +255,9 @@ public final class Agent: Sendable {
     /// Forgets the fence order: the node has rejoined as a standby.
     func clearFence() { fencedUnder.withLock { $0 = nil } }
 
+    /// Remembers a fence order's epoch (the node is out of service under it).
+    func noteFenced(under epoch: UInt64) { fencedUnder.withLock { $0 = max($0 ?? 0, epoch) } }
+
     public func status() async -> StatusReport {
         var report = StatusReport(node: config.node, region: config.region, role: .unknown, fencedUnderEpoch: fencedUnder.withLock { $0 },
                                   configFiles: [], deploymentHash: "")

@@ -11,7 +11,7 @@ import NIOCore
 extension HealthSnapshot: ResponseEncodable {}
 
 /// The agent's HTTP surface. Open: `/healthz`, `/primary`, `/replica`, `/metrics`. Signed
-/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, `/rejoin`, and failsafe mode's `/failsafe` (from the
+/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, `/rejoin`, `/demote`, and failsafe mode's `/failsafe` (from the
 /// primary's agent), `/seal` and `/promise` (from the monitor).
 public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     let router = Router()
@@ -91,6 +91,23 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
             return try jsonResponse(error, status: error.step == "check" ? .conflict : .internalServerError)
         }
         return try jsonResponse(report, status: .ok)
+    }
+    router.post("/v1/actions/demote") { request, context -> Response in
+        let (body, signed) = try await verified(request, context, agent: agent, action: "demote")
+        let order = try decode(FenceOrder.self, body)
+        guard order.epoch == signed.epoch else {
+            throw HTTPError(.badRequest, message: "the body's epoch \(order.epoch) is not the epoch the request is signed for (\(signed.epoch))")
+        }
+        do {
+            return try jsonResponse(try await agent.demote(epoch: order.epoch), status: .ok)
+        } catch let stale as StaleOrder {
+            return try jsonResponse(["error": stale.description], status: .conflict)
+        } catch let refusal as DemoteRefusal {
+            return try jsonResponse(["error": refusal.description], status: .conflict)
+        } catch {
+            agent.logger.error("demote failed", metadata: ["demote.error": "\(error)"])
+            return try jsonResponse(["error": "\(error)"], status: .internalServerError)
+        }
     }
     router.post("/v1/actions/sync-now") { request, context -> Response in
         let (body, signed) = try await verified(request, context, agent: agent, action: "sync-now")

@@ -14,6 +14,9 @@ struct ControlData: Sendable, Equatable {
     var timeline: UInt32?
     /// Where replay of the last checkpoint starts.
     var redo: LSN?
+    /// The last checkpoint record itself (`Latest checkpoint location`): after a clean shutdown,
+    /// the shutdown checkpoint, the last record the node wrote.
+    var checkpoint: LSN?
     /// `initdb --wal-segsize` (16 MiB by default).
     var segmentBytes: UInt64
 
@@ -32,10 +35,16 @@ struct ControlData: Sendable, Equatable {
         }
         timeline = fields["Latest checkpoint's TimeLineID"].flatMap { UInt32($0) }
         redo = fields["Latest checkpoint's REDO location"].flatMap { LSN($0) }
+        checkpoint = fields["Latest checkpoint location"].flatMap { LSN($0) }
         segmentBytes = fields["Bytes per WAL segment"].flatMap { UInt64($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 16 << 20
     }
 
     var cleanlyShutDown: Bool { state == .shutDown || state == .shutDownInRecovery }
+}
+
+/// `demote` refused before doing anything (answered 409).
+public struct DemoteRefusal: Error, CustomStringConvertible, Sendable {
+    public var description: String
 }
 
 /// What `pg_rewind --dry-run` found, typed once where its lines are read.
@@ -121,6 +130,27 @@ extension Agent {
     /// the node's own configuration files back, standby.signal and primary_conninfo, start, and
     /// wait until it streams. Refused under an epoch older than one this agent has seen, on the
     /// node the primary lease is held for, and while another rejoin runs here.
+    /// Stops this node's PostgreSQL cleanly for a switchover (the monitor fenced it first) and says
+    /// where its WAL ends: the shutdown checkpoint, which its WAL senders sent before it exited.
+    /// Idempotent: a node already shut down cleanly answers with its control file's checkpoint.
+    public func demote(epoch: UInt64) async throws -> DemoteResult {
+        guard let control = config.postgresql else {
+            throw DemoteRefusal(description: "this agent has no postgresql: section (bin_dir, data_directory, run_as): it cannot stop PostgreSQL; see docs/agent.md")
+        }
+        try epochs.admit(epoch)
+        noteFenced(under: epoch)
+        logger.warning("demote ordered (switchover)", metadata: ["demote.epoch": "\(epoch)"])
+        let tools = PostgresTools(control: control, logger: logger)
+        let stopped = try await tools.stop()
+        await postgres?.dropProbeConnection()
+        let data = try await tools.controlData()
+        guard data.cleanlyShutDown, let checkpoint = data.checkpoint else {
+            throw AgentError("PostgreSQL is stopped but not shut down cleanly (pg_controldata: \(data.state)); it needs crash recovery and a rewind to rejoin")
+        }
+        return DemoteResult(checkpoint: checkpoint.description, timeline: data.timeline,
+                            detail: "\(stopped); its WAL ends with the shutdown checkpoint at \(checkpoint) on timeline \(data.timeline.map(String.init) ?? "?")")
+    }
+
     public func rejoin(_ order: RejoinOrder) async throws(RejoinFailure) -> RejoinReport {
         var run = RejoinRun(node: config.node, primary: order.primary)
         guard let control = config.postgresql else {

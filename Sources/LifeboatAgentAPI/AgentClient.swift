@@ -97,6 +97,12 @@ public struct AgentClient: Sendable {
         throw answer.failure ?? RejoinFailure(step: "answer", error: "the agent's answer had neither a report nor an error", phases: [])
     }
 
+    /// Stops the (fenced) old primary of a switchover cleanly; the answer says where its WAL ends.
+    /// A refusal (409: no postgresql: section, a stale epoch) or a failure throws `Failure`.
+    public func demote(epoch: Epoch, timeout: Duration) async throws -> DemoteResult {
+        try await call("demote", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout)
+    }
+
     public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
         try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), epoch: epoch.value, timeout: timeout)
     }
@@ -228,6 +234,39 @@ public struct AgentFencingFleet: FleetDecorator {
             }
         }
         return annotate(try await base.fence(node, epoch: epoch, timeout: timeout, connectTimeout: connectTimeout), note)
+    }
+
+    /// A switchover's catch-up with a clean demote: the old primary's agent stops it
+    /// (`pg_ctl stop -m fast`, its WAL senders sending everything first) and says where its WAL
+    /// ends; the candidate is caught up once it has replayed past that shutdown checkpoint. The
+    /// old primary then has nothing the new one lacks, so it rejoins without a rewind. An old
+    /// primary whose agent cannot stop it (no postgresql: section, unreachable) is caught up with
+    /// over SQL as without an agent, and stays up, fenced.
+    public func waitCaughtUp(_ node: String, primary: String, epoch: Epoch, timeout: Duration) async throws -> String {
+        guard let agent = agents[primary] else { return try await base.waitCaughtUp(node, primary: primary, epoch: epoch, timeout: timeout) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let demoted: DemoteResult
+        do {
+            demoted = try await agent.demote(epoch: epoch, timeout: timeout)
+        } catch {
+            let detail = try await base.waitCaughtUp(node, primary: primary, epoch: epoch, timeout: timeout - start.duration(to: clock.now))
+            return "\(detail) (\(primary) not stopped cleanly, it stays up fenced: \(error))"
+        }
+        guard let end = demoted.checkpointLSN else {
+            throw StepError(.failed, "\(primary)'s agent named no readable shutdown checkpoint (\(LogSafe.escape(demoted.checkpoint, maxLength: 40)))")
+        }
+        var last = "no answer"
+        while start.duration(to: clock.now) < timeout {
+            if case .reachable(let status) = await base.probe(node, timeout: min(timeout, .seconds(2))) {
+                if let replayed = status.replayLSN, replayed > end {
+                    return "\(primary) stopped cleanly by its agent (\(demoted.detail)); \(node) replayed past it, to \(replayed), after \(DurationText.format(start.duration(to: clock.now)))"
+                }
+                last = "replayed \(status.replayLSN.map { "\($0)" } ?? "nothing"), received \(status.receiveLSN.map { "\($0)" } ?? "nothing")"
+            }
+            try await clock.sleep(for: .milliseconds(20))
+        }
+        throw StepError(.failed, "\(node) has not replayed \(primary)'s shutdown checkpoint at \(end) within \(DurationText.format(timeout)) (\(last))")
     }
 
     private func annotate(_ outcome: FenceOutcome, _ note: String) -> FenceOutcome {

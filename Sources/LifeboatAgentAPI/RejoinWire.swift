@@ -42,3 +42,22 @@ struct RejoinAnswer: Decodable {
         }
     }
 }
+
+/// `POST /v1/actions/demote` (body: `{"epoch": N}`, a `FenceOrder`): the old primary of a
+/// switchover, already fenced, is stopped cleanly (`pg_ctl stop -m fast`: its WAL senders send
+/// everything, the shutdown checkpoint included, before it exits), so the candidate promoted after
+/// it has replayed `checkpoint` has all of it and the node rejoins without a rewind.
+public struct DemoteResult: Codable, Sendable, Equatable {
+    /// The shutdown checkpoint's position (`Latest checkpoint location`), where the node's WAL ends.
+    public var checkpoint: String
+    public var timeline: UInt32?
+    public var detail: String
+
+    public init(checkpoint: String, timeline: UInt32?, detail: String) {
+        self.checkpoint = checkpoint
+        self.timeline = timeline
+        self.detail = detail
+    }
+
+    public var checkpointLSN: LSN? { LSN(checkpoint) }
+}

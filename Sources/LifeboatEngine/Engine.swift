@@ -553,8 +553,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             let outcome = try await fleet.fence(node, epoch: epoch, timeout: timeout)
             guard case .fenced = outcome else { throw SwitchoverError(message: "a switchover needs \(node) reachable to fence it: \(outcome.detail)") }
             return StepOutcome(detail: outcome.detail)
-        case .catchUp(let node, let primary, _):
-            return StepOutcome(detail: try await fleet.waitCaughtUp(node, primary: primary, timeout: timeout))
+        case .catchUp(let node, let primary, let epoch):
+            return StepOutcome(detail: try await fleet.waitCaughtUp(node, primary: primary, epoch: epoch, timeout: timeout))
         case .promote(let node, let epoch):
             return StepOutcome(detail: try await fleet.promote(node, epoch: epoch, timeout: timeout))
         case .waitWritable(let node, _):

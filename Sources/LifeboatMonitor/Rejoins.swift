@@ -34,6 +34,10 @@ public actor RejoinCoordinator: Service {
     public func lastReport(of node: String) -> RejoinReport? { reports[node] }
     /// Automatic tries that failed: not tried again on their own before this (the operator's command still works).
     private var backoff: [String: ContinuousClock.Instant] = [:]
+    /// Nodes that rejoined and stream: left alone while the engine's probes catch up with it (it
+    /// lifts the retired mark once it sees the node stream).
+    private var rejoinedAt: [String: (primary: String, at: ContinuousClock.Instant)] = [:]
+    static let settleAfterRejoin: Duration = .seconds(15)
 
     init(targets: [String: AgentClient], addresses: [String: Address], slot: EngineSlot, topology: Topology, policy: RejoinPolicy,
          slots: SlotManager? = nil, logger: Logger, every: Duration = .seconds(2)) {
@@ -99,7 +103,9 @@ public actor RejoinCoordinator: Service {
             if !report.streaming { lines.append((.alert(.warning), "\(node) rejoined but does not stream from \(primary) yet: \(report.detail)")) }
             await engine.journalLines(lines)
             backoff[node] = nil
-            reports[node] = report
+            // "Already streaming" adds nothing to the report of the rejoin that made it so.
+            if report.method != .alreadyStreaming || reports[node]?.primary != report.primary { reports[node] = report }
+            if report.streaming { rejoinedAt[node] = (primary, ContinuousClock.now) }
             return .done(report)
         } catch let failure as RejoinFailure {
             await engine.journalLines([(.alert(.warning), "rejoin of \(node) stopped at \(failure.step): \(failure.error)")])
@@ -131,6 +137,7 @@ public actor RejoinCoordinator: Service {
         for node in retired.sorted() where node != primary && !running.contains(node) {
             guard let target = targets[node] else { continue }
             if let until = backoff[node], now < until { continue }
+            if let done = rejoinedAt[node], done.primary == primary, done.at.duration(to: now) < Self.settleAfterRejoin { continue }
             let reinit: ReinitChoice
             switch policy {
             case .manual: return

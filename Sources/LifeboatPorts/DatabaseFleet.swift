@@ -27,8 +27,9 @@ public protocol DatabaseFleet: Sendable {
     func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String
     /// Returns once `node` accepts writes, or throws after `timeout`.
     func waitWritable(_ node: String, timeout: Duration) async throws -> String
-    /// Waits until standby `node` has replayed everything fenced `primary` has written.
-    func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String
+    /// Waits until standby `node` has replayed everything fenced `primary` has written (in a
+    /// switchover under `epoch`).
+    func waitCaughtUp(_ node: String, primary: String, epoch: Epoch, timeout: Duration) async throws -> String
     /// Points standby `node` at `primary`.
     func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String
     func shutdown() async
@@ -53,8 +54,8 @@ extension FleetDecorator {
     }
     public func promote(_ node: String, epoch: Epoch, timeout: Duration) async throws -> String { try await base.promote(node, epoch: epoch, timeout: timeout) }
     public func waitWritable(_ node: String, timeout: Duration) async throws -> String { try await base.waitWritable(node, timeout: timeout) }
-    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
-        try await base.waitCaughtUp(node, primary: primary, timeout: timeout)
+    public func waitCaughtUp(_ node: String, primary: String, epoch: Epoch, timeout: Duration) async throws -> String {
+        try await base.waitCaughtUp(node, primary: primary, epoch: epoch, timeout: timeout)
     }
     public func repoint(_ node: String, toPrimary primary: String, timeout: Duration) async throws -> String {
         try await base.repoint(node, toPrimary: primary, timeout: timeout)

@@ -46,7 +46,7 @@ public struct PostgresFleet: DatabaseFleet {
         try await self.node(node).waitWritable(timeout: timeout)
     }
 
-    public func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
+    public func waitCaughtUp(_ node: String, primary: String, epoch: Epoch, timeout: Duration) async throws -> String {
         let clock = ContinuousClock()
         let start = clock.now
         guard let target = try await self.node(primary).probe(timeout: timeout).status?.currentLSN else {

@@ -56,7 +56,7 @@ final class FakeFleet: DatabaseFleet {
         return "writable"
     }
 
-    func waitCaughtUp(_ node: String, primary: String, timeout: Duration) async throws -> String {
+    func waitCaughtUp(_ node: String, primary: String, epoch: Epoch, timeout: Duration) async throws -> String {
         await act(.catchUp, "catch-up \(node)")
         return "caught up"
     }

@@ -226,6 +226,12 @@ import Testing
         #expect(failback.endStreaming == ["pg-eu-west"])
         let rewind = try #require(report.rewind)
         #expect(rewind.discarded?.transactions ?? 0 == 0, "a switchover's old primary had nothing the new one lacked: \(String(describing: rewind.discarded))")
+        // A clean demote: the old primary was stopped (its shutdown checkpoint streamed) before the
+        // promotion, so it follows the new primary without pg_rewind, in both directions.
+        #expect(rewind.method == .noRewindNeeded, "\(rewind.method): \(rewind.detail)")
+        #expect(failback.rejoinMethod == "no-rewind-needed")
+        #expect(report.timeline.first { $0.event == "caught-up" }?.detail.contains("stopped cleanly by its agent") == true,
+                "\(report.timeline.map { "\($0.event): \($0.detail)" })")
     }
 }
 

@@ -83,13 +83,66 @@ import Testing
             defer { Task { await agents.stop() } }
             try await cluster.psql(primary, "CREATE TABLE reinit_probe (id int); INSERT INTO reinit_probe VALUES (7)")
             let client = AgentClient(baseURL: agents.urls[standby.name]!, node: standby.name, key: agents.key)
-            let report = try await client.rejoin(RejoinOrder(epoch: 0, primary: primary.name, host: primary.address, port: primary.port, reinit: .always),
-                                                 timeout: .seconds(120))
+            let slot = ReplicationSlots.name(for: standby.name)
+            let report = try await client.rejoin(RejoinOrder(epoch: 0, primary: primary.name, host: primary.address, port: primary.port, reinit: .always,
+                                                             slot: slot), timeout: .seconds(120))
             #expect(report.method == .reinit)
             #expect(report.streaming)
             #expect(report.phases.map(\.name).contains("base-backup"))
             #expect(try await cluster.psql(standby, "SHOW listen_addresses").trimmingCharacters(in: .whitespacesAndNewlines) == standby.address)
             #expect(try await cluster.psql(standby, "SELECT id FROM reinit_probe").trimmingCharacters(in: .whitespacesAndNewlines) == "7")
+            // It streams through the slot the order named.
+            #expect(try await cluster.psql(standby, "SHOW primary_slot_name").trimmingCharacters(in: .whitespacesAndNewlines) == slot)
+            try await waitFor("the slot in use") {
+                (try? await cluster.psql(primary, "SELECT active FROM pg_replication_slots WHERE slot_name = '\(slot)'"))?.hasPrefix("t") == true
+            }
+            // A slot name PostgreSQL would not take is refused before anything runs.
+            await #expect(throws: RejoinFailure.self) {
+                _ = try await client.rejoin(RejoinOrder(epoch: 0, primary: primary.name, host: primary.address, port: primary.port, reinit: .never,
+                                                        slot: "x'; DROP"), timeout: .seconds(10))
+            }
+        }
+    }
+
+    /// A switchover's clean demote: the fenced old primary's agent stops it; its shutdown
+    /// checkpoint reaches the standby before it exits, so after the promotion it follows the new
+    /// primary without pg_rewind (nothing of its own to discard).
+    @Test func aCleanlyDemotedPrimaryRejoinsWithoutARewind() async throws {
+        try await withSandboxCluster { cluster in
+            let old = cluster.primary, new = cluster.standbys[0]
+            let agents = try SandboxAgents(cluster: cluster, logger: testLogger())
+            try await agents.start(logger: testLogger())
+            defer { Task { await agents.stop() } }
+            try await cluster.psql(old, "CREATE TABLE demote_probe (id int); INSERT INTO demote_probe VALUES (1)")
+            let client = AgentClient(baseURL: agents.urls[old.name]!, node: old.name, key: agents.key)
+            let demoted = try await client.demote(epoch: Epoch(3), timeout: .seconds(60))
+            let end = try #require(demoted.checkpointLSN, "\(demoted)")
+            #expect(demoted.timeline == 1)
+            #expect(demoted.detail.contains("stopped"))
+            try await waitFor("the standby replays the shutdown checkpoint") {
+                (try? await cluster.psql(new, "SELECT pg_last_wal_replay_lsn()")).flatMap { LSN($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.map { $0 > end } == true
+            }
+            // Asked again (a retried step, a restarted monitor): the same answer from the control file.
+            let again = try await client.demote(epoch: Epoch(3), timeout: .seconds(60))
+            #expect(again.checkpoint == demoted.checkpoint)
+            #expect(again.detail.contains("was not running"))
+            // An older epoch is refused.
+            do {
+                _ = try await client.demote(epoch: Epoch(2), timeout: .seconds(10))
+                Issue.record("a stale demote was obeyed")
+            } catch let failure as AgentClient.Failure {
+                #expect(failure.status == 409, "\(failure)")
+            }
+
+            try await cluster.psql(new, "SELECT pg_promote()")
+            try await cluster.psql(new, "INSERT INTO demote_probe VALUES (2)")
+            let report = try await client.rejoin(RejoinOrder(epoch: 3, primary: new.name, host: new.address, port: new.port, reinit: .never),
+                                                 timeout: .seconds(120))
+            #expect(report.method == .noRewindNeeded, "\(report.method): \(report.detail)")
+            #expect(report.streaming)
+            try await waitFor("the new primary's row on the old primary") {
+                (try? await cluster.psql(old, "SELECT string_agg(id::text, ',' ORDER BY id) FROM demote_probe").trimmingCharacters(in: .whitespacesAndNewlines)) == "1,2"
+            }
         }
     }
 }

@@ -324,7 +324,10 @@ public struct SandboxDrill: Sendable {
         }
         let rejoinStart = clock.now
         var report: RejoinReport?
-        let automatic = await engine.retiredBySwitchover.contains(original) && policy.rejoin != .manual
+        // After a switchover the monitor rejoins the node itself (it may have done so already).
+        let retiredBySwitchover = await engine.retiredBySwitchover.contains(original)
+        let rejoinedAlready = await monitor.control.rejoins?.lastReport(of: original) != nil
+        let automatic = policy.rejoin != .manual && (retiredBySwitchover || rejoinedAlready)
         if automatic {
             progress("failback: the monitor rejoins \(original) on its own (failover.rejoin: \(policy.rejoin.rawValue))")
         } else {
