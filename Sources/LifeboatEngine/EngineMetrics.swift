@@ -28,6 +28,9 @@ public struct EngineMetrics: Sendable {
         "lifeboat_synchronous_standbys_required": "standbys that must confirm each commit (durability: sync 1, quorum a majority, async 0)",
         "lifeboat_synchronous_standbys_streaming": "standbys streaming from the primary that can confirm commits",
         "lifeboat_durability_degraded": "1 while fewer standbys stream than durability: needs (commits wait, or with when_short: async go on with fewer)",
+        "lifeboat_replication_slot_retained_bytes": "WAL the primary keeps for this Lifeboat replication slot (its current position minus the slot's restart_lsn)",
+        "lifeboat_replication_slot_active": "1 while a standby streams through this Lifeboat replication slot",
+        "lifeboat_replication_slot_retained_bytes_limit": "replication_slots.alert_retained: a slot keeping more WAL than this raises LifeboatReplicationSlotRetainingWAL",
         "lifeboat_files_errors": "failed or refused syncs of the path the node's agent reports since it started",
     ]
 

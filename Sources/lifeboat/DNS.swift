@@ -66,7 +66,9 @@ extension Lifeboat {
                 discussion: """
                     For an operator moving traffic by hand, e.g. after a failover left the state \
                     promoted-traffic-not-switched. The record is changed from whatever it holds now \
-                    (compare-and-swap against what was just read, so a concurrent change is not overwritten).
+                    (compare-and-swap against what was just read, so a concurrent change is not overwritten). \
+                    A record holding none of any configured region's targets is refused unless --force: \
+                    it may not be the record Lifeboat should manage.
                     """
             )
 
@@ -78,6 +80,9 @@ extension Lifeboat {
             @Flag(help: "Show what would change without changing it.")
             var dryRun = false
 
+            @Flag(help: "Replace the record even when it holds none of any region's targets (it may not be Lifeboat's record).")
+            var force = false
+
             func run() async throws {
                 let (config, dns, traffic) = try options.load()
                 guard dns.targets[to] != nil else {
@@ -85,7 +90,7 @@ extension Lifeboat {
                     throw ValidationError("unknown region '\(to)'; regions with DNS targets: \(regions)")
                 }
                 do {
-                    let change = try await traffic.point(to: to, from: nil, dryRun: dryRun)
+                    let change = try await traffic.point(to: to, from: nil, dryRun: dryRun, force: force)
                     print(change.summary)
                     if change.changed && !dryRun {
                         print(try await traffic.verify(change.targets))

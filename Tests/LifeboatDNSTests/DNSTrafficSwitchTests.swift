@@ -61,10 +61,25 @@ import Testing
                                             timeout: .seconds(10), progress: { _ in })
         }
         #expect(try knot.kdig("app.lifeboat.test", "A") == "127.0.0.99")
-        // A dry run of the operator's command shows the change without making it.
-        let plan = try await traffic.point(to: "eu-west", from: nil, dryRun: true)
+        // The operator's command refuses a record holding none of any region's targets (it may
+        // not be Lifeboat's record) unless forced; a forced dry run shows the change without making it.
+        await #expect(throws: DNSSwitchError.foreignTargets(record: "app.lifeboat.test.", found: ["127.0.0.99"],
+                                                            configured: ["us-east": ["127.0.0.10"], "eu-west": ["127.0.0.20", "127.0.0.21"]])) {
+            try await traffic.point(to: "eu-west", from: nil, dryRun: false)
+        }
+        #expect(try knot.kdig("app.lifeboat.test", "A") == "127.0.0.99")
+        #expect(DNSSwitchError.foreignTargets(record: "app.", found: ["1.2.3.4"], configured: ["a": ["10.0.0.1"]]).description
+            .contains("holds 1.2.3.4, which is no configured region's target (a: 10.0.0.1)"))
+        let plan = try await traffic.point(to: "eu-west", from: nil, dryRun: true, force: true)
         #expect(plan.summary == "would point app.lifeboat.test. from 127.0.0.99 to 127.0.0.20, 127.0.0.21 with TTL 30s")
         #expect(try knot.kdig("app.lifeboat.test", "A") == "127.0.0.99")
+        let forced = try await traffic.point(to: "eu-west", from: nil, dryRun: false, force: true)
+        #expect(forced.changed)
+        #expect(try knot.kdig("app.lifeboat.test", "A").split(separator: "\n").sorted() == ["127.0.0.20", "127.0.0.21"])
+        // Partly ours (one region's address among others): an operator's point goes ahead.
+        try await client.replaceA(try DNSName("app.lifeboat.test"), expected: [IPv4("127.0.0.20")!, IPv4("127.0.0.21")!],
+                                  new: [IPv4("127.0.0.10")!, IPv4("127.0.0.98")!], ttl: 60)
+        #expect(try await traffic.point(to: "us-east", from: nil, dryRun: false).changed)
     }
 
     @Test func aServerThatKeepsTheOldAnswerFailsVerification() async throws {

@@ -111,3 +111,58 @@ import Testing
         }
     }
 }
+
+/// PowerDNS answers a signed UPDATE it does not accept (wrong secret, unknown key, key not
+/// allowed) with an unsigned REFUSED. A one-answer UDP stand-in on loopback gives that answer.
+@Suite struct UnsignedRefusalTests {
+    /// Binds 127.0.0.1:0 and answers the first query it receives with REFUSED, no TSIG.
+    static func refusingServer() throws -> (port: Int, done: Task<Void, Never>) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let done = Task.detached {
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var peer = sockaddr_in()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let count = withUnsafeMutablePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
+            }
+            guard count > 0, var message = try? DNSMessage.decode(Array(buffer[..<count])) else { return }
+            message.isResponse = true
+            message.rcode = 5 // REFUSED
+            message.answers = []
+            message.authority = []
+            message.additional = []
+            let reply = message.encode()
+            _ = withUnsafeMutablePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
+            }
+        }
+        return (port, done)
+    }
+
+    @Test func anUnsignedRefusalNamesWrongSecretUnknownKeyOrNotAllowed() async throws {
+        let (port, done) = try Self.refusingServer()
+        let client = RFC2136Client(server: DNSServer(host: "127.0.0.1", port: port), zone: try DNSName("example.test"),
+                                   key: try TSIGKey(name: "lifeboat-key", secretBase64: Data(repeating: 1, count: 32).base64EncodedString()),
+                                   timeout: .seconds(5))
+        do {
+            try await client.replaceA(try DNSName("app.example.test"), expected: [IPv4("192.0.2.1")!], new: [IPv4("192.0.2.2")!], ttl: 30)
+            Issue.record("a refused update succeeded")
+        } catch let error as DNSUpdateError {
+            #expect(error == .refusedUnsigned(zone: "example.test.", key: "lifeboat-key."), "\(error)")
+            #expect(error.description.contains("a wrong secret, an unknown key name, or a key not allowed to update the zone"))
+        }
+        await done.value
+    }
+}

@@ -6,6 +6,9 @@ public enum DNSUpdateError: Error, Equatable, CustomStringConvertible {
     /// The compare-and-swap prerequisite failed: the record no longer holds what we expected.
     case recordChanged(name: String, expected: [String])
     case refused(zone: String)
+    /// REFUSED without a TSIG record on the answer: the server did not accept the signed request
+    /// at all. PowerDNS answers so for a wrong secret, an unknown key name and a key not allowed.
+    case refusedUnsigned(zone: String, key: String)
     case notAuthoritative(zone: String, server: String)
     case notZone(name: String, zone: String)
     case server(DNSResponseCode, String)
@@ -17,6 +20,9 @@ public enum DNSUpdateError: Error, Equatable, CustomStringConvertible {
             return "\(name) no longer holds \(expected.joined(separator: ", ")): someone else changed it; update not applied (compare-and-swap)"
         case .refused(let zone):
             return "REFUSED: the server does not allow this key to update zone \(zone) (check the zone's update ACL)"
+        case .refusedUnsigned(let zone, let key):
+            return "REFUSED, unsigned: the server did not accept key \(key) for zone \(zone): a wrong secret, an unknown key name, or a key not allowed to update the zone "
+                + "(PowerDNS answers all three alike; check dns.rfc2136.key_name and the secret against the server's key, and the zone's update ACL or TSIG-ALLOW-DNSUPDATE)"
         case .notAuthoritative(let zone, let server):
             return "NOTAUTH: \(server) is not authoritative for \(zone), or did not accept the TSIG signature"
         case .notZone(let name, let zone):
@@ -119,7 +125,7 @@ public struct RFC2136Client: Sendable {
             if !hasTSIG, answer.responseCode == .notAuth {
                 throw DNSUpdateError.notAuthoritative(zone: zone.description, server: server.description)
             }
-            if !hasTSIG, answer.responseCode == .refused { throw DNSUpdateError.refused(zone: zone.description) }
+            if !hasTSIG, answer.responseCode == .refused { throw DNSUpdateError.refusedUnsigned(zone: zone.description, key: signingKey.name.description) }
             do {
                 try signingKey.verify(response: raw, message: answer, requestMAC: requestMAC, now: now())
             } catch let error as TSIGError {

@@ -6,6 +6,9 @@ public enum DNSSwitchError: Error, Equatable, CustomStringConvertible {
     /// The record holds neither the old primary region's targets nor the new one's.
     case unexpectedTargets(record: String, found: [String], expected: [String])
     case notVerified(record: String, servers: [String], after: Duration)
+    /// An operator's `dns point` found the record holding none of any region's targets: it may be
+    /// someone else's record (a wrong `dns.record`), so it is replaced only with `--force`.
+    case foreignTargets(record: String, found: [String], configured: [String: [String]])
 
     public var description: String {
         switch self {
@@ -16,6 +19,11 @@ public enum DNSSwitchError: Error, Equatable, CustomStringConvertible {
                 + "someone else changed it, so it is left alone (point it by hand: lifeboat dns point --to REGION)"
         case .notVerified(let record, let servers, let after):
             return "\(record) was changed but \(servers.joined(separator: ", ")) did not answer the new targets within \(DurationText.format(after))"
+        case .foreignTargets(let record, let found, let configured):
+            let regions = configured.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: ", "))" }.joined(separator: "; ")
+            return "\(record) holds \(found.joined(separator: ", ")), which is no configured region's target (\(regions)): "
+                + "it may not be the record Lifeboat should manage (check dns.record and dns.zone); nothing changed. "
+                + "To replace it anyway: lifeboat dns point --to REGION --force"
         }
     }
 }
@@ -75,11 +83,17 @@ public struct DNSTrafficSwitch: TrafficSwitch {
 
     /// Points the record at `region`'s targets if it holds `fromRegion`'s (or `fromRegion` is nil:
     /// whatever it holds, for an operator's explicit command). Idempotent.
-    public func point(to region: String, from fromRegion: String?, dryRun: Bool) async throws -> Change {
+    /// An operator's point (`fromRegion` nil) refuses a record holding addresses none of which is a
+    /// configured target, unless `force`: it may not be Lifeboat's record. An empty record is created.
+    public func point(to region: String, from fromRegion: String?, dryRun: Bool, force: Bool = false) async throws -> Change {
         guard let desired = targets[region], !desired.isEmpty else { throw DNSSwitchError.noTargets(region: region) }
         let (current, currentTTL) = try await provider.currentTargets()
         var change = Change(record: provider.record, before: current, targets: desired, oldTTL: currentTTL, appliedTTL: ttl, changed: false, dryRun: dryRun)
         if current == desired { return change }
+        if fromRegion == nil, !force, !current.isEmpty, Set(current).isDisjoint(with: targets.values.flatMap { $0 }) {
+            throw DNSSwitchError.foreignTargets(record: provider.record, found: current.map(\.description),
+                                                configured: targets.mapValues { $0.map(\.description) })
+        }
         if let fromRegion {
             let believed = targets[fromRegion] ?? []
             guard current == believed else {
