@@ -78,6 +78,12 @@ extension Lifeboat {
         @Flag(help: "Print the report as JSON on stdout.")
         var json = false
 
+        @Option(help: ArgumentHelp("Where the drill's reports go: a new directory per drill with report.json, report.md and report.html, and history.jsonl that later drills compare themselves with.", valueName: "dir"))
+        var reportDir = "drill-reports"
+
+        @Flag(help: "Write no report files (the report is still printed).")
+        var noReport = false
+
         @Flag(help: "Do not install PostgreSQL when it is missing; fail with instructions instead.")
         var noInstall = false
 
@@ -161,6 +167,14 @@ extension Lifeboat {
                 printError("drill failed: \(error)")
                 throw ExitCode(1)
             }
+            if !noReport {
+                do {
+                    let written = try DrillDocument.write(runs: reports, settings: settings(detection: detection, policy: policy), under: reportDir)
+                    printError("report: \(written.directory)/report.html (and report.md, report.json; history in \(reportDir)/history.jsonl)")
+                } catch {
+                    printError("drill: cannot write the report under \(reportDir): \(error)")
+                }
+            }
             let rtos = reports.compactMap(\.rtoSeconds).sorted()
             let median = rtos.isEmpty ? nil : (rtos.count % 2 == 1 ? rtos[rtos.count / 2] : (rtos[rtos.count / 2 - 1] + rtos[rtos.count / 2]) / 2)
             if json {
@@ -179,6 +193,29 @@ extension Lifeboat {
                 print("median RTO over \(rtos.count) drills: \(String(format: "%.3f", median))s  (each: \(all))")
             }
             if !reports.allSatisfy(\.passed) { throw ExitCode(1) }
+        }
+
+        /// The settings the report shows, for people.
+        func settings(detection: DetectionSettings, policy: FailoverPolicy) -> [String: String] {
+            var s: [String: String] = [
+                "scenario": switchover ? "switchover" : scenario,
+                "detection.interval": DurationText.format(detection.interval),
+                "detection.timeout": DurationText.format(detection.timeout),
+                "detection.failure_threshold": String(detection.failureThreshold),
+                "detection.recovery_threshold": String(detection.recoveryThreshold),
+                "failover.max_lag_bytes": String(policy.maxLagBytes),
+                "failover.max_lag_seconds": DurationText.format(policy.maxLagSeconds),
+                "failover.rejoin": policy.rejoin.rawValue,
+                "durability": policy.durability.managed ? "\(policy.durability.mode.rawValue) (when_short: \(policy.durability.whenShort.rawValue))" : "not managed",
+                "replication_slots": policy.slots.managed ? "managed" : "not managed",
+                "writers": String(writers),
+                "failback": failback ? "yes" : "no",
+                "runs": String(runs),
+            ]
+            if let ttl = policy.leaseTTL { s["failover.lease_ttl"] = DurationText.format(ttl) }
+            if let monitors { s["monitors"] = String(monitors) }
+            if let config { s["config"] = config }
+            return s
         }
 
         struct Summary: Encodable {
