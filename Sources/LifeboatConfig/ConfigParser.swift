@@ -4,7 +4,7 @@ import Yams
 
 /// The config schema: YAML node tree -> `LifeboatConfiguration`, every problem reported at once.
 public enum ConfigParser {
-    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls", "durability", "replication_slots"]
+    static let topKeys = ["version", "cluster", "regions", "database", "services", "detection", "failover", "dns", "files", "agents", "api", "notify", "fencing", "etcd", "tls", "durability", "replication_slots", "nodebalancer"]
     static let apiKeys = ["listen", "token_env", "token_file", "token"]
     static let notifyKeys = ["slack", "pagerduty", "webhook"]
     static let regionKeys = ["name", "priority"]
@@ -175,16 +175,59 @@ public enum ConfigParser {
                            "several monitors without failover.lease_ttl: a primary cut off with the leading monitor keeps taking writes after another monitor fails over; set lease_ttl and run an agent on every database node")
         }
 
+        let nodeBalancer = top["nodebalancer"].flatMap { node -> NodeBalancerConfig? in
+            if reader.isNull(node) { return nil }
+            return parseNodeBalancer(node, regions: regions.map(\.region.name), reader: reader, environment: environment)
+        }
+
         guard let db else { return nil }
         let topology = Topology(
             regions: regions.map(\.region),
             databaseNodes: db.nodes.map { DatabaseNode(name: $0.name, region: $0.region) }
         )
-        return LifeboatConfiguration(
+        var config = LifeboatConfiguration(
             cluster: cluster, topology: topology, databaseNodes: db.nodes, services: services.map(\.config),
             detection: detection, failover: failover, dns: dns, api: api, notify: notify, agents: agents, fencing: fencing,
             etcd: etcd, tls: tls
         )
+        config.nodeBalancer = nodeBalancer
+        return config
+    }
+
+    static let nodeBalancerKeys = ["id", "config_id", "nodes", "standby_mode", "linode"]
+    private static func parseNodeBalancer(_ node: Node, regions: [String], reader: ConfigReader, environment: [String: String]) -> NodeBalancerConfig? {
+        guard let f = reader.mapping(node, "nodebalancer", keys: nodeBalancerKeys) else { return nil }
+        let id = reader.required(f, "id", what: "the NodeBalancer's ID (linode-cli nodebalancers list)").flatMap { reader.int($0, "nodebalancer.id", min: 1) }
+        let configID = reader.required(f, "config_id", what: "the ID of its port's config (linode-cli nodebalancers configs-list ID)")
+            .flatMap { reader.int($0, "nodebalancer.config_id", min: 1) }
+        var nodes: [String: Int] = [:]
+        if let n = reader.required(f, "nodes", what: "each region's NodeBalancer node ID"), let m = reader.mapping(n, "nodebalancer.nodes", keys: regions) {
+            for region in regions {
+                guard let value = m[region] else {
+                    reader.error(n, "nodebalancer.nodes.\(region)", "missing: every region needs its NodeBalancer node (linode-cli nodebalancers nodes-list ID CONFIG)")
+                    continue
+                }
+                if let nodeID = reader.int(value, "nodebalancer.nodes.\(region)", min: 1) { nodes[region] = nodeID }
+            }
+            if Set(nodes.values).count < nodes.count { reader.error(n, "nodebalancer.nodes", "two regions name the same node") }
+        }
+        var standby = NodeBalancerConfig.StandbyMode.reject
+        if let s = f["standby_mode"], let value = choice(NodeBalancerConfig.StandbyMode.self, s, "nodebalancer.standby_mode", reader: reader) { standby = value }
+        guard let ln = reader.required(f, "linode", what: "token_env or token_file"),
+              let lf = reader.mapping(ln, "nodebalancer.linode", keys: linodeKeys) else { return nil }
+        let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
+        if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
+            reader.error(ln, "nodebalancer.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the nodebalancers:read_write scope)")
+        }
+        var apiURL = "https://api.linode.com/v4"
+        if let u = lf["api_url"], let text = reader.string(u, "nodebalancer.linode.api_url") {
+            switch checkAPIURL(text) {
+            case .success(let url): apiURL = url
+            case .failure(let problem): reader.error(u, "nodebalancer.linode.api_url", problem.message)
+            }
+        }
+        guard let id, let configID, let token, nodes.count == regions.count else { return nil }
+        return NodeBalancerConfig(id: id, configID: configID, nodes: nodes, standbyMode: standby, linode: DNSConfig.LinodeSettings(token: token, apiURL: apiURL))
     }
 
     static let tlsKeys = ["cert_file", "key_file", "ca_file", "client_certificates"]

@@ -122,6 +122,8 @@ public struct LifeboatConfiguration: Sendable {
     public var agents: AgentsConfig?
     /// Hard fencing (power-off through the provider's API); nil when not configured.
     public var fencing: FencingConfig?
+    /// A Linode NodeBalancer switched with the DNS record (or instead of it); nil when not configured.
+    public var nodeBalancer: NodeBalancerConfig?
     /// Several monitors over etcd; nil: one monitor with its SQLite state file.
     public var etcd: EtcdConfig?
     /// HTTPS for the API and for calls to https:// agents; nil: plain HTTP.
@@ -160,7 +162,8 @@ public struct LifeboatConfiguration: Sendable {
             + "\(databaseNodes.count) database nodes, \(services.count) services with \(serviceNodes) nodes; "
             + "detection every \(DurationText.format(detection.interval)), down after \(detection.failureThreshold) failed probes; "
             + "automatic failover \(failover.automatic ? "on" : "off")"
-            + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? "; no traffic switch")
+            + (dns.map { "; traffic: \($0.record) via \($0.provider.name), TTL \($0.ttl)s" } ?? (nodeBalancer == nil ? "; no traffic switch" : ""))
+            + (nodeBalancer.map { "; NodeBalancer \($0.id) config \($0.configID) (standby nodes: \($0.standbyMode.rawValue))" } ?? "")
             + agentSummary
             + (etcd.map { "; several monitors over etcd (\($0.endpoints.count) endpoints, session \($0.sessionTTLSeconds)s)" } ?? "")
     }
@@ -218,5 +221,26 @@ public struct TLSSettings: Sendable, Equatable {
         self.keyFile = keyFile
         self.caFile = caFile
         self.clientCertificates = clientCertificates
+    }
+}
+
+/// `nodebalancer:`: a Linode NodeBalancer whose backends follow the primary region (the new
+/// region's node to `accept`, the others to `standby_mode`).
+public struct NodeBalancerConfig: Sendable, Equatable {
+    public enum StandbyMode: String, Sendable, Equatable, CaseIterable { case reject, drain }
+
+    public var id: Int
+    public var configID: Int
+    /// Region -> the NodeBalancer node (backend) in it.
+    public var nodes: [String: Int]
+    public var standbyMode: StandbyMode
+    public var linode: DNSConfig.LinodeSettings
+
+    public init(id: Int, configID: Int, nodes: [String: Int], standbyMode: StandbyMode = .reject, linode: DNSConfig.LinodeSettings) {
+        self.id = id
+        self.configID = configID
+        self.nodes = nodes
+        self.standbyMode = standbyMode
+        self.linode = linode
     }
 }

@@ -102,7 +102,7 @@ public struct MonitorAssembly: Sendable {
             if let power, let wait = config.fencing?.wait { fleet = PowerFencingFleet(base: fleet, power: power, wait: wait) }
             return fleet
         }
-        let traffic: any TrafficSwitch = try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment) } ?? NoTrafficSwitch()
+        let traffic: any TrafficSwitch = try TrafficSwitchFactory.make(config, environment: environment)
         let local = try SQLiteStateStore(path: statePath)
         let owner = try local.monitorID()
         let engineSettings = settings

@@ -65,6 +65,26 @@ database:
         #expect(parse(clash + "\nreplication_slots: {managed: false}\n").0 != nil, "no clash when Lifeboat keeps no slots")
     }
 
+    @Test func aNodeBalancerFollowsThePrimaryRegion() throws {
+        let section = "\nnodebalancer:\n  id: 12345\n  config_id: 4567\n  nodes: {us-east: 111, eu-west: 222}\n  standby_mode: drain\n  linode: {token_env: LINODE_NB_TOKEN}\n"
+        let (config, diagnostics) = parse(valid + section, env: ["PGPASS": "x", "LINODE_NB_TOKEN": "t"])
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let nb = try #require(config?.nodeBalancer)
+        #expect(nb.id == 12345 && nb.configID == 4567 && nb.nodes == ["us-east": 111, "eu-west": 222] && nb.standbyMode == .drain)
+        #expect(nb.linode.token == .environment("LINODE_NB_TOKEN"))
+        #expect(config?.summary.contains("NodeBalancer 12345 config 4567 (standby nodes: drain)") == true)
+        let text = { (yaml: String) in parse(valid + yaml, env: ["PGPASS": "x", "T": "t"]).1.map(\.description).joined(separator: "\n") }
+        #expect(text("\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 111}, linode: {token_env: T}}\n").contains("nodebalancer.nodes.eu-west: missing"))
+        #expect(text("\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 111, eu-west: 111}, linode: {token_env: T}}\n").contains("two regions name the same node"))
+        #expect(text("\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 1, eu-west: 2, ap-south: 3}, linode: {token_env: T}}\n").contains("ap-south"))
+        #expect(text("\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 1, eu-west: 2}, standby_mode: off, linode: {token_env: T}}\n")
+            .contains("nodebalancer.standby_mode: expected one of reject, drain, found 'off'"))
+        #expect(text("\nnodebalancer: {id: 1, nodes: {us-east: 1, eu-west: 2}, linode: {token_env: T}}\n").contains("config_id"))
+        #expect(text("\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 1, eu-west: 2}, linode: {token_env: T, api_url: 'http://example.com/v4'}}\n")
+            .contains("nodebalancer.linode.api_url"))
+        #expect(parse(valid + "\nnodebalancer: {id: 1, config_id: 2, nodes: {us-east: 1, eu-west: 2}, linode: {token_env: T}, weight: 3}\n", env: ["PGPASS": "x", "T": "t"]).0 == nil)
+    }
+
     @Test func hardFencingByLinodePowerOff() throws {
         let withIDs = (valid + "\n").replacingOccurrences(of: "      port: 5432\n", with: "      port: 5432\n      linode_id: 111\n")
             .replacingOccurrences(of: "      port: 5433\n", with: "      port: 5433\n      linode_id: 222\n")

@@ -96,6 +96,47 @@ import Yams
 
     /// Each request: under /v4, a documented path and method, the Bearer token, documented query
     /// parameters within bounds, filters on filterable fields only, body fields of the right type.
+    /// The NodeBalancer switch: the new region's backend accepts before the old one is set to
+    /// reject; every request follows the published document; a second call changes nothing; a
+    /// NodeBalancer someone else changed is left alone.
+    @Test func theNodeBalancerSwitchFollowsThePublishedDocument() async throws {
+        let doc = try Self.document()
+        let fake = try await FakeLinodeAPI(token: "nb-token")
+        defer { Task { await fake.stop() } }
+        fake.addBalancerNode(111, nodeBalancer: 12345, config: 4567, label: "web-us-east", address: "192.168.1.10:80", mode: "accept")
+        fake.addBalancerNode(222, nodeBalancer: 12345, config: 4567, label: "web-eu-west", address: "192.168.2.10:80", mode: "reject")
+        let nb = LinodeNodeBalancerSwitch(baseURL: fake.baseURL, token: Secret(fake.token), nodeBalancerID: 12345, configID: 4567,
+                                          nodes: ["us-east": 111, "eu-west": 222], standbyMode: .drain, baseDelay: .milliseconds(10))
+        let result = try await nb.switchTraffic(toRegion: "eu-west", fromRegion: "us-east", node: "pg-eu-west", epoch: Epoch(1), timeout: .seconds(5), progress: { _ in })
+        #expect(result.changed)
+        #expect(result.detail == "NodeBalancer 12345: eu-west accept, us-east drain (read back)")
+        #expect(fake.balancerNode(222)?.mode == "accept" && fake.balancerNode(111)?.mode == "drain")
+        let puts = fake.requests.filter { $0.method == "PUT" }.map(\.path)
+        #expect(puts == ["/v4/nodebalancers/12345/configs/4567/nodes/222", "/v4/nodebalancers/12345/configs/4567/nodes/111"], "accept first, then drain: \(puts)")
+        try Self.check(fake.requests, against: doc, token: "nb-token")
+
+        let again = try await nb.switchTraffic(toRegion: "eu-west", fromRegion: "us-east", node: "pg-eu-west", epoch: Epoch(1), timeout: .seconds(5), progress: { _ in })
+        #expect(!again.changed)
+        #expect(fake.requests.filter { $0.method == "PUT" }.count == 2)
+
+        // Someone set both to reject by hand: a switch back is not Lifeboat's to make.
+        fake.addBalancerNode(222, nodeBalancer: 12345, config: 4567, label: "web-eu-west", address: "192.168.2.10:80", mode: "reject")
+        await #expect(throws: NodeBalancerSwitchError.unexpectedModes(found: ["us-east": "drain", "eu-west": "reject"], expected: "eu-west accepting")) {
+            try await nb.switchTraffic(toRegion: "us-east", fromRegion: "eu-west", node: "pg-us-east", epoch: Epoch(2), timeout: .seconds(5), progress: { _ in })
+        }
+        #expect(fake.balancerNode(111)?.mode == "drain" && fake.balancerNode(222)?.mode == "reject")
+
+        // A wrong token: refused, not retried, and the token not shown.
+        let wrong = LinodeNodeBalancerSwitch(baseURL: fake.baseURL, token: Secret("wrong-token"), nodeBalancerID: 12345, configID: 4567,
+                                             nodes: ["us-east": 111, "eu-west": 222], baseDelay: .milliseconds(10))
+        do {
+            _ = try await wrong.modes()
+            Issue.record("a wrong token was accepted")
+        } catch {
+            #expect("\(error)".contains("401") && !"\(error)".contains("wrong-token"), "\(error)")
+        }
+    }
+
     static func check(_ requests: [RecordedRequest], against doc: [String: Any], token: String) throws {
         let paths = try #require(doc["paths"] as? [String: Any])
         for request in requests {
@@ -142,6 +183,10 @@ import Yams
                     case "integer": #expect(value is Int, "\(key) must be an integer")
                     case "string": #expect(value is String, "\(key) must be a string")
                     default: break
+                    }
+                    #expect(property["readOnly"] as? Bool != true, "\(key) is read-only in \(template)'s schema: not to be sent")
+                    if let allowed = property["enum"] as? [String] {
+                        #expect((value as? String).map(allowed.contains) == true, "\(key) = \(value) is not one of \(allowed)")
                     }
                     if key == "ttl_sec", let ttl = value as? Int {
                         #expect([300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1_209_600, 2_419_200].contains(ttl),

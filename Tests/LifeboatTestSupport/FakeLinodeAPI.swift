@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A local stand-in for Linode's API v4 Domains and Instances (GET, shutdown) endpoints, following Linode's published OpenAPI
+/// A local stand-in for Linode's API v4 Domains, Instances (GET, shutdown) and NodeBalancer node (GET, PUT) endpoints, following Linode's published OpenAPI
 /// document: the same paths under /v4, field names, pagination envelope (`page`, `page_size`
 /// 25–500), `X-Filter` on filterable fields, the `{"errors":[{"reason","field"}]}` envelope,
 /// Bearer tokens, and `ttl_sec` rounded to the nearest accepted value. Faults can be scripted:
@@ -33,7 +33,18 @@ public final class FakeLinodeAPI: Sendable {
         var shutdownAt: ContinuousClock.Instant?
     }
 
+    /// A NodeBalancer backend: `/nodebalancers/{nb}/configs/{config}/nodes/{id}`.
+    public struct BalancerNode: Sendable {
+        public var id: Int
+        public var nodeBalancer: Int
+        public var config: Int
+        public var label: String
+        public var address: String
+        public var mode: String
+    }
+
     struct State {
+        var balancerNodes: [Int: BalancerNode] = [:]
         var instances: [Int: Instance] = [:]
         var shutdownTakes: Duration = .milliseconds(300)
         var domains: [(id: Int, domain: String)] = []
@@ -99,6 +110,12 @@ public final class FakeLinodeAPI: Sendable {
         return instance
     }
 
+    public func addBalancerNode(_ id: Int, nodeBalancer: Int, config: Int, label: String, address: String, mode: String = "accept") {
+        state.withLock { $0.balancerNodes[id] = BalancerNode(id: id, nodeBalancer: nodeBalancer, config: config, label: label, address: address, mode: mode) }
+    }
+
+    public func balancerNode(_ id: Int) -> BalancerNode? { state.withLock { $0.balancerNodes[id] } }
+
     public func records(domain: Int) -> [Record] { state.withLock { $0.records[domain] ?? [] } }
     public var requests: [Request] { state.withLock { $0.requests } }
     public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
@@ -144,6 +161,30 @@ public final class FakeLinodeAPI: Sendable {
                 return true
             }
             return known ? (200, [], Data("{}".utf8)) : notFound()
+        case ("GET", 7) where parts[0] == "v4" && parts[1] == "nodebalancers" && parts[3] == "configs" && parts[5] == "nodes":
+            guard let node = balancerNode(parts) else { return notFound() }
+            return (200, [], try! JSONSerialization.data(withJSONObject: Self.json(node)))
+        case ("PUT", 7) where parts[0] == "v4" && parts[1] == "nodebalancers" && parts[3] == "configs" && parts[5] == "nodes":
+            guard let node = balancerNode(parts) else { return notFound() }
+            guard let body = request.body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+                return (400, [], Self.errors([("Invalid JSON", nil)]))
+            }
+            // The writable fields of NodeBalancerNode; readOnly ones (id, status, config_id, nodebalancer_id) are refused.
+            let writable = ["address", "label", "weight", "mode"]
+            if let unknown = object.keys.first(where: { !writable.contains($0) }) {
+                return (400, [], Self.errors([("\(unknown) is not a valid field", unknown)]))
+            }
+            if let mode = object["mode"] {
+                guard let text = mode as? String, ["accept", "reject", "drain", "backup"].contains(text) else {
+                    return (400, [], Self.errors([("mode must be one of accept, reject, drain, backup", "mode")]))
+                }
+            }
+            let updated: BalancerNode = state.withLock { s in
+                if let mode = object["mode"] as? String { s.balancerNodes[node.id]?.mode = mode }
+                if let label = object["label"] as? String { s.balancerNodes[node.id]?.label = label }
+                return s.balancerNodes[node.id]!
+            }
+            return (200, [], try! JSONSerialization.data(withJSONObject: Self.json(updated)))
         case ("GET", 2) where parts == ["v4", "domains"]:
             let filter = Self.filter(request)
             let rows: [[String: Any]] = state.withLock { $0.domains }
@@ -185,6 +226,18 @@ public final class FakeLinodeAPI: Sendable {
         default:
             return notFound()
         }
+    }
+
+    /// The node a `/v4/nodebalancers/{nb}/configs/{config}/nodes/{id}` path names, if it belongs there.
+    private func balancerNode(_ parts: [String]) -> BalancerNode? {
+        guard let nb = Int(parts[2]), let config = Int(parts[4]), let id = Int(parts[6]),
+              let node = state.withLock({ $0.balancerNodes[id] }), node.nodeBalancer == nb, node.config == config else { return nil }
+        return node
+    }
+
+    static func json(_ n: BalancerNode) -> [String: Any] {
+        ["id": n.id, "address": n.address, "label": n.label, "status": "UP", "weight": 50, "mode": n.mode,
+         "config_id": n.config, "nodebalancer_id": n.nodeBalancer]
     }
 
     private func notFound() -> (Int, [(String, String)], Data) { (404, [], Self.errors([("Not found", nil)])) }

@@ -26,6 +26,25 @@ public enum TrafficSwitchFactory {
     }
 }
 
+extension TrafficSwitchFactory {
+    /// Everything that moves traffic in `config`: the DNS record, then the NodeBalancer (either may
+    /// be absent; neither: clients find the primary themselves).
+    public static func make(_ config: LifeboatConfiguration, environment: [String: String]? = nil) throws -> any TrafficSwitch {
+        var switches: [any TrafficSwitch] = []
+        if let dns = config.dns { switches.append(try make(dns, environment: environment)) }
+        if let nb = config.nodeBalancer {
+            let token = try environment.map { try nb.linode.token.resolve(environment: $0) } ?? nb.linode.token.resolve()
+            switches.append(LinodeNodeBalancerSwitch(baseURL: nb.linode.apiURL, token: token, nodeBalancerID: nb.id, configID: nb.configID,
+                                                     nodes: nb.nodes, standbyMode: nb.standbyMode == .drain ? .drain : .reject))
+        }
+        switch switches.count {
+        case 0: return NoTrafficSwitch()
+        case 1: return switches[0]
+        default: return TrafficSwitches(switches)
+        }
+    }
+}
+
 public struct DNSSwitchConfigError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
