@@ -39,12 +39,26 @@ extension Lifeboat {
                 (acknowledged writes missing on the new primary). Everything is removed afterwards, also \
                 on Ctrl-C. PostgreSQL is installed from Debian's packages when missing and running as root.
 
+                --staging --config FILE --confirm CLUSTER drills a real deployment instead, through its running \
+                monitor: a planned switchover to the best standby, the old primary rejoining, and a \
+                switchover back, timed, with the same report files. It is refused unless the cluster's \
+                name is typed again, lifeboat doctor finds nothing that would break a failover, and the \
+                cluster is healthy (monitoring, not paused, a writable primary, every other node a \
+                streaming standby). The API address and token come from the config file, as for \
+                lifeboat status.
+
                 Exit status: 0 when the drill passed (its scenario's checks: for kill-primary exactly one promotion and writes resumed), 1 otherwise.
                 """
         )
 
-        @Flag(help: "Run against local sandbox regions built for the drill (the only kind of drill in this version).")
+        @Flag(help: "Run against local sandbox regions built for the drill.")
         var sandbox = false
+
+        @Flag(help: "Drill the real deployment of --config through its running monitor: a switchover there and back (needs --confirm).")
+        var staging = false
+
+        @Option(help: ArgumentHelp("With --staging: the cluster's name, typed again.", valueName: "cluster"))
+        var confirm: String?
 
         @Option(help: ArgumentHelp("What to do to the cluster: \((DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)).joined(separator: ", ")).",
                                    valueName: "name"))
@@ -91,8 +105,17 @@ extension Lifeboat {
         var logLevel: Logger.Level?
 
         func validate() throws {
+            if staging {
+                guard !sandbox else { throw ValidationError("--sandbox and --staging exclude each other") }
+                guard config != nil else { throw ValidationError("--staging needs --config FILE: the deployment's lifeboat.yml (its API address and token too)") }
+                guard scenario == "kill-primary", !switchover, !failback, durability == nil, monitors == nil, runs == 1, writers == 1 else {
+                    throw ValidationError("--staging is a switchover there and back; --scenario, --switchover, --failback, --durability, --monitors, --runs and --writers are for --sandbox")
+                }
+                return
+            }
+            if confirm != nil { throw ValidationError("--confirm goes with --staging") }
             guard sandbox else {
-                throw ValidationError("only sandbox drills exist in this version: run lifeboat drill --sandbox")
+                throw ValidationError("choose the kind of drill: --sandbox (local regions built for it) or --staging --config FILE --confirm CLUSTER (a real deployment)")
             }
             guard DrillScenarios.named(scenario) != nil || PartitionScenario(rawValue: scenario) != nil else {
                 let known = DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)
@@ -119,6 +142,7 @@ extension Lifeboat {
         }
 
         func run() async throws {
+            if staging { return try await runStaging() }
             var detection = DetectionSettings.default
             var policy = FailoverPolicy.default
             if let config {
@@ -193,6 +217,42 @@ extension Lifeboat {
                 print("median RTO over \(rtos.count) drills: \(String(format: "%.3f", median))s  (each: \(all))")
             }
             if !reports.allSatisfy(\.passed) { throw ExitCode(1) }
+        }
+
+        func runStaging() async throws {
+            guard let config else { throw ValidationError("--staging needs --config FILE") }
+            let loaded = try loadingConfig { try ConfigLoader.load(path: config) }
+            let api = try APIOptions.parse(["--config", config])
+            let quiet = json
+            let drill = StagingDrill(configPath: config, config: loaded, api: api, progress: { if !quiet { printError($0) } })
+            let report: DrillReport
+            do {
+                report = try await drill.run(confirm: confirm)
+            } catch let refusal as StagingDrill.Refusal {
+                printError("drill --staging refused: \(refusal)")
+                throw ExitCode(1)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(report.text)
+            }
+            if !noReport {
+                do {
+                    var settings = self.settings(detection: loaded.detection, policy: loaded.failover)
+                    settings["scenario"] = "staging-switchover"
+                    settings["cluster"] = loaded.cluster
+                    for key in ["writers", "failback", "runs"] { settings[key] = nil }
+                    let written = try DrillDocument.write(runs: [report], settings: settings, under: reportDir)
+                    printError("report: \(written.directory)/report.html (and report.md, report.json; history in \(reportDir)/history.jsonl)")
+                } catch {
+                    printError("drill: cannot write the report under \(reportDir): \(error)")
+                }
+            }
+            if !report.passed { throw ExitCode(1) }
         }
 
         /// The settings the report shows, for people.

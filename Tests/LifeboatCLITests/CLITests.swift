@@ -119,7 +119,13 @@ struct CLI {
     @Test func drillWithoutSandboxExplainsItself() async throws {
         let result = try await CLI.run(["drill"])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("only sandbox drills exist in this version: run lifeboat drill --sandbox"))
+        #expect(result.stderr.contains("choose the kind of drill: --sandbox (local regions built for it) or --staging --config FILE --confirm CLUSTER"))
+        let staging = try await CLI.run(["drill", "--staging"])
+        #expect(staging.status != 0 && staging.stderr.contains("--staging needs --config FILE"), "\(staging.stderr)")
+        let both = try await CLI.run(["drill", "--staging", "--sandbox", "--config", "x.yml"])
+        #expect(both.status != 0 && both.stderr.contains("--sandbox and --staging exclude each other"))
+        let mixed = try await CLI.run(["drill", "--staging", "--config", "x.yml", "--runs", "3"])
+        #expect(mixed.status != 0 && mixed.stderr.contains("are for --sandbox"))
     }
 
     @Test func helpDescribesTheDrill() async throws {

@@ -197,3 +197,30 @@ extension String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }
+
+extension DrillReport {
+    /// A staging drill's report: a planned switchover to another region and back on a real
+    /// deployment, timed from the operator's request (`lifeboat drill --staging`).
+    public static func staging(cluster: String, nodes: [(name: String, region: String, role: String, address: String)], detection: DetectionSettings,
+                               timeline: [(at: Double, event: String, detail: String)], toOther: Double?, failover: Double?,
+                               epoch: UInt64, newPrimary: String?, promotions: Int, failback: Failback?, problems: [String]) -> DrillReport {
+        DrillReport(
+            kind: "staging drill on cluster \(cluster): a planned switchover to another region and back, through the running monitor",
+            scenario: "staging-switchover",
+            nodes: nodes.map { Node(name: $0.name, region: $0.region, role: $0.role, address: $0.address) },
+            detection: Detection(interval: DurationText.format(detection.interval), timeout: DurationText.format(detection.timeout),
+                                 suspectInterval: DurationText.format(detection.suspectInterval),
+                                 failureThreshold: detection.failureThreshold, recoveryThreshold: detection.recoveryThreshold),
+            fault: "planned switchover asked of the monitor (no fault injected)",
+            timeline: timeline.map { Step(at: $0.at, event: $0.event, detail: $0.detail) },
+            rtoSeconds: toOther, failoverSeconds: failover, trafficSwitchSeconds: nil, rpoLostWrites: 0, rpoSeconds: 0,
+            promotions: promotions, newPrimary: newPrimary, epoch: epoch, writesBeforeFault: 0, writesAcknowledged: 0,
+            passed: problems.isEmpty, problems: problems, failback: failback
+        )
+    }
+
+    public static func failback(rejoinSeconds: Double?, switchbackSeconds: Double?, standbyAgainSeconds: Double?, endPrimary: String?, endStreaming: [String]) -> Failback {
+        Failback(rejoinSeconds: rejoinSeconds, rejoinMethod: nil, switchbackSeconds: switchbackSeconds, standbyAgainSeconds: standbyAgainSeconds,
+                 writesDuringSwitchback: 0, lostInSwitchback: 0, endPrimary: endPrimary, endStreaming: endStreaming)
+    }
+}

@@ -5,6 +5,7 @@ import LifeboatDNS
 import LifeboatEngine
 import LifeboatHTTP
 import LifeboatMonitor
+import LifeboatPorts
 import Logging
 import Prometheus
 
@@ -416,7 +417,17 @@ public struct SandboxDrill: Sendable {
 
     /// A short tag and the journal's own sentence, for the entries an operator cares about.
     static func describe(_ entry: JournalEntry<ContinuousClock.Instant>) -> (String, String)? {
-        switch entry.kind {
+        describe(kind: entry.kind, message: entry.message)
+    }
+
+    /// The same for a journal line read back through the API (its stored kind, step and node).
+    public static func describe(storedKind: String, step: String?, node: String?, message: String) -> (String, String)? {
+        guard let kind = JournalKind(stored: storedKind, step: step, node: node) else { return nil }
+        return describe(kind: kind, message: message)
+    }
+
+    static func describe(kind: JournalKind, message: String) -> (String, String)? {
+        switch kind {
         case .transition(let from, let to):
             let tag: String = switch (from, to) {
             case (.monitoring, .confirming): "detected"
@@ -433,10 +444,10 @@ public struct SandboxDrill: Sendable {
             case (_, .failed): "failed"
             default: "state"
             }
-            return (tag, entry.message)
-        case .decision: return ("decision", entry.message)
-        case .stepFailed(let step, let node): return ("retry", "\(step.rawValue)\(node.map { " on \($0)" } ?? "") failed: \(entry.message)")
-        case .stepProgress: return ("dns", entry.message)
+            return (tag, message)
+        case .decision: return ("decision", message)
+        case .stepFailed(let step, let node): return ("retry", "\(step.rawValue)\(node.map { " on \($0)" } ?? "") failed: \(message)")
+        case .stepProgress: return ("dns", message)
         case .alert, .stepStarted, .stepSucceeded, .operatorCommand: return nil
         }
     }
