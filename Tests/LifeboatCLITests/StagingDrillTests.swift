@@ -30,7 +30,6 @@ import Testing
               nodes:
                 - {name: \(a.name), region: \(a.region), host: \(a.address), port: \(a.port), agent: "\(agents.urls[a.name]!)"}
                 - {name: \(b.name), region: \(b.region), host: \(b.address), port: \(b.port), agent: "\(agents.urls[b.name]!)"}
-            failover: {cooldown: 0s}
             agents: {key_file: \(keyFile), interval: 1s}
             api: {listen: "127.0.0.1:\(port)", token_file: \(tokenFile)}
             """.write(toFile: config, atomically: true, encoding: .utf8)
