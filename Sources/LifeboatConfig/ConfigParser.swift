@@ -213,21 +213,9 @@ public enum ConfigParser {
         }
         var standby = NodeBalancerConfig.StandbyMode.reject
         if let s = f["standby_mode"], let value = choice(NodeBalancerConfig.StandbyMode.self, s, "nodebalancer.standby_mode", reader: reader) { standby = value }
-        guard let ln = reader.required(f, "linode", what: "token_env or token_file"),
-              let lf = reader.mapping(ln, "nodebalancer.linode", keys: linodeKeys) else { return nil }
-        let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
-        if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
-            reader.error(ln, "nodebalancer.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the nodebalancers:read_write scope)")
-        }
-        var apiURL = "https://api.linode.com/v4"
-        if let u = lf["api_url"], let text = reader.string(u, "nodebalancer.linode.api_url") {
-            switch checkAPIURL(text) {
-            case .success(let url): apiURL = url
-            case .failure(let problem): reader.error(u, "nodebalancer.linode.api_url", problem.message)
-            }
-        }
-        guard let id, let configID, let token, nodes.count == regions.count else { return nil }
-        return NodeBalancerConfig(id: id, configID: configID, nodes: nodes, standbyMode: standby, linode: DNSConfig.LinodeSettings(token: token, apiURL: apiURL))
+        let linode = parseLinode(f, section: "nodebalancer", scope: "nodebalancers:read_write", reader: reader, environment: environment)
+        guard let id, let configID, let linode, nodes.count == regions.count else { return nil }
+        return NodeBalancerConfig(id: id, configID: configID, nodes: nodes, standbyMode: standby, linode: linode)
     }
 
     static let tlsKeys = ["cert_file", "key_file", "ca_file", "client_certificates"]
@@ -309,27 +297,15 @@ public enum ConfigParser {
             return nil
         }
         let wait = f["wait"].flatMap { reader.duration($0, "fencing.wait", atLeast: .seconds(1), atMost: .seconds(600)) } ?? .seconds(30)
-        guard let ln = reader.required(f, "linode", what: "token_env or token_file"),
-              let lf = reader.mapping(ln, "fencing.linode", keys: linodeKeys) else { return nil }
-        let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
-        if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
-            reader.error(ln, "fencing.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the linodes:read_write scope)")
-        }
-        var apiURL = "https://api.linode.com/v4"
-        if let u = lf["api_url"], let text = reader.string(u, "fencing.linode.api_url") {
-            switch checkAPIURL(text) {
-            case .success(let url): apiURL = url
-            case .failure(let problem): reader.error(u, "fencing.linode.api_url", problem.message)
-            }
-        }
+        let linode = parseLinode(f, section: "fencing", scope: "linodes:read_write", reader: reader, environment: environment)
         let without = nodes.filter { $0.linodeID == nil }.map(\.name)
         if !without.isEmpty, without.count < nodes.count {
             reader.warning(node, "fencing", "\(without.joined(separator: ", ")) has no linode_id: it cannot be powered off")
         } else if !nodes.isEmpty, without.count == nodes.count {
             reader.error(node, "fencing", "no database node has a linode_id: give each node's Linode ID (linode-cli linodes list)")
         }
-        guard let token else { return nil }
-        return FencingConfig(linode: DNSConfig.LinodeSettings(token: token, apiURL: apiURL), wait: wait)
+        guard let linode else { return nil }
+        return FencingConfig(linode: linode, wait: wait)
     }
 
     struct ParsedRegion { var region: Region; var node: Node; var path: String }

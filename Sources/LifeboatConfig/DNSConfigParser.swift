@@ -70,7 +70,7 @@ extension ConfigParser {
             provider = parseRFC2136(f, reader: reader, environment: environment).map { .rfc2136($0) }
             if f["linode"] != nil { reader.error(f.entries["linode"]?.key, "dns.linode", "provider is rfc2136; remove the linode section or change the provider") }
         case "linode":
-            provider = parseLinode(f, reader: reader, environment: environment).map { .linode($0) }
+            provider = parseLinode(f, section: "dns", scope: "domains:read_write", reader: reader, environment: environment).map { .linode($0) }
             if f["rfc2136"] != nil { reader.error(f.entries["rfc2136"]?.key, "dns.rfc2136", "provider is linode; remove the rfc2136 section or change the provider") }
         default:
             break
@@ -124,18 +124,20 @@ extension ConfigParser {
         return DNSConfig.RFC2136Settings(server: server, keyName: keyName, keySecret: secret)
     }
 
-    private static func parseLinode(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> DNSConfig.LinodeSettings? {
-        guard let n = reader.required(f, "linode", what: "token_env or token_file") ,
-              let lf = reader.mapping(n, "dns.linode", keys: linodeKeys) else { return nil }
+    /// A `linode:` mapping under `section` (dns, fencing, nodebalancer): the token (env, file or
+    /// inline) with the scope it needs named in the error, and `api_url`.
+    static func parseLinode(_ f: Fields, section: String, scope: String, reader: ConfigReader, environment: [String: String]) -> DNSConfig.LinodeSettings? {
+        guard let n = reader.required(f, "linode", what: "token_env or token_file"),
+              let lf = reader.mapping(n, "\(section).linode", keys: linodeKeys) else { return nil }
         let token = parseSecret(lf, env: "token_env", file: "token_file", inline: "token", what: "Linode API token", reader: reader, environment: environment)
         if token == nil, lf["token_env"] == nil, lf["token_file"] == nil, lf["token"] == nil {
-            reader.error(n, "dns.linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the domains:read_write scope)")
+            reader.error(n, "\(section).linode.token_env", "missing: give token_env or token_file (a Linode personal access token with the \(scope) scope)")
         }
         var apiURL = "https://api.linode.com/v4"
-        if let u = lf["api_url"], let text = reader.string(u, "dns.linode.api_url") {
+        if let u = lf["api_url"], let text = reader.string(u, "\(section).linode.api_url") {
             switch checkAPIURL(text) {
             case .success(let url): apiURL = url
-            case .failure(let problem): reader.error(u, "dns.linode.api_url", problem.message)
+            case .failure(let problem): reader.error(u, "\(section).linode.api_url", problem.message)
             }
         }
         guard let token else { return nil }
