@@ -38,11 +38,7 @@ public actor DurabilityManager: Service {
 
     public func run() async throws {
         required.record(policy.required(databaseNodes: topology.databaseNodes.count))
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            await round()
-            try? await Task.sleep(for: every)
-        }
-        for node in nodes.values { await node.close() }
+        await everyRound(every, closing: nodes) { await self.round() }
     }
 
     func round() async {
@@ -75,4 +71,14 @@ public actor DurabilityManager: Service {
             logger.warning("cannot set synchronous_standby_names on \(primary): \(error)")
         }
     }
+}
+
+/// Runs `round` every `every` until the service group shuts down, then closes `nodes`' connections
+/// (the loop of the managers that keep something on the watched primary).
+func everyRound(_ every: Duration, closing nodes: [String: PostgresNode], _ round: @Sendable () async -> Void) async {
+    while !Task.isCancelled, !Task.isShuttingDownGracefully {
+        await round()
+        try? await Task.sleep(for: every)
+    }
+    for node in nodes.values { await node.close() }
 }

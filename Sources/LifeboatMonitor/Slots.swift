@@ -43,11 +43,7 @@ public actor SlotManager: Service {
 
     public func run() async throws {
         limit.record(Double(policy.alertRetainedBytes))
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            await round()
-            try? await Task.sleep(for: every)
-        }
-        for node in nodes.values { await node.close() }
+        await everyRound(every, closing: nodes) { await self.round() }
     }
 
     /// Makes sure `node`'s slot exists on `primary` before a rejoin or replica init streams through it.
