@@ -101,7 +101,7 @@ public enum DoctorRun {
                 if region == nil {
                     findings.append(DoctorFinding(node: "dns", severity: .breaksFailover, subject: "record",
                                                   problem: "\(traffic.provider.record) holds \(current.targets.map(\.description).joined(separator: ", ")), no configured region's targets: a failover's compare-and-swap would refuse to move it",
-                                                  fix: "lifeboat dns point --to \(primaryRegion ?? "REGION")  (after checking who else writes the record)"))
+                                                  fix: "lifeboat dns point --to \(primaryRegion ?? "REGION") --force  (after checking who else writes the record)"))
                 } else if let primaryRegion, region != primaryRegion {
                     findings.append(DoctorFinding(node: "dns", severity: .breaksFailover, subject: "record",
                                                   problem: "\(traffic.provider.record) sends clients to \(region!), but the primary \(primaries[0]) is in \(primaryRegion)",
@@ -112,6 +112,35 @@ public enum DoctorRun {
                 findings.append(DoctorFinding(node: "dns", severity: .warning, subject: "record",
                                               problem: "cannot read the traffic record: \(error)",
                                               fix: "check the dns: section and its secret (lifeboat dns show says the same); a failover could not switch traffic either"))
+            }
+        }
+
+        // The NodeBalancer must send clients to the primary's region's node only.
+        if let nb = config.nodeBalancer {
+            let primaryRegion = primaries.count == 1 ? config.databaseNodes.first { $0.name == primaries[0] }?.region : nil
+            let nodeOf = { (region: String) in nb.nodes[region].map(String.init) ?? "NODE" }
+            let fix = { (region: String) in "linode-cli nodebalancers node-update \(nb.id) \(nb.configID) \(nodeOf(region)) --mode accept  (then the other regions' nodes --mode \(nb.standbyMode.rawValue))" }
+            do {
+                let traffic = try TrafficSwitchFactory.make(nb, environment: environment)
+                let modes = try await traffic.modes()
+                let accepting = modes.filter { $0.value == "accept" }.keys.sorted()
+                if accepting.isEmpty {
+                    findings.append(DoctorFinding(node: "nodebalancer", severity: .breaksFailover, subject: "nodebalancer",
+                                                  problem: "no node of NodeBalancer \(nb.id) accepts (\(modes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))): clients reach nothing, and a failover's compare-and-swap would refuse to switch it",
+                                                  fix: fix(primaryRegion ?? "REGION")))
+                } else if let primaryRegion, !accepting.contains(primaryRegion) {
+                    findings.append(DoctorFinding(node: "nodebalancer", severity: .breaksFailover, subject: "nodebalancer",
+                                                  problem: "NodeBalancer \(nb.id) sends clients to \(accepting.joined(separator: ", ")), but the primary \(primaries[0]) is in \(primaryRegion)",
+                                                  fix: fix(primaryRegion)))
+                } else if accepting.count > 1 {
+                    findings.append(DoctorFinding(node: "nodebalancer", severity: .warning, subject: "nodebalancer",
+                                                  problem: "NodeBalancer \(nb.id) sends clients to \(accepting.joined(separator: " and ")): the standby region's application gets traffic too",
+                                                  fix: "linode-cli nodebalancers node-update \(nb.id) \(nb.configID) NODE --mode \(nb.standbyMode.rawValue)  (for each node outside \(primaryRegion ?? "the primary's region"))"))
+                }
+            } catch {
+                findings.append(DoctorFinding(node: "nodebalancer", severity: .warning, subject: "nodebalancer",
+                                              problem: "cannot read NodeBalancer \(nb.id)'s nodes: \(error)",
+                                              fix: "check the nodebalancer: section (id, config_id, nodes) and its token's nodebalancers:read_write scope; a failover could not switch it either"))
             }
         }
 

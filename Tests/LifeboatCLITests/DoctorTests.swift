@@ -8,7 +8,7 @@ import Testing
 /// failover would break.
 @Suite(.serialized) struct DoctorTests {
     func config(_ cluster: SandboxCluster, dir: URL, user: String = "postgres", port: Int? = nil, lease: Bool = true,
-                knot: KnotServer? = nil, sslmode: String = "disable") throws -> String {
+                knot: KnotServer? = nil, sslmode: String = "disable", extra: String = "") throws -> String {
         let path = dir.appendingPathComponent("lifeboat-\(UUID().uuidString.prefix(6)).yml").path
         try """
         cluster: shop
@@ -28,8 +28,48 @@ import Testing
           targets: {\(cluster.nodes[0].region): 127.0.0.10, \(cluster.nodes[1].region): 127.0.0.20}
           rfc2136: {server: "127.0.0.1:\(knot.port)", key_name: \(knot.keyName), key_secret: \(knot.keySecret)}
         """ } ?? "")
+        \(extra)
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// The NodeBalancer (a stand-in following Linode's document): fine while only the primary's
+    /// region's node accepts; a failover-breaking finding when it sends clients elsewhere.
+    @Test func theNodeBalancerMustSendClientsToThePrimarysRegion() async throws {
+        try await withSandboxCluster { cluster in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-doctor-nb-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let fake = try await FakeLinodeAPI(token: "nb-token")
+            defer { Task { await fake.stop() } }
+            let (primaryRegion, standbyRegion) = (cluster.nodes[0].region, cluster.nodes[1].region)
+            fake.addBalancerNode(111, nodeBalancer: 12345, config: 4567, label: "web-a", address: "192.168.1.10:80", mode: "accept")
+            fake.addBalancerNode(222, nodeBalancer: 12345, config: 4567, label: "web-b", address: "192.168.2.10:80", mode: "reject")
+            let path = try config(cluster, dir: dir, extra: """
+                nodebalancer:
+                  id: 12345
+                  config_id: 4567
+                  nodes: {\(primaryRegion): 111, \(standbyRegion): 222}
+                  linode: {token_env: NB_TOKEN, api_url: "\(fake.baseURL)"}
+                """)
+            let fine = try await CLI.run(["doctor", "--config", path], environment: ["NB_TOKEN": "nb-token"])
+            #expect(fine.status == 0 && !fine.stdout.contains("nodebalancer"), "\(fine.stdout)\(fine.stderr)")
+
+            fake.addBalancerNode(111, nodeBalancer: 12345, config: 4567, label: "web-a", address: "192.168.1.10:80", mode: "reject")
+            fake.addBalancerNode(222, nodeBalancer: 12345, config: 4567, label: "web-b", address: "192.168.2.10:80", mode: "accept")
+            let wrong = try await CLI.run(["doctor", "--config", path], environment: ["NB_TOKEN": "nb-token"])
+            #expect(wrong.status == 1, "\(wrong.stdout)")
+            #expect(wrong.stdout.contains("BREAKS FAILOVER: nodebalancer: NodeBalancer 12345 sends clients to \(standbyRegion), but the primary \(cluster.nodes[0].name) is in \(primaryRegion)"),
+                    "\(wrong.stdout)")
+            #expect(wrong.stdout.contains("fix: linode-cli nodebalancers node-update 12345 4567 111 --mode accept"), "\(wrong.stdout)")
+
+            fake.addBalancerNode(111, nodeBalancer: 12345, config: 4567, label: "web-a", address: "192.168.1.10:80", mode: "accept")
+            let both = try await CLI.run(["doctor", "--config", path], environment: ["NB_TOKEN": "nb-token"])
+            #expect(both.status == 0 && both.stdout.contains("warning: nodebalancer: NodeBalancer 12345 sends clients to"), "\(both.stdout)")
+
+            let denied = try await CLI.run(["doctor", "--config", path], environment: ["NB_TOKEN": "nb-bad-secret-42"])
+            #expect(denied.stdout.contains("cannot read NodeBalancer 12345's nodes") && !denied.stdout.contains("nb-bad-secret-42"), "\(denied.stdout)")
+        }
     }
 
     @Test func theSandboxPairHasNothingToFixAndEachMisconfigurationIsNamedWithItsFix() async throws {

@@ -61,7 +61,7 @@ public enum LinodeAPIError: Error, Equatable, CustomStringConvertible {
         case .rejected(let status, let reasons):
             let hint: String = switch status {
             case 401: " (the token is wrong or expired)"
-            case 403: " (the token lacks the domains:read_write scope)"
+            case 403: " (the token lacks the scope: domains:read_write for DNS, linodes:read_write for fencing, nodebalancers:read_write for a NodeBalancer)"
             default: ""
             }
             return "Linode answered \(status)\(hint): \(reasons.joined(separator: "; "))"

@@ -27,16 +27,19 @@ public enum TrafficSwitchFactory {
 }
 
 extension TrafficSwitchFactory {
+    /// The switch a `nodebalancer:` section describes, its token resolved now.
+    public static func make(_ nb: NodeBalancerConfig, environment: [String: String]? = nil) throws -> LinodeNodeBalancerSwitch {
+        let token = try environment.map { try nb.linode.token.resolve(environment: $0) } ?? nb.linode.token.resolve()
+        return LinodeNodeBalancerSwitch(baseURL: nb.linode.apiURL, token: token, nodeBalancerID: nb.id, configID: nb.configID,
+                                        nodes: nb.nodes, standbyMode: nb.standbyMode == .drain ? .drain : .reject)
+    }
+
     /// Everything that moves traffic in `config`: the DNS record, then the NodeBalancer (either may
     /// be absent; neither: clients find the primary themselves).
     public static func make(_ config: LifeboatConfiguration, environment: [String: String]? = nil) throws -> any TrafficSwitch {
         var switches: [any TrafficSwitch] = []
         if let dns = config.dns { switches.append(try make(dns, environment: environment)) }
-        if let nb = config.nodeBalancer {
-            let token = try environment.map { try nb.linode.token.resolve(environment: $0) } ?? nb.linode.token.resolve()
-            switches.append(LinodeNodeBalancerSwitch(baseURL: nb.linode.apiURL, token: token, nodeBalancerID: nb.id, configID: nb.configID,
-                                                     nodes: nb.nodes, standbyMode: nb.standbyMode == .drain ? .drain : .reject))
-        }
+        if let nb = config.nodeBalancer { switches.append(try make(nb, environment: environment)) }
         switch switches.count {
         case 0: return NoTrafficSwitch()
         case 1: return switches[0]
