@@ -65,6 +65,8 @@ import Testing
             #expect(failback["end_primary"] as? String == a.name)
             #expect(failback["end_streaming"] as? [String] == [b.name])
             #expect(failback["switchback_seconds"] as? Double != nil && failback["standby_again_seconds"] as? Double != nil)
+            let html = try String(contentsOfFile: "\(reports)/\(folder)/report.html", encoding: .utf8)
+            #expect(html.contains(#"id="failback-1""#) && html.contains("ends with</th><td>primary \(a.name), streaming: \(b.name)"), "the way back is in the report")
             let events = (run["timeline"] as? [[String: Any]] ?? []).compactMap { $0["event"] as? String }
             #expect(events.contains("fenced") && events.contains("promoted") && events.contains("writable"), "\(events)")
 

@@ -105,6 +105,12 @@ public struct DrillDocument: Sendable {
             md.append("| at (s) | event | detail |")
             md.append("|---:|---|---|")
             for step in run.timeline { md.append("| \(step.at < 0 ? "-" : "+")\(format3(abs(step.at))) | \(step.event) | \(Self.cell(step.detail)) |") }
+            if let f = run.failback {
+                md.append("")
+                md.append("| failback | value |")
+                md.append("|---|---|")
+                for (name, value) in Self.failbackRows(f, rewind: run.rewind) { md.append("| \(name) | \(Self.cell(value)) |") }
+            }
             if !run.problems.isEmpty {
                 md.append("")
                 for problem in run.problems { md.append("- problem: \(problem)") }
@@ -210,6 +216,11 @@ public struct DrillDocument: Sendable {
                 h += "<tr><td class=\"num\">\(step.at < 0 ? "-" : "+")\(format3(abs(step.at)))</td><td>\(e(step.event))</td><td>\(e(step.detail))</td></tr>"
             }
             h += "</table>"
+            if let f = run.failback {
+                h += "<table class=\"failback\" id=\"failback-\(index + 1)\"><tr><th colspan=\"2\">failback</th></tr>"
+                for (name, value) in Self.failbackRows(f, rewind: run.rewind) { h += "<tr><th>\(e(name))</th><td>\(e(value))</td></tr>" }
+                h += "</table>"
+            }
             for problem in run.problems { h += "<p class=\"failed\">problem: \(e(problem))</p>" }
         }
         h += "<h2>Earlier drills of this scenario</h2>"
@@ -226,6 +237,23 @@ public struct DrillDocument: Sendable {
             h += "</table>"
         }
         return h + "</body></html>\n"
+    }
+
+    /// The failback figures of a run (`--failback`, or a staging drill's way back), for people.
+    static func failbackRows(_ f: DrillReport.Failback, rewind: RejoinReport?) -> [(String, String)] {
+        let seconds = { (value: Double?) in value.map { "\(format3($0)) s" } ?? "not reached" }
+        var rows: [(String, String)] = [
+            ("old primary streaming again", seconds(f.rejoinSeconds) + (f.rejoinMethod.map { " (\($0))" } ?? "")),
+            ("switchover back: first write (or writable) on the original primary", seconds(f.switchbackSeconds)),
+            ("the other node streaming again", seconds(f.standbyAgainSeconds)),
+            ("acknowledged writes lost in the switchover back", "\(f.lostInSwitchback) of \(f.writesDuringSwitchback)"),
+            ("ends with", "primary \(f.endPrimary ?? "none"), streaming: \(f.endStreaming.isEmpty ? "none" : f.endStreaming.joined(separator: ", "))"),
+        ]
+        if let slots = f.endSlots { rows.append(("slots in use on the primary", slots.isEmpty ? "none" : slots.joined(separator: ", "))) }
+        if let d = rewind?.discarded {
+            rows.append(("rewind discarded", "WAL \(d.from)–\(d.to), \(d.bytes) bytes, " + (d.transactions.map { "\($0) transaction(s)" } ?? "not counted")))
+        }
+        return rows
     }
 
     static func escape(_ text: String) -> String {
