@@ -5,12 +5,29 @@ public struct DNSConfig: Sendable, Equatable {
     public enum Provider: Sendable, Equatable {
         case rfc2136(RFC2136Settings)
         case linode(LinodeSettings)
+        case cloudflare(CloudflareSettings)
 
         public var name: String {
             switch self {
             case .rfc2136: return "rfc2136"
             case .linode: return "linode"
+            case .cloudflare: return "cloudflare"
             }
+        }
+    }
+
+    /// Cloudflare DNS: the zone's identifier and an API token allowed Zone → DNS → Edit on it.
+    public struct CloudflareSettings: Sendable, Equatable {
+        /// The zone's identifier (32 lower-case hex digits, shown on the zone's Overview page).
+        public var zoneID: String
+        public var token: SecretSource
+        /// `https://api.cloudflare.com/client/v4` unless testing against a local stand-in.
+        public var apiURL: String
+
+        public init(zoneID: String, token: SecretSource, apiURL: String = "https://api.cloudflare.com/client/v4") {
+            self.zoneID = zoneID
+            self.token = token
+            self.apiURL = apiURL
         }
     }
 
@@ -69,6 +86,10 @@ public struct DNSConfig: Sendable, Equatable {
     public static func linodeRounded(_ ttl: Int) -> Int {
         linodeTTLs.min { abs($0 - ttl) < abs($1 - ttl) } ?? 300
     }
+
+    /// Cloudflare's accepted TTLs: 1 (automatic) or 30...86400 seconds (below 60 only on
+    /// Enterprise zones; Cloudflare refuses the change otherwise).
+    public static func cloudflareAccepts(_ ttl: Int) -> Bool { ttl == 1 || (30...86400).contains(ttl) }
 
     /// The record's name relative to the zone (`app`), or empty for the zone apex.
     public var relativeName: String {

@@ -3,18 +3,19 @@ import LifeboatCore
 import Yams
 
 extension ConfigParser {
-    static let dnsKeys = ["provider", "zone", "record", "ttl", "targets", "verify", "rfc2136", "linode"]
+    static let dnsKeys = ["provider", "zone", "record", "ttl", "targets", "verify", "rfc2136", "linode", "cloudflare"]
     static let verifyKeys = ["servers", "timeout"]
     static let rfc2136Keys = ["server", "key_name", "key_secret_env", "key_secret_file", "key_secret"]
     static let linodeKeys = ["token_env", "token_file", "token", "api_url"]
+    static let cloudflareKeys = ["zone_id", "token_env", "token_file", "token", "api_url"]
 
     static func parseDNS(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> DNSConfig? {
         guard let f = reader.mapping(node, "dns", keys: dnsKeys) else { return nil }
-        let providers = ["rfc2136", "linode"]
-        let providerName = reader.required(f, "provider", what: "rfc2136 or linode").flatMap { n -> String? in
+        let providers = ["rfc2136", "linode", "cloudflare"]
+        let providerName = reader.required(f, "provider", what: "rfc2136, linode or cloudflare").flatMap { n -> String? in
             guard let text = reader.string(n, "dns.provider") else { return nil }
             guard providers.contains(text) else {
-                reader.error(n, "dns.provider", "expected rfc2136 or linode, found '\(text)'\(Suggestions.hint(for: text, in: providers))")
+                reader.error(n, "dns.provider", "expected rfc2136, linode or cloudflare, found '\(text)'\(Suggestions.hint(for: text, in: providers))")
                 return nil
             }
             return text
@@ -34,11 +35,14 @@ extension ConfigParser {
         }
 
         let ttlNode = f["ttl"]
-        var ttl = ttlNode.flatMap { reader.int($0, "dns.ttl", min: 0, max: 2_147_483_647) } ?? (providerName == "linode" ? 300 : 30)
+        var ttl = ttlNode.flatMap { reader.int($0, "dns.ttl", min: 0, max: 2_147_483_647) } ?? (providerName == "linode" ? 300 : providerName == "cloudflare" ? 60 : 30)
         if providerName == "linode", let ttlNode, !DNSConfig.linodeTTLs.contains(ttl) {
             let rounded = DNSConfig.linodeRounded(ttl)
             reader.error(ttlNode, "dns.ttl", "Linode accepts TTLs of \(DNSConfig.linodeTTLs.map(String.init).joined(separator: ", ")) seconds; \(ttl) would silently become \(rounded). Write ttl: \(rounded)")
             ttl = rounded
+        }
+        if providerName == "cloudflare", let ttlNode, !DNSConfig.cloudflareAccepts(ttl) {
+            reader.error(ttlNode, "dns.ttl", "Cloudflare accepts a TTL of 1 (automatic) or 60 to 86400 seconds (30 on Enterprise zones), found \(ttl)")
         }
 
         var targets: [String: [IPv4]] = [:]
@@ -68,12 +72,15 @@ extension ConfigParser {
         switch providerName {
         case "rfc2136":
             provider = parseRFC2136(f, reader: reader, environment: environment).map { .rfc2136($0) }
-            if f["linode"] != nil { reader.error(f.entries["linode"]?.key, "dns.linode", "provider is rfc2136; remove the linode section or change the provider") }
         case "linode":
             provider = parseLinode(f, section: "dns", scope: "domains:read_write", reader: reader, environment: environment).map { .linode($0) }
-            if f["rfc2136"] != nil { reader.error(f.entries["rfc2136"]?.key, "dns.rfc2136", "provider is linode; remove the rfc2136 section or change the provider") }
+        case "cloudflare":
+            provider = parseCloudflare(f, reader: reader, environment: environment).map { .cloudflare($0) }
         default:
             break
+        }
+        for other in ["rfc2136", "linode", "cloudflare"] where other != providerName && providerName != nil && f[other] != nil {
+            reader.error(f.entries[other]?.key, "dns.\(other)", "provider is \(providerName ?? ""); remove the \(other) section or change the provider")
         }
 
         var verifyServers: [HostPort] = []
@@ -124,6 +131,34 @@ extension ConfigParser {
         return DNSConfig.RFC2136Settings(server: server, keyName: keyName, keySecret: secret)
     }
 
+    /// The `cloudflare:` mapping: the zone's identifier, the API token (env, file or inline) and `api_url`.
+    private static func parseCloudflare(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> DNSConfig.CloudflareSettings? {
+        guard let n = reader.required(f, "cloudflare", what: "zone_id and token_env or token_file"),
+              let cf = reader.mapping(n, "dns.cloudflare", keys: cloudflareKeys) else { return nil }
+        let zoneID = reader.required(cf, "zone_id", what: "the zone's identifier (32 hex digits, on the zone's Overview page in the dashboard)")
+            .flatMap { z -> String? in
+                guard let text = reader.string(z, "dns.cloudflare.zone_id") else { return nil }
+                guard text.utf8.count == 32, text.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                    reader.error(z, "dns.cloudflare.zone_id", "expected the zone's identifier, 32 lower-case hex digits such as 023e105f4ecef8ad9ca31a8372d0c353, found '\(LogSafe.escape(text, maxLength: 80))'")
+                    return nil
+                }
+                return text
+            }
+        let token = parseSecret(cf, env: "token_env", file: "token_file", inline: "token", what: "Cloudflare API token", reader: reader, environment: environment)
+        if token == nil, cf["token_env"] == nil, cf["token_file"] == nil, cf["token"] == nil {
+            reader.error(n, "dns.cloudflare.token_env", "missing: give token_env or token_file (a Cloudflare API token with Zone → DNS → Edit on this zone)")
+        }
+        var apiURL = "https://api.cloudflare.com/client/v4"
+        if let u = cf["api_url"], let text = reader.string(u, "dns.cloudflare.api_url") {
+            switch checkAPIURL(text, example: "https://api.cloudflare.com/client/v4") {
+            case .success(let url): apiURL = url
+            case .failure(let problem): reader.error(u, "dns.cloudflare.api_url", problem.message)
+            }
+        }
+        guard let zoneID, let token else { return nil }
+        return DNSConfig.CloudflareSettings(zoneID: zoneID, token: token, apiURL: apiURL)
+    }
+
     /// A `linode:` mapping under `section` (dns, fencing, nodebalancer): the token (env, file or
     /// inline) with the scope it needs named in the error, and `api_url`.
     static func parseLinode(_ f: Fields, section: String, scope: String, reader: ConfigReader, environment: [String: String]) -> DNSConfig.LinodeSettings? {
@@ -149,10 +184,10 @@ extension ConfigParser {
     /// Linode's API URL: https to any host; plain http only to a loopback address (a local
     /// stand-in), since the token travels in the Authorization header. The host is the URL's
     /// parsed host, not a prefix of the text (`http://localhost.attacker.example` is not local).
-    static func checkAPIURL(_ text: String) -> Result<String, URLProblem> {
+    static func checkAPIURL(_ text: String, example: String = "https://api.linode.com/v4") -> Result<String, URLProblem> {
         let shown = LogSafe.escape(text, maxLength: 120)
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            return .failure(URLProblem(message: "expected a URL such as https://api.linode.com/v4, found '\(shown)'"))
+            return .failure(URLProblem(message: "expected a URL such as \(example), found '\(shown)'"))
         }
         guard url.user == nil, url.password == nil else {
             return .failure(URLProblem(message: "must not carry a user or password (the token goes in token_env or token_file); the value is not shown"))

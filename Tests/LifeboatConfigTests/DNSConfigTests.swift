@@ -92,7 +92,7 @@ private func parse(_ dns: String, env: [String: String] = ["TSIG": "c2VjcmV0", "
               record: app
               targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
             """)
-        #expect(diagnostics.map(\.message) == ["expected rfc2136 or linode, found 'route66'"])
+        #expect(diagnostics.map(\.message) == ["expected rfc2136, linode or cloudflare, found 'route66'"])
         let (_, missing) = parse("""
             dns:
               provider: linode
@@ -117,6 +117,54 @@ private func parse(_ dns: String, env: [String: String] = ["TSIG": "c2VjcmV0", "
         let dns = try #require(config?.dns)
         #expect(!"\(dns)".contains("abc123secret"))
         #expect(dns.ttl == 300, "Linode's shortest accepted TTL is the default")
+    }
+
+    @Test func cloudflareSectionParsesAndItsMistakesAreNamed() throws {
+        let (config, diagnostics) = parse("""
+            dns:
+              provider: cloudflare
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              cloudflare:
+                zone_id: 023e105f4ecef8ad9ca31a8372d0c353
+                token_env: CF_TOKEN
+            """, env: ["CF_TOKEN": "cf-secret"])
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let dns = try #require(config?.dns)
+        #expect(dns.provider == .cloudflare(.init(zoneID: "023e105f4ecef8ad9ca31a8372d0c353", token: .environment("CF_TOKEN"))))
+        #expect(dns.ttl == 60, "Cloudflare's shortest TTL outside Enterprise is the default")
+        #expect(config?.summary.hasSuffix("traffic: app.example.com via cloudflare, TTL 60s") == true)
+
+        let (_, wrong) = parse("""
+            dns:
+              provider: cloudflare
+              zone: example.com
+              record: app
+              ttl: 20
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              cloudflare:
+                zone_id: example.com
+                api_url: http://api.cloudflare.com/client/v4
+                token_env: CF_TOKEN
+              linode: {token_env: LINODE_TOKEN}
+            """, env: ["CF_TOKEN": "cf-secret", "LINODE_TOKEN": "t"])
+        #expect(wrong.map(\.description) == [
+            "dns.yml:16:8: error: dns.ttl: Cloudflare accepts a TTL of 1 (automatic) or 60 to 86400 seconds (30 on Enterprise zones), found 20",
+            "dns.yml:19:14: error: dns.cloudflare.zone_id: expected the zone's identifier, 32 lower-case hex digits such as 023e105f4ecef8ad9ca31a8372d0c353, found 'example.com'",
+            "dns.yml:20:14: error: dns.cloudflare.api_url: plain http would send the token in clear to api.cloudflare.com; use https:// (http is accepted only for a loopback address such as 127.0.0.1)",
+            "dns.yml:22:3: error: dns.linode: provider is cloudflare; remove the linode section or change the provider",
+        ])
+        let (_, missing) = parse("""
+            dns:
+              provider: cloudflare
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              cloudflare: {zone_id: 023e105f4ecef8ad9ca31a8372d0c353, zone: x}
+            """)
+        #expect(missing.map(\.message).contains("missing: give token_env or token_file (a Cloudflare API token with Zone → DNS → Edit on this zone)"))
+        #expect(missing.map(\.message).contains { $0.hasPrefix("unknown key 'zone'") })
     }
 
     @Test func linodeRounding() {

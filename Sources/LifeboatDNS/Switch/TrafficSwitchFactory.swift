@@ -18,6 +18,9 @@ public enum TrafficSwitchFactory {
             let token = try environment.map { try settings.token.resolve(environment: $0) } ?? settings.token.resolve()
             let client = LinodeDomainsClient(baseURL: settings.apiURL, token: token)
             provider = LinodeProvider(client: client, zone: dns.zone, relativeName: dns.relativeName)
+        case .cloudflare(let settings):
+            let token = try environment.map { try settings.token.resolve(environment: $0) } ?? settings.token.resolve()
+            provider = CloudflareProvider(client: CloudflareDNSClient(baseURL: settings.apiURL, zoneID: settings.zoneID, token: token), record: dns.record)
         }
         let verifiers = dns.verifyServers.map {
             AuthoritativeServer(server: DNSServer(host: $0.host, port: $0.port), zone: zone, record: record) as any DNSAnswerSource
