@@ -6,13 +6,38 @@ public struct DNSConfig: Sendable, Equatable {
         case rfc2136(RFC2136Settings)
         case linode(LinodeSettings)
         case cloudflare(CloudflareSettings)
+        case route53(Route53Settings)
 
         public var name: String {
             switch self {
+            case .route53: return "route53"
             case .rfc2136: return "rfc2136"
             case .linode: return "linode"
             case .cloudflare: return "cloudflare"
             }
+        }
+    }
+
+    /// Amazon Route 53: the hosted zone and an access key allowed to list, change and follow changes.
+    public struct Route53Settings: Sendable, Equatable {
+        /// The hosted zone's ID (`Z…`, as `aws route53 list-hosted-zones` shows it without `/hostedzone/`).
+        public var hostedZoneID: String
+        public var accessKeyID: String
+        public var secretAccessKey: SecretSource
+        public var sessionToken: SecretSource?
+        /// `https://route53.amazonaws.com` unless testing against a local stand-in.
+        public var apiURL: String
+        /// How long to ask GetChange before a change counts as not propagated.
+        public var insyncTimeout: Duration
+
+        public init(hostedZoneID: String, accessKeyID: String, secretAccessKey: SecretSource, sessionToken: SecretSource? = nil,
+                    apiURL: String = "https://route53.amazonaws.com", insyncTimeout: Duration = .seconds(120)) {
+            self.hostedZoneID = hostedZoneID
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+            self.apiURL = apiURL
+            self.insyncTimeout = insyncTimeout
         }
     }
 

@@ -3,19 +3,21 @@ import LifeboatCore
 import Yams
 
 extension ConfigParser {
-    static let dnsKeys = ["provider", "zone", "record", "ttl", "targets", "verify", "rfc2136", "linode", "cloudflare"]
+    static let dnsKeys = ["provider", "zone", "record", "ttl", "targets", "verify", "rfc2136", "linode", "cloudflare", "route53"]
     static let verifyKeys = ["servers", "timeout"]
     static let rfc2136Keys = ["server", "key_name", "key_secret_env", "key_secret_file", "key_secret"]
     static let linodeKeys = ["token_env", "token_file", "token", "api_url"]
     static let cloudflareKeys = ["zone_id", "token_env", "token_file", "token", "api_url"]
+    static let route53Keys = ["hosted_zone_id", "access_key_id", "secret_access_key_env", "secret_access_key_file", "secret_access_key",
+                              "session_token_env", "session_token_file", "api_url", "insync_timeout"]
 
     static func parseDNS(_ node: Node, regions: [ParsedRegion], reader: ConfigReader, environment: [String: String]) -> DNSConfig? {
         guard let f = reader.mapping(node, "dns", keys: dnsKeys) else { return nil }
-        let providers = ["rfc2136", "linode", "cloudflare"]
-        let providerName = reader.required(f, "provider", what: "rfc2136, linode or cloudflare").flatMap { n -> String? in
+        let providers = ["rfc2136", "linode", "cloudflare", "route53"]
+        let providerName = reader.required(f, "provider", what: "rfc2136, linode, cloudflare or route53").flatMap { n -> String? in
             guard let text = reader.string(n, "dns.provider") else { return nil }
             guard providers.contains(text) else {
-                reader.error(n, "dns.provider", "expected rfc2136, linode or cloudflare, found '\(text)'\(Suggestions.hint(for: text, in: providers))")
+                reader.error(n, "dns.provider", "expected rfc2136, linode, cloudflare or route53, found '\(text)'\(Suggestions.hint(for: text, in: providers))")
                 return nil
             }
             return text
@@ -35,7 +37,7 @@ extension ConfigParser {
         }
 
         let ttlNode = f["ttl"]
-        var ttl = ttlNode.flatMap { reader.int($0, "dns.ttl", min: 0, max: 2_147_483_647) } ?? (providerName == "linode" ? 300 : providerName == "cloudflare" ? 60 : 30)
+        var ttl = ttlNode.flatMap { reader.int($0, "dns.ttl", min: 0, max: 2_147_483_647) } ?? (providerName == "linode" ? 300 : providerName == "cloudflare" || providerName == "route53" ? 60 : 30)
         if providerName == "linode", let ttlNode, !DNSConfig.linodeTTLs.contains(ttl) {
             let rounded = DNSConfig.linodeRounded(ttl)
             reader.error(ttlNode, "dns.ttl", "Linode accepts TTLs of \(DNSConfig.linodeTTLs.map(String.init).joined(separator: ", ")) seconds; \(ttl) would silently become \(rounded). Write ttl: \(rounded)")
@@ -76,10 +78,12 @@ extension ConfigParser {
             provider = parseLinode(f, section: "dns", scope: "domains:read_write", reader: reader, environment: environment).map { .linode($0) }
         case "cloudflare":
             provider = parseCloudflare(f, reader: reader, environment: environment).map { .cloudflare($0) }
+        case "route53":
+            provider = parseRoute53(f, reader: reader, environment: environment).map { .route53($0) }
         default:
             break
         }
-        for other in ["rfc2136", "linode", "cloudflare"] where other != providerName && providerName != nil && f[other] != nil {
+        for other in ["rfc2136", "linode", "cloudflare", "route53"] where other != providerName && providerName != nil && f[other] != nil {
             reader.error(f.entries[other]?.key, "dns.\(other)", "provider is \(providerName ?? ""); remove the \(other) section or change the provider")
         }
 
@@ -129,6 +133,52 @@ extension ConfigParser {
         }
         guard let server, let keyName, let secret else { return nil }
         return DNSConfig.RFC2136Settings(server: server, keyName: keyName, keySecret: secret)
+    }
+
+    /// The `route53:` mapping: hosted zone, access key (the secret from env, file or inline, an
+    /// optional session token), `api_url` and `insync_timeout`.
+    private static func parseRoute53(_ f: Fields, reader: ConfigReader, environment: [String: String]) -> DNSConfig.Route53Settings? {
+        guard let n = reader.required(f, "route53", what: "hosted_zone_id, access_key_id and secret_access_key_env or secret_access_key_file"),
+              let rf = reader.mapping(n, "dns.route53", keys: route53Keys) else { return nil }
+        let zone = reader.required(rf, "hosted_zone_id", what: "the hosted zone's ID, e.g. Z1D633PJN98FT9 (aws route53 list-hosted-zones)")
+            .flatMap { z -> String? in
+                guard var text = reader.string(z, "dns.route53.hosted_zone_id") else { return nil }
+                if text.hasPrefix("/hostedzone/") { text = String(text.dropFirst("/hostedzone/".count)) }
+                guard (1...32).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) }) else {
+                    reader.error(z, "dns.route53.hosted_zone_id", "expected a hosted zone ID such as Z1D633PJN98FT9 (capital letters and digits), found '\(LogSafe.escape(text, maxLength: 80))'")
+                    return nil
+                }
+                return text
+            }
+        let keyID = reader.required(rf, "access_key_id", what: "the IAM access key ID, e.g. AKIAIOSFODNN7EXAMPLE").flatMap { k -> String? in
+            guard let text = reader.string(k, "dns.route53.access_key_id") else { return nil }
+            guard (16...128).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) }) else {
+                reader.error(k, "dns.route53.access_key_id", "expected an access key ID such as AKIAIOSFODNN7EXAMPLE (16 or more capital letters and digits); the value is not shown in case it is the secret key")
+                return nil
+            }
+            return text
+        }
+        let secret = parseSecret(rf, env: "secret_access_key_env", file: "secret_access_key_file", inline: "secret_access_key",
+                                 what: "AWS secret access key", reader: reader, environment: environment)
+        if secret == nil, rf["secret_access_key_env"] == nil, rf["secret_access_key_file"] == nil, rf["secret_access_key"] == nil {
+            reader.error(n, "dns.route53.secret_access_key_env", "missing: give secret_access_key_env or secret_access_key_file (the secret of access_key_id)")
+        }
+        var token: SecretSource?
+        if rf["session_token_env"] != nil || rf["session_token_file"] != nil {
+            token = parseSecret(rf, env: "session_token_env", file: "session_token_file", inline: "session_token", what: "AWS session token",
+                                reader: reader, environment: environment)
+        }
+        var apiURL = "https://route53.amazonaws.com"
+        if let u = rf["api_url"], let text = reader.string(u, "dns.route53.api_url") {
+            switch checkAPIURL(text, example: "https://route53.amazonaws.com") {
+            case .success(let url): apiURL = url
+            case .failure(let problem): reader.error(u, "dns.route53.api_url", problem.message)
+            }
+        }
+        var insync = Duration.seconds(120)
+        if let t = rf["insync_timeout"], let d = reader.duration(t, "dns.route53.insync_timeout", atLeast: .seconds(1)) { insync = d }
+        guard let zone, let keyID, let secret else { return nil }
+        return DNSConfig.Route53Settings(hostedZoneID: zone, accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, apiURL: apiURL, insyncTimeout: insync)
     }
 
     /// The `cloudflare:` mapping: the zone's identifier, the API token (env, file or inline) and `api_url`.

@@ -92,7 +92,7 @@ private func parse(_ dns: String, env: [String: String] = ["TSIG": "c2VjcmV0", "
               record: app
               targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
             """)
-        #expect(diagnostics.map(\.message) == ["expected rfc2136, linode or cloudflare, found 'route66'"])
+        #expect(diagnostics.map(\.message) == ["expected rfc2136, linode, cloudflare or route53, found 'route66'; did you mean 'route53'?"])
         let (_, missing) = parse("""
             dns:
               provider: linode
@@ -165,6 +165,44 @@ private func parse(_ dns: String, env: [String: String] = ["TSIG": "c2VjcmV0", "
             """)
         #expect(missing.map(\.message).contains("missing: give token_env or token_file (a Cloudflare API token with Zone → DNS → Edit on this zone)"))
         #expect(missing.map(\.message).contains { $0.hasPrefix("unknown key 'zone'") })
+    }
+
+    @Test func route53SectionParsesAndItsMistakesAreNamed() throws {
+        let (config, diagnostics) = parse("""
+            dns:
+              provider: route53
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              route53:
+                hosted_zone_id: /hostedzone/Z1D633PJN98FT9
+                access_key_id: AKIAIOSFODNN7EXAMPLE
+                secret_access_key_env: AWS_SECRET
+                insync_timeout: 90s
+            """, env: ["AWS_SECRET": "s"])
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(config?.dns?.provider == .route53(.init(hostedZoneID: "Z1D633PJN98FT9", accessKeyID: "AKIAIOSFODNN7EXAMPLE",
+                                                        secretAccessKey: .environment("AWS_SECRET"), insyncTimeout: .seconds(90))))
+        #expect(config?.dns?.ttl == 60)
+
+        let (_, wrong) = parse("""
+            dns:
+              provider: route53
+              zone: example.com
+              record: app
+              targets: {us-east: 192.0.2.10, eu-west: 198.51.100.21}
+              route53:
+                hosted_zone_id: example.com
+                access_key_id: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+                region: eu-west-1
+            """)
+        #expect(wrong.map(\.message) == [
+            "missing: give secret_access_key_env or secret_access_key_file (the secret of access_key_id)",
+            "expected a hosted zone ID such as Z1D633PJN98FT9 (capital letters and digits), found 'example.com'",
+            "expected an access key ID such as AKIAIOSFODNN7EXAMPLE (16 or more capital letters and digits); the value is not shown in case it is the secret key",
+            "unknown key 'region'",
+        ])
+        #expect(!wrong.map(\.description).joined().contains("wJalrXUtnFEMI"))
     }
 
     @Test func linodeRounding() {

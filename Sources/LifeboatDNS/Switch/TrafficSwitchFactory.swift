@@ -21,6 +21,13 @@ public enum TrafficSwitchFactory {
         case .cloudflare(let settings):
             let token = try environment.map { try settings.token.resolve(environment: $0) } ?? settings.token.resolve()
             provider = CloudflareProvider(client: CloudflareDNSClient(baseURL: settings.apiURL, zoneID: settings.zoneID, token: token), record: dns.record)
+        case .route53(let settings):
+            func resolve(_ source: SecretSource) throws -> Secret {
+                try environment.map { try source.resolve(environment: $0) } ?? source.resolve()
+            }
+            let client = Route53Client(baseURL: settings.apiURL, hostedZoneID: settings.hostedZoneID, accessKeyID: settings.accessKeyID,
+                                       secretAccessKey: try resolve(settings.secretAccessKey), sessionToken: try settings.sessionToken.map(resolve))
+            provider = Route53Provider(client: client, record: dns.record, insyncTimeout: settings.insyncTimeout)
         }
         let verifiers = dns.verifyServers.map {
             AuthoritativeServer(server: DNSServer(host: $0.host, port: $0.port), zone: zone, record: record) as any DNSAnswerSource
