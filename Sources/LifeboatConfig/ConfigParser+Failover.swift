@@ -34,7 +34,36 @@ extension ConfigParser {
         }
         if let n = f["failsafe"], let v = reader.bool(n, f.path("failsafe")) { policy.failsafe = v }
         if let n = f["rejoin"], let value = choice(RejoinPolicy.self, n, f.path("rejoin"), reader: reader) { policy.rejoin = value }
+        if let n = f["trigger"], let value = choice(FailoverTrigger.self, n, f.path("trigger"), reader: reader) { policy.trigger = value }
+        if let n = f["min_healthy"], let v = reader.int(n, f.path("min_healthy"), min: 1, max: 1000) { policy.minHealthy = v }
         return policy
+    }
+
+    /// `failover.trigger: region` needs, in every region with a database node, at least
+    /// `min_healthy` application nodes; a node's `address` must be one of its region's DNS targets.
+    static func checkRegionTrigger(_ failover: FailoverPolicy, top: Fields, services: [ServiceConfig], dns: DNSConfig?,
+                                   db: [DatabaseNodeConfig], reader: ConfigReader) {
+        let appNodes = services.flatMap(\.nodes)
+        if let dns {
+            for node in appNodes {
+                guard let address = node.address else { continue }
+                if !(dns.targets[node.region] ?? []).contains(address) {
+                    reader.error(top["services"], "services.\(node.name).address",
+                                 "\(address) is not one of region \(node.region)'s dns.targets (\((dns.targets[node.region] ?? []).map(\.description).joined(separator: ", "))): the record could never hold it")
+                }
+            }
+        }
+        guard failover.trigger == .region, let n = top["failover"]?["trigger"] else {
+            if let n = top["failover"]?["min_healthy"], failover.trigger == .database {
+                reader.warning(n, "failover.min_healthy", "has no effect with failover.trigger: database (the application tier only informs)")
+            }
+            return
+        }
+        let regions = Set(db.map(\.region))
+        let short = regions.sorted().filter { region in appNodes.filter { $0.region == region }.count < failover.minHealthy }
+        if !short.isEmpty {
+            reader.error(n, "failover.trigger", "region needs at least min_healthy (\(failover.minHealthy)) application nodes under services: in every region with a database node; \(short.joined(separator: ", ")) has fewer, so it could never serve")
+        }
     }
 
     static func parseDurability(_ node: Node, into durability: inout DurabilityPolicy, reader: ConfigReader) {

@@ -11,9 +11,9 @@ public enum ConfigParser {
     static let databaseKeys = ["user", "dbname", "password_env", "password_file", "password", "sslmode", "nodes"]
     static let databaseNodeKeys = ["name", "region", "host", "port", "user", "dbname", "password_env", "password_file", "password", "sslmode", "agent", "linode_id"]
     static let serviceKeys = ["name", "nodes"]
-    static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent"]
+    static let serviceNodeKeys = ["name", "region", "health", "health_body", "agent", "address"]
     static let detectionKeys = ["interval", "timeout", "suspect_interval", "failure_threshold", "recovery_threshold"]
-    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl", "failsafe", "rejoin"]
+    static let failoverKeys = ["automatic", "max_lag_bytes", "max_lag_seconds", "cooldown", "step_attempts", "retry_delay", "lease_ttl", "failsafe", "rejoin", "trigger", "min_healthy"]
 
     /// Parses `yaml` (read from `file`, used in messages). Returns the configuration when there
     /// are no errors, and every diagnostic (errors and warnings) either way.
@@ -128,6 +128,7 @@ public enum ConfigParser {
             reader.error(top.node, "agents", "nodes name agents, but there is no agents: section with the key to sign requests with")
         }
 
+        checkRegionTrigger(failover, top: top, services: services.map(\.config), dns: dns, db: db?.nodes ?? [], reader: reader)
         if failover.slots.managed, let db {
             let paths = Dictionary(db.names.map { ($0.0, ($0.1, $0.2)) }, uniquingKeysWith: { first, _ in first })
             for group in ReplicationSlots.collisions(db.names.map(\.0)) {
@@ -490,7 +491,15 @@ public enum ConfigParser {
                     if let nodeName, let region, let health {
                         let body = nf["health_body"].flatMap { reader.string($0, nf.path("health_body")) }
                         let agent = nf["agent"].flatMap { parseAgentURL($0, nf.path("agent"), reader: reader) }
-                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health, healthBody: body, agent: agent))
+                        let address = nf["address"].flatMap { a -> IPv4? in
+                            guard let text = reader.string(a, nf.path("address")) else { return nil }
+                            guard let ip = IPv4(text) else {
+                                reader.error(a, nf.path("address"), "expected the IPv4 address the DNS record holds for this node, such as 192.0.2.10, found '\(LogSafe.escape(text, maxLength: 80))'")
+                                return nil
+                            }
+                            return ip
+                        }
+                        service.config.nodes.append(ServiceNodeConfig(name: nodeName, region: region, health: health, healthBody: body, agent: agent, address: address))
                     }
                 }
             }

@@ -43,8 +43,12 @@ public struct ServiceNodeConfig: Sendable, Equatable {
     public var healthBody: String?
     /// The node agent's base URL, polled for deployment drift and file replication.
     public var agent: String?
+    /// The address the DNS record holds for this node (one of its region's `dns.targets`): with
+    /// `failover.trigger: region` it leaves the record while the node is down.
+    public var address: IPv4?
 
-    public init(name: String, region: String, health: String, healthBody: String? = nil, agent: String? = nil) {
+    public init(name: String, region: String, health: String, healthBody: String? = nil, agent: String? = nil, address: IPv4? = nil) {
+        self.address = address
         self.name = name
         self.region = region
         self.health = health

@@ -322,7 +322,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
                                         dedupKey: "lifeboat/\(cluster)/state-store", action: .trigger, epoch: machine.epoch))
         }
         switch inbound.event {
-        case .probed, .failsafePromise:
+        case .probed, .failsafePromise, .appTier:
             break  // the next observation decides again
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset:
             inbound.reply?.resume(returning: .notSaved("\(error)"))
@@ -345,7 +345,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
             lines.append((.stepSucceeded(.fence, node: node), detail))
         case .pause?, .resume?, .operatorFailover?, .operatorSwitchover?, .operatorReset?:
             lines.append((.operatorCommand, Self.describe(event!.escaped())))
-        case .probed?, .timerFired?, .lease?, .failsafePromise?, nil:
+        case .probed?, .timerFired?, .lease?, .failsafePromise?, .appTier?, nil:
             break
         }
         for action in actions {
@@ -389,6 +389,7 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
         case .lease(.renew(let node)): return "a lease renewal from \(node)"
         case .lease(.release(let node)): return "a lease release from \(node)"
         case .failsafePromise(let node, _, _): return "\(node)'s failsafe promise"
+        case .appTier(let region, _): return "region \(region)'s application tier"
         }
     }
 

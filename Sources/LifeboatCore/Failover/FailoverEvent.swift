@@ -21,6 +21,9 @@ public enum FailoverEvent: Sendable, Equatable {
     /// What a standby's agent said about the failsafe promise it holds (failsafe mode): `holder`'s
     /// agent asked it, for `remaining` more, not to let itself be promoted. `holder` nil: none held.
     case failsafePromise(node: String, holder: String?, remaining: Duration)
+    /// A region's application tier as the monitor and other regions' agents see it
+    /// (`failover.trigger: region` acts on it).
+    case appTier(region: String, verdict: AppTierVerdict)
 }
 
 public enum TimerID: Hashable, Sendable {
@@ -39,7 +42,7 @@ extension FailoverEvent {
         case .operatorFailover(let to, let by): return .operatorFailover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorSwitchover(let to, let by): return .operatorSwitchover(to: to.map { LogSafe.escape($0) }, by: LogSafe.escape(by))
         case .operatorReset(let by): return .operatorReset(by: LogSafe.escape(by))
-        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise: return self
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise, .appTier: return self
         }
     }
 
@@ -47,7 +50,7 @@ extension FailoverEvent {
     public var isOperatorCommand: Bool {
         switch self {
         case .pause, .resume, .operatorFailover, .operatorSwitchover, .operatorReset: return true
-        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise: return false
+        case .probed, .stepSucceeded, .stepFailed, .timerFired, .fenceUnconfirmed, .lease, .failsafePromise, .appTier: return false
         }
     }
 }

@@ -38,6 +38,11 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
     /// Failsafe promises standbys' agents hold, as last reported (not kept in the snapshot: a
     /// promise lasts one TTL, and after a restart every lease counts as held for a TTL anyway).
     public internal(set) var failsafePromises: [String: FailsafePromise<Instant>] = [:]
+    /// Each region's application tier, as last reported (`failover.trigger: region`). Not kept in the
+    /// snapshot: it is observed again within seconds of a restart, and nothing acts on it until then.
+    public internal(set) var appTier: [String: AppTierVerdict] = [:]
+    /// The last reason a region failover could not start, so it is said once, not on every report.
+    var regionFailoverBlocker: String?
     /// Transitions refused because the table does not allow them (always zero unless there is a bug).
     public internal(set) var invariantViolations = 0
 
@@ -67,6 +72,16 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return fenceUnconfirmed(node, detail: detail, now: now)
         case .failsafePromise(let node, let holder, let remaining):
             return failsafePromise(node, holder: holder, remaining: remaining, now: now)
+        case .appTier(let region, let verdict):
+            guard topology.regions.contains(where: { $0.name == region }) else { return [.decision("ignored an application-tier report for unknown region \(region)")] }
+            let before = appTier[region]
+            appTier[region] = verdict
+            var actions: [FailoverAction] = []
+            if before != verdict, before?.serves != verdict.serves || !verdict.serves {
+                actions.append(.decision("region \(region)'s application tier: \(verdict.summary)"))
+            }
+            if verdict.serves, before?.serves == false { regionFailoverBlocker = nil }
+            return actions + evaluate(now: now)
         case .timerFired(.retry(let step)):
             switch state {
             case .failingOver(let progress) where progress.step == step:
@@ -196,7 +211,41 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         if case .monitoring = state, let primaryHealth, primaryHealth.consecutiveInRecovery >= detection.failureThreshold {
             return [move(to: .discovering, reason: "primary \(primary) reported being in recovery on \(primaryHealth.consecutiveInRecovery) consecutive probes; rediscovering roles")]
         }
+        if policy.trigger == .region, case .monitoring = state, let region = topology.node(named: primary)?.region,
+           case .down(let healthy, let total, let by)? = appTier[region] {
+            let why = "region \(region)'s application tier is down: \(healthy) of \(total) application nodes answer (min_healthy \(policy.minHealthy)), seen by the monitor and by \(by.joined(separator: ", "))"
+            return regionFailover(from: primary, why: why, now: now)
+        }
         return []
+    }
+
+    /// `failover.trigger: region`: the primary's region cannot serve while its database may be
+    /// fine. Database and traffic move together to the best standby in a region whose application
+    /// tier serves; with the old primary healthy this is a switchover (fenced caught up, cleanly
+    /// demoted, nothing lost), else the usual failover.
+    private mutating func regionFailover(from primary: String, why: String, now: Instant) -> [FailoverAction] {
+        func blocked(_ blocker: String) -> [FailoverAction] {
+            guard blocker != regionFailoverBlocker else { return [] }
+            regionFailoverBlocker = blocker
+            return [.decision("\(why); no region failover: \(blocker)"), .alert(.critical, "\(why); no region failover: \(blocker)")]
+        }
+        if let blocker = guardRailBlocking(now: now) { return blocked(blocker) }
+        let serving = standbys(excluding: primary).filter { name in
+            topology.node(named: name).map { appTier[$0.region]?.serves == true } ?? false
+        }
+        guard !serving.isEmpty else {
+            return blocked("no standby is in a region whose application tier serves (\(appTier.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.summary)" }.joined(separator: "; ")))")
+        }
+        let primaryHealthy = health[primary]?.verdict == .healthy && health[primary]?.currentStatus?.isWritablePrimary == true
+        let choice = CandidateSelection.choose(among: serving, health: health, lastPrimaryLSN: lastPrimaryLSN, primaryTimeline: lastPrimaryTimeline,
+                                               topology: topology, policy: policy, enforceLagLimits: !primaryHealthy)
+        guard let chosen = choice.chosen else { return blocked(choice.summary) }
+        regionFailoverBlocker = nil
+        let region = topology.node(named: chosen.node)?.region ?? "?"
+        let how = primaryHealthy ? "its database is healthy, so it is a switchover: fenced caught up, demoted cleanly, nothing lost" : "its database is not healthy either"
+        return beginFailover(from: primary, to: chosen.node,
+                             reason: "\(why); region \(region) serves (\(appTier[region]?.summary ?? "?")); \(how); \(choice.summary)",
+                             manual: false, planned: primaryHealthy, now: now)
     }
 
     private mutating func discover() -> [FailoverAction] {
@@ -279,7 +328,14 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         if let blocker = guardRailBlocking(now: now) {
             return hold(primary, blocker: blocker)
         }
-        let choice = chooseCandidate(excluding: primary, enforceLagLimits: true)
+        var choice = chooseCandidate(excluding: primary, enforceLagLimits: true)
+        if policy.trigger == .region {
+            // Prefer a standby in a region whose application tier serves, when there is one.
+            let serving = standbys(excluding: primary).filter { name in topology.node(named: name).map { appTier[$0.region]?.serves == true } ?? false }
+            let servingChoice = CandidateSelection.choose(among: serving, health: health, lastPrimaryLSN: lastPrimaryLSN, primaryTimeline: lastPrimaryTimeline,
+                                                          topology: topology, policy: policy, enforceLagLimits: true)
+            if servingChoice.chosen != nil { choice = servingChoice }
+        }
         guard let chosen = choice.chosen else {
             let blocker = choice.allOverLagLimit
                 ? "every candidate is over the lag limit (\(choice.summary)); promote by hand with lifeboat failover --to NODE if the loss is acceptable"

@@ -18,7 +18,7 @@ public enum TransitionTable {
         Transition(.discovering, .bumpingEpoch, "every reachable node is a standby and an operator named the one to promote"),
         Transition(.monitoring, .confirming, "primary probes failed past the failure threshold"),
         Transition(.monitoring, .discovering, "primary is in recovery (demoted outside Lifeboat)"),
-        Transition(.monitoring, .bumpingEpoch, "operator asked for a failover"),
+        Transition(.monitoring, .bumpingEpoch, "operator asked for a failover, or (trigger: region) the primary region's application tier is down and another region's serves"),
         Transition(.confirming, .monitoring, "primary answers probes again"),
         Transition(.confirming, .holding, "failure corroborated but a guard rail forbids failover"),
         Transition(.confirming, .bumpingEpoch, "failure corroborated by the standbys; candidate chosen"),

@@ -29,6 +29,11 @@ public struct FailoverPolicy: Sendable, Equatable {
     public var durability: DurabilityPolicy = .default
     /// `replication_slots:`: the physical slots the monitor keeps on the primary for the other nodes.
     public var slots: SlotPolicy = .default
+    /// `failover.trigger`: what makes the monitor fail over on its own.
+    public var trigger: FailoverTrigger = .database
+    /// `failover.min_healthy`: a region can serve when at least this many of its application nodes
+    /// answer their health check.
+    public var minHealthy: Int = 1
 
     public init(
         automatic: Bool = true,
@@ -54,6 +59,16 @@ public struct FailoverPolicy: Sendable, Equatable {
     }
 
     public static let `default` = FailoverPolicy()
+}
+
+/// `failover.trigger`: what makes the monitor fail over on its own.
+public enum FailoverTrigger: String, Sendable, Equatable, CaseIterable {
+    /// The primary PostgreSQL is down (corroborated); the application tier only informs.
+    case database
+    /// Also: the primary region's application tier is down (fewer than `min_healthy` nodes answer,
+    /// seen from the monitor and corroborated by another region's agent) while another region's
+    /// application tier serves. Database and traffic move together.
+    case region
 }
 
 /// `failover.rejoin`: when the monitor rejoins a former primary as a standby of the new one by itself.
