@@ -11,7 +11,7 @@ import NIOCore
 extension HealthSnapshot: ResponseEncodable {}
 
 /// The agent's HTTP surface. Open: `/healthz`, `/primary`, `/replica`, `/metrics`. Signed
-/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, `/rejoin`, `/demote`, and failsafe mode's `/failsafe` (from the
+/// (`AgentSigning`): `POST /v1/actions/fence`, `/status`, `/sync-now`, `/rejoin`, `/demote`, `/probe`, and failsafe mode's `/failsafe` (from the
 /// primary's agent), `/seal` and `/promise` (from the monitor).
 public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
     let router = Router()
@@ -108,6 +108,23 @@ public func buildAgentRouter(agent: Agent) -> Router<BasicRequestContext> {
             agent.logger.error("demote failed", metadata: ["demote.error": "\(error)"])
             return try jsonResponse(["error": "\(error)"], status: .internalServerError)
         }
+    }
+    router.post("/v1/actions/probe") { request, context -> Response in
+        let (body, _) = try await verified(request, context, agent: agent, action: "probe")
+        let order = try decode(ProbeOrder.self, body)
+        guard (1...64).contains(order.targets.count) else {
+            throw HTTPError(.badRequest, message: "targets: give 1 to 64 endpoints to check")
+        }
+        guard (10...30_000).contains(order.timeoutMilliseconds) else {
+            throw HTTPError(.badRequest, message: "timeout_ms must be 10 to 30000")
+        }
+        for target in order.targets {
+            guard let url = URL(string: target.url), ["http", "https", "tcp"].contains(url.scheme ?? ""), url.host != nil,
+                  url.scheme != "tcp" || url.port != nil else {
+                throw HTTPError(.badRequest, message: "targets: \(LogSafe.escape(target.url, maxLength: 120)) is not an http://, https:// or tcp://host:port URL")
+            }
+        }
+        return try jsonResponse(await agent.probe(order), status: .ok)
     }
     router.post("/v1/actions/sync-now") { request, context -> Response in
         let (body, signed) = try await verified(request, context, agent: agent, action: "sync-now")

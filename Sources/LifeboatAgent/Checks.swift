@@ -152,3 +152,27 @@ public struct AgentError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension Agent {
+    /// Checks other nodes' endpoints from this node, all at once (`/v1/actions/probe`).
+    public func probe(_ order: ProbeOrder) async -> ProbeAnswer {
+        let timeout = Duration.milliseconds(order.timeoutMilliseconds)
+        let results = await withTaskGroup(of: (Int, ProbeAnswer.Outcome).self) { group in
+            for (index, target) in order.targets.enumerated() {
+                group.addTask {
+                    let result: CheckResult
+                    if let url = URL(string: target.url), url.scheme == "tcp", let host = url.host, let port = url.port {
+                        result = await TCPHealthCheck(host: host, port: port).check(timeout: timeout)
+                    } else {
+                        result = await HTTPHealthCheck(url: target.url, expectBody: target.body).check(timeout: timeout)
+                    }
+                    return (index, ProbeAnswer.Outcome(node: target.node, ok: result.ok, detail: result.error ?? "answered"))
+                }
+            }
+            var outcomes: [(Int, ProbeAnswer.Outcome)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return ProbeAnswer(node: config.node, results: results)
+    }
+}

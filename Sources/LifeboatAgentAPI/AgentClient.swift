@@ -103,6 +103,11 @@ public struct AgentClient: Sendable {
         try await call("demote", FenceOrder(epoch: epoch.value), epoch: epoch.value, timeout: timeout)
     }
 
+    /// Asks this agent to check `targets` from where it stands.
+    public func probe(_ targets: [ProbeOrder.Target], checkTimeout: Duration, timeout: Duration) async throws -> ProbeAnswer {
+        try await call("probe", ProbeOrder(targets: targets, timeoutMilliseconds: Int(checkTimeout.milliseconds)), epoch: 0, timeout: timeout)
+    }
+
     public func syncNow(epoch: Epoch, primaryRegion: String, timeout: Duration) async throws -> FilesStatus {
         try await call("sync-now", SyncOrder(epoch: epoch.value, primaryRegion: primaryRegion), epoch: epoch.value, timeout: timeout)
     }

@@ -212,6 +212,58 @@ public struct StatusReport: Sendable, Codable {
 
 /// A signed request's JSON body: an object with exactly the documented fields (unknown ones are
 /// refused, not ignored).
+/// `POST /v1/actions/probe`: the monitor asks this agent to check other nodes' health endpoints
+/// from where it stands (a second vantage point for `failover.trigger: region`).
+public struct ProbeOrder: Codable, Sendable, Equatable {
+    public struct Target: Codable, Sendable, Equatable {
+        public var node: String
+        /// `http://`, `https://` or `tcp://host:port`.
+        public var url: String
+        /// For http(s): the answer's body must contain this.
+        public var body: String?
+
+        public init(node: String, url: String, body: String? = nil) {
+            self.node = node
+            self.url = url
+            self.body = body
+        }
+    }
+    public var targets: [Target]
+    public var timeoutMilliseconds: Int
+
+    public init(targets: [Target], timeoutMilliseconds: Int) {
+        self.targets = targets
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case targets
+        case timeoutMilliseconds = "timeout_ms"
+    }
+}
+
+public struct ProbeAnswer: Codable, Sendable, Equatable {
+    public struct Outcome: Codable, Sendable, Equatable {
+        public var node: String
+        public var ok: Bool
+        public var detail: String
+
+        public init(node: String, ok: Bool, detail: String) {
+            self.node = node
+            self.ok = ok
+            self.detail = detail
+        }
+    }
+    /// The agent's own node and region, so the monitor knows where the answer was seen from.
+    public var node: String
+    public var results: [Outcome]
+
+    public init(node: String, results: [Outcome]) {
+        self.node = node
+        self.results = results
+    }
+}
+
 public protocol AgentBody: Decodable {
     static var fields: [String] { get }
 }
@@ -239,6 +291,7 @@ extension AgentBody {
 }
 
 extension FenceOrder: AgentBody { public static var fields: [String] { ["epoch"] } }
+extension ProbeOrder: AgentBody { public static var fields: [String] { ["targets", "timeout_ms"] } }
 extension SyncOrder: AgentBody { public static var fields: [String] { ["epoch", "primary_region"] } }
 extension FailsafeRequest: AgentBody { public static var fields: [String] { ["primary", "epoch", "ttl_ms"] } }
 extension SealOrder: AgentBody { public static var fields: [String] { ["epoch"] } }

@@ -171,6 +171,11 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var lease: PrimaryLease<Instant>? { machine.lease }
 
     /// A standby's agent reported the failsafe promise it holds (nil holder: none).
+    /// A region's application tier as the monitor and other regions' agents see it.
+    public func appTier(region: String, verdict: AppTierVerdict) {
+        eventsIn.yield(Inbound(event: .appTier(region: region, verdict: verdict)))
+    }
+
     public func failsafePromise(node: String, holder: String?, remaining: Duration) {
         eventsIn.yield(Inbound(event: .failsafePromise(node: node, holder: holder, remaining: remaining)))
     }

@@ -102,7 +102,9 @@ public struct MonitorAssembly: Sendable {
             if let power, let wait = config.fencing?.wait { fleet = PowerFencingFleet(base: fleet, power: power, wait: wait) }
             return fleet
         }
-        let traffic: any TrafficSwitch = try TrafficSwitchFactory.make(config, environment: environment)
+        // failover.trigger: region with DNS: the primary region's record keeps only healthy application nodes.
+        let regionMembers: RegionMembers? = config.failover.trigger == .region && config.dns != nil ? RegionMembers() : nil
+        let traffic: any TrafficSwitch = try TrafficSwitchFactory.make(config, environment: environment, members: regionMembers)
         let local = try SQLiteStateStore(path: statePath)
         let owner = try local.monitorID()
         let engineSettings = settings
@@ -143,7 +145,18 @@ public struct MonitorAssembly: Sendable {
         }
         if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
         let services = ServiceMonitor(targets: Self.serviceTargets(config), interval: config.detection.interval * 2,
-                                      timeout: config.detection.timeout, logger: logger)
+                                      timeout: config.detection.timeout, failureThreshold: config.detection.failureThreshold,
+                                      recoveryThreshold: config.detection.recoveryThreshold, logger: logger)
+        var appTier: AppTierWatcher?
+        if !config.services.isEmpty {
+            let witnesses = agents.compactMap { agent -> AppTierWatcher.Witness? in
+                guard let http = agent as? HTTPNodeAgent else { return nil }
+                return AppTierWatcher.Witness(node: http.node, region: http.region, client: http.client)
+            }
+            appTier = AppTierWatcher(config: config, services: services, witnesses: witnesses, slot: slot, members: regionMembers,
+                                     dns: try regionMembers.flatMap { m in try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment, members: m) } },
+                                     logger: logger)
+        }
         let failsafeOn = Self.failsafePeers(config) != nil
         let promiseInterval: Duration = min(.seconds(1), (config.failover.leaseTTL ?? .seconds(3)) / 3)
         let failsafeView: (@Sendable (String, String?, Duration) async -> Void)? = failsafeOn
@@ -197,6 +210,7 @@ public struct MonitorAssembly: Sendable {
         if let engine { members.insert(.init(service: engine), at: 0) }
         if let terms { members.insert(.init(service: terms), at: 0) }
         if let coordinator { members.append(.init(service: coordinator)) }
+        if let appTier { members.append(.init(service: appTier)) }
         if let rejoins { members.append(.init(service: rejoins)) }
         if let slotManager { members.append(.init(service: slotManager)) }
         if config.failover.durability.managed {

@@ -25,22 +25,38 @@ public final class ServiceMonitor: Service, Sendable {
         public var result: CheckResult?
     }
 
+    /// A node's verdict with hysteresis: down after `failureThreshold` failed checks in a row, up
+    /// again after `recoveryThreshold` good ones; nil until the first check decides.
+    struct Streak {
+        var up: Bool?
+        var failures = 0
+        var successes = 0
+    }
+
     private let targets: [Target]
     private let interval: Duration
     private let timeout: Duration
+    private let failureThreshold: Int
+    private let recoveryThreshold: Int
     private let logger: Logger
     private let latest = Mutex<[String: CheckResult]>([:])
+    private let streaks = Mutex<[String: Streak]>([:])
     private let gauges: [String: Gauge]
 
-    public init(targets: [Target], interval: Duration, timeout: Duration, logger: Logger) {
+    public init(targets: [Target], interval: Duration, timeout: Duration, failureThreshold: Int = 1, recoveryThreshold: Int = 1, logger: Logger) {
         self.targets = targets
         self.interval = interval
         self.timeout = timeout
+        self.failureThreshold = max(1, failureThreshold)
+        self.recoveryThreshold = max(1, recoveryThreshold)
         self.logger = logger
         gauges = Dictionary(uniqueKeysWithValues: targets.map {
             ($0.node, Gauge(label: "lifeboat_service_up", dimensions: [("service", $0.service), ("node", $0.node), ("region", $0.region)]))
         })
     }
+
+    /// Each node's verdict (true: up), for nodes a check has decided.
+    public var verdicts: [String: Bool] { streaks.withLock { $0.compactMapValues(\.up) } }
 
     public var observations: [Observation] {
         let results = latest.withLock { $0 }
@@ -68,6 +84,19 @@ public final class ServiceMonitor: Service, Sendable {
                 return state[target.node]
             }
             gauges[target.node]?.record(result.ok ? 1 : 0)
+            streaks.withLock { all in
+                var streak = all[target.node] ?? Streak()
+                if result.ok {
+                    streak.successes += 1
+                    streak.failures = 0
+                    if streak.up == nil || (streak.up == false && streak.successes >= recoveryThreshold) { streak.up = true }
+                } else {
+                    streak.failures += 1
+                    streak.successes = 0
+                    if streak.up != false, streak.failures >= (streak.up == nil ? 1 : failureThreshold) { streak.up = false }
+                }
+                all[target.node] = streak
+            }
             if before?.ok != result.ok {
                 logger.notice("\(target.node) \(result.ok ? "healthy" : "unhealthy")\(result.error.map { ": \($0)" } ?? "")",
                               metadata: ["service": "\(target.service)", "node": "\(target.node)", "region": "\(target.region)"])

@@ -38,9 +38,12 @@ public struct DNSTrafficSwitch: TrafficSwitch {
     public var verifiers: [any DNSAnswerSource]
     public var verifyTimeout: Duration
     public var pollInterval: Duration
+    /// With `failover.trigger: region`: which targets are healthy now (nil: all of them, always).
+    public var members: RegionMembers?
 
     public init(provider: any DNSProvider, targets: [String: [IPv4]], ttl: Int, verifiers: [any DNSAnswerSource],
-                verifyTimeout: Duration = .seconds(10), pollInterval: Duration = .milliseconds(50)) {
+                verifyTimeout: Duration = .seconds(10), pollInterval: Duration = .milliseconds(50), members: RegionMembers? = nil) {
+        self.members = members
         self.provider = provider
         self.targets = targets.mapValues { $0.sorted() }
         self.ttl = ttl
@@ -86,7 +89,8 @@ public struct DNSTrafficSwitch: TrafficSwitch {
     /// An operator's point (`fromRegion` nil) refuses a record holding addresses none of which is a
     /// configured target, unless `force`: it may not be Lifeboat's record. An empty record is created.
     public func point(to region: String, from fromRegion: String?, dryRun: Bool, force: Bool = false) async throws -> Change {
-        guard let desired = targets[region], !desired.isEmpty else { throw DNSSwitchError.noTargets(region: region) }
+        guard let all = targets[region], !all.isEmpty else { throw DNSSwitchError.noTargets(region: region) }
+        let desired = members?.filter(region, all) ?? all
         let (current, currentTTL) = try await provider.currentTargets()
         var change = Change(record: provider.record, before: current, targets: desired, oldTTL: currentTTL, appliedTTL: ttl, changed: false, dryRun: dryRun)
         if current == desired { return change }
@@ -96,7 +100,9 @@ public struct DNSTrafficSwitch: TrafficSwitch {
         }
         if let fromRegion {
             let believed = targets[fromRegion] ?? []
-            guard current == believed else {
+            // The record holds the old region's targets, or (multivalue) the healthy part of them.
+            let holdsOldRegion = members == nil ? current == believed : !current.isEmpty && Set(current).isSubset(of: believed)
+            guard holdsOldRegion else {
                 throw DNSSwitchError.unexpectedTargets(record: provider.record, found: current.map(\.description), expected: believed.map(\.description))
             }
         }
@@ -104,6 +110,19 @@ public struct DNSTrafficSwitch: TrafficSwitch {
         if dryRun { return change }
         change.appliedTTL = try await provider.replaceTargets(expected: current, with: desired, ttl: ttl)
         return change
+    }
+
+    /// Multivalue within a region: while the record holds `region`'s targets, keeps it to the ones
+    /// whose application nodes answer (compare-and-swap against what it holds now). Nil: nothing
+    /// to change (the record holds another region's targets, or already the healthy set).
+    public func applyMembers(region: String) async throws -> (change: Change, verified: String)? {
+        guard let all = targets[region], !all.isEmpty, let members else { return nil }
+        let desired = members.filter(region, all)
+        let (current, currentTTL) = try await provider.currentTargets()
+        guard current != desired, !current.isEmpty, Set(current).isSubset(of: all) else { return nil }
+        var change = Change(record: provider.record, before: current, targets: desired, oldTTL: currentTTL, appliedTTL: ttl, changed: true, dryRun: false)
+        change.appliedTTL = try await provider.replaceTargets(expected: current, with: desired, ttl: ttl)
+        return (change, try await verify(desired))
     }
 
     /// Asks every authoritative server until all answer `targets`; returns what it saw and how long it took.

@@ -4,7 +4,7 @@ import LifeboatPorts
 
 /// Builds the traffic switch a config's `dns:` section describes, resolving its secrets now.
 public enum TrafficSwitchFactory {
-    public static func make(_ dns: DNSConfig, environment: [String: String]? = nil) throws -> DNSTrafficSwitch {
+    public static func make(_ dns: DNSConfig, environment: [String: String]? = nil, members: RegionMembers? = nil) throws -> DNSTrafficSwitch {
         let zone = try DNSName(dns.zone)
         let record = try DNSName(dns.record)
         let provider: any DNSProvider
@@ -32,7 +32,7 @@ public enum TrafficSwitchFactory {
         let verifiers = dns.verifyServers.map {
             AuthoritativeServer(server: DNSServer(host: $0.host, port: $0.port), zone: zone, record: record) as any DNSAnswerSource
         }
-        return DNSTrafficSwitch(provider: provider, targets: dns.targets, ttl: dns.ttl, verifiers: verifiers, verifyTimeout: dns.verifyTimeout)
+        return DNSTrafficSwitch(provider: provider, targets: dns.targets, ttl: dns.ttl, verifiers: verifiers, verifyTimeout: dns.verifyTimeout, members: members)
     }
 }
 
@@ -46,9 +46,9 @@ extension TrafficSwitchFactory {
 
     /// Everything that moves traffic in `config`: the DNS record, then the NodeBalancer (either may
     /// be absent; neither: clients find the primary themselves).
-    public static func make(_ config: LifeboatConfiguration, environment: [String: String]? = nil) throws -> any TrafficSwitch {
+    public static func make(_ config: LifeboatConfiguration, environment: [String: String]? = nil, members: RegionMembers? = nil) throws -> any TrafficSwitch {
         var switches: [any TrafficSwitch] = []
-        if let dns = config.dns { switches.append(try make(dns, environment: environment)) }
+        if let dns = config.dns { switches.append(try make(dns, environment: environment, members: members)) }
         if let nb = config.nodeBalancer { switches.append(try make(nb, environment: environment)) }
         switch switches.count {
         case 0: return NoTrafficSwitch()
