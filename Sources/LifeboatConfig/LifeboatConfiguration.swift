@@ -106,6 +106,11 @@ public struct AgentsConfig: Sendable, Equatable {
 public struct ServiceConfig: Sendable, Equatable {
     public var name: String
     public var nodes: [ServiceNodeConfig]
+
+    public init(name: String, nodes: [ServiceNodeConfig]) {
+        self.name = name
+        self.nodes = nodes
+    }
 }
 
 /// A validated config file.

@@ -192,6 +192,8 @@ public actor Engine<C: Clock>: Service where C.Duration == Duration, C.Instant: 
     public var epoch: Epoch { machine.epoch }
     public var lastReason: String { machine.lastReason }
     public var health: [String: NodeHealth<Instant>] { machine.health }
+    /// Each region's application tier as last reported (`failover.trigger: region`).
+    public var appTier: [String: AppTierVerdict] { machine.appTier }
     public var paused: Bool { machine.paused }
     public var topology: Topology { machine.topology }
     public var lastPrimaryLSN: LSN? { machine.lastPrimaryLSN }

@@ -146,7 +146,7 @@ public struct MonitorAssembly: Sendable {
         if token.isEmpty { logger.warning("api: no token configured; mutating API calls are refused") }
         let services = ServiceMonitor(targets: Self.serviceTargets(config), interval: config.detection.interval * 2,
                                       timeout: config.detection.timeout, failureThreshold: config.detection.failureThreshold,
-                                      recoveryThreshold: config.detection.recoveryThreshold, logger: logger)
+                                      recoveryThreshold: config.detection.recoveryThreshold, suspectInterval: config.detection.suspectInterval, logger: logger)
         var appTier: AppTierWatcher?
         if !config.services.isEmpty {
             let witnesses = agents.compactMap { agent -> AppTierWatcher.Witness? in

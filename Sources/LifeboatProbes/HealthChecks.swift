@@ -28,7 +28,16 @@ public struct HTTPHealthCheck: HealthCheck {
     public var expectBody: String?
     public var http: HTTPClient
 
-    public init(url: String, expectBody: String? = nil, http: HTTPClient = .shared) {
+    /// Health checks' own client: a refused connection fails the check at once (AsyncHTTPClient
+    /// would otherwise retry establishing it until the check's timeout, so a dead node would take
+    /// a whole timeout per check to be seen). Lives as long as the process.
+    public static let checking: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
+    }()
+
+    public init(url: String, expectBody: String? = nil, http: HTTPClient = HTTPHealthCheck.checking) {
         self.url = url
         self.expectBody = expectBody
         self.http = http

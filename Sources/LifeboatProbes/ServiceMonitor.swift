@@ -43,7 +43,13 @@ public final class ServiceMonitor: Service, Sendable {
     private let streaks = Mutex<[String: Streak]>([:])
     private let gauges: [String: Gauge]
 
-    public init(targets: [Target], interval: Duration, timeout: Duration, failureThreshold: Int = 1, recoveryThreshold: Int = 1, logger: Logger) {
+    /// While a node's verdict is undecided (a check failed on an up node, or succeeded on a down
+    /// one), it is checked this often instead of every `interval`, as database nodes are re-probed.
+    private let suspectInterval: Duration?
+
+    public init(targets: [Target], interval: Duration, timeout: Duration, failureThreshold: Int = 1, recoveryThreshold: Int = 1,
+                suspectInterval: Duration? = nil, logger: Logger) {
+        self.suspectInterval = suspectInterval
         self.targets = targets
         self.interval = interval
         self.timeout = timeout
@@ -84,7 +90,7 @@ public final class ServiceMonitor: Service, Sendable {
                 return state[target.node]
             }
             gauges[target.node]?.record(result.ok ? 1 : 0)
-            streaks.withLock { all in
+            let undecided = streaks.withLock { all -> Bool in
                 var streak = all[target.node] ?? Streak()
                 if result.ok {
                     streak.successes += 1
@@ -96,6 +102,7 @@ public final class ServiceMonitor: Service, Sendable {
                     if streak.up != false, streak.failures >= (streak.up == nil ? 1 : failureThreshold) { streak.up = false }
                 }
                 all[target.node] = streak
+                return (streak.up == true && streak.failures > 0) || (streak.up == false && streak.successes > 0)
             }
             if before?.ok != result.ok {
                 logger.notice("\(target.node) \(result.ok ? "healthy" : "unhealthy")\(result.error.map { ": \($0)" } ?? "")",
@@ -103,7 +110,7 @@ public final class ServiceMonitor: Service, Sendable {
             }
             // Jitter of ±10% keeps many monitors and nodes from probing in lockstep.
             let jitter = Double.random(in: 0.9...1.1)
-            try await Task.sleep(for: interval * jitter)
+            try await Task.sleep(for: (undecided ? suspectInterval ?? interval : interval) * jitter)
         }
     }
 }

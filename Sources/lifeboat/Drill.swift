@@ -29,7 +29,12 @@ extension Lifeboat {
                 monitor and an etcd member run in each region and at the witness, the primary region's \
                 monitor leading; monitor-crash (the leader killed as soon as it stored the new epoch: another \
                 finishes the failover) and etcd-member-loss (etcd's raft leader killed: no failover) need \
-                them. With --failback (kill-primary or switchover) the loop is closed: the old primary is \
+                them. Region scenarios (failover.trigger: region) give each region two application nodes \
+                (lifeboat drill-app processes answering /healthz) whose addresses app.lifeboat.sandbox \
+                holds: app-tier-down kills every application node of the primary's region while its \
+                database stays healthy (database and traffic must move together, nothing lost), \
+                app-node-down kills one (only its address leaves the record, never emptied, no failover; \
+                it comes back once the node answers again). With --failback (kill-primary or switchover) the loop is closed: the old primary is \
                 rejoined as a standby with pg_rewind (what it discarded is reported), a switchover moves the \
                 primary back under a writer, and the other node rejoins in turn; the drill passes when the \
                 original primary is primary again, the other node streams, and no acknowledged write of the \
@@ -60,7 +65,7 @@ extension Lifeboat {
         @Option(help: ArgumentHelp("With --staging: the cluster's name, typed again.", valueName: "cluster"))
         var confirm: String?
 
-        @Option(help: ArgumentHelp("What to do to the cluster: \((DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)).joined(separator: ", ")).",
+        @Option(help: ArgumentHelp("What to do to the cluster: \((DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue) + RegionDrill.Kind.allCases.map(\.rawValue)).joined(separator: ", ")).",
                                    valueName: "name"))
         var scenario = "kill-primary"
 
@@ -117,12 +122,15 @@ extension Lifeboat {
             guard sandbox else {
                 throw ValidationError("choose the kind of drill: --sandbox (local regions built for it) or --staging --config FILE --confirm CLUSTER (a real deployment)")
             }
-            guard DrillScenarios.named(scenario) != nil || PartitionScenario(rawValue: scenario) != nil else {
-                let known = DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue)
+            guard DrillScenarios.named(scenario) != nil || PartitionScenario(rawValue: scenario) != nil || RegionDrill.Kind(rawValue: scenario) != nil else {
+                let known = DrillScenarios.all.map(\.name) + PartitionScenario.allCases.map(\.rawValue) + RegionDrill.Kind.allCases.map(\.rawValue)
                 throw ValidationError("unknown scenario '\(scenario)'; known: \(known.joined(separator: ", "))")
             }
             if switchover, scenario != "kill-primary", scenario != "switchover" {
                 throw ValidationError("--switchover and --scenario \(scenario) contradict each other")
+            }
+            if RegionDrill.Kind(rawValue: scenario) != nil, failback || durability != nil || writers != 1 {
+                throw ValidationError("--failback, --durability and --writers are not for the region scenario \(scenario)")
             }
             if failback, PartitionScenario(rawValue: scenario) != nil {
                 throw ValidationError("--failback applies to kill-primary and switchover, not to the partition scenario \(scenario)")
@@ -160,6 +168,11 @@ extension Lifeboat {
             drill.writers = writers
             drill.failback = failback
             var partition: PartitionDrill?
+            var region: RegionDrill?
+            if let kind = RegionDrill.Kind(rawValue: scenario) {
+                let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                region = RegionDrill(kind: kind, binary: binary, detection: detection, install: !noInstall, logger: logger)
+            }
             if let network = PartitionScenario(rawValue: scenario) {
                 let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
                 partition = PartitionDrill(scenario: network, binary: binary, detection: detection, policy: policy, install: !noInstall,
@@ -171,7 +184,8 @@ extension Lifeboat {
                 for run in 1...runs {
                     if runs > 1 && !json { printError("drill \(run) of \(runs)…") }
                     let progress: @Sendable (String) -> Void = { if !json { printError($0) } }
-                    let report = if let partition { try await partition.run(progress: progress) } else { try await drill.run(progress: progress) }
+                    let report = if let partition { try await partition.run(progress: progress) }
+                        else if let region { try await region.run(progress: progress) } else { try await drill.run(progress: progress) }
                     reports.append(report)
                     if !json { print(report.text + "\n") }
                 }

@@ -13,6 +13,6 @@ struct Lifeboat: AsyncParsableCommand {
             agent.md, failover.md, dns.md, drills.md.
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Monitor.self, Status.self, Events.self, DoctorCommand.self, Failover.self, Switchover.self, Rejoin.self, Replica.self, Pause.self, Resume.self, AgentCommand.self, Drill.self, DNS.self, FSM.self, DrillClient.self]
+        subcommands: [Validate.self, Monitor.self, Status.self, Events.self, DoctorCommand.self, Failover.self, Switchover.self, Rejoin.self, Replica.self, Pause.self, Resume.self, AgentCommand.self, Drill.self, DNS.self, FSM.self, DrillClient.self, DrillApp.self]
     )
 }

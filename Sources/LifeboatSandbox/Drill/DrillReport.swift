@@ -67,6 +67,18 @@ public struct DrillReport: Codable, Sendable {
     /// `--failback`: what the rejoin of the old primary discarded (its report), under the key tools look for.
     public var rewind: RejoinReport?
 
+    /// Region drills: how the record followed the primary region's application nodes.
+    public var region: RegionFigures?
+
+    public struct RegionFigures: Codable, Sendable {
+        /// app-node-down: from the kill until the record no longer held the dead node's address.
+        public var addressRemovedSeconds: Double?
+        /// app-node-down: from the restart until the record held it again.
+        public var addressReturnedSeconds: Double?
+        public var recordEverEmpty: Bool
+        public var dnsAnswersSeen: Int
+    }
+
     public struct Failback: Codable, Sendable {
         /// The old primary asked to rejoin -> it streams from the new primary.
         public var rejoinSeconds: Double?
@@ -139,7 +151,10 @@ public struct DrillReport: Codable, Sendable {
         }
         lines.append("")
         lines.append("Result")
-        if let rto = rtoSeconds {
+        if let region, scenario == "app-node-down" {
+            lines.append("  DNS  " + (region.addressRemovedSeconds.map { "the dead node's address left the record \(format3($0))s after the kill" } ?? "the dead node's address did NOT leave the record"))
+            lines.append("       " + (region.addressReturnedSeconds.map { "it was back \(format3($0))s after the node was restarted" } ?? "it did NOT come back"))
+        } else if let rto = rtoSeconds {
             lines.append("  RTO  \(format3(rto))s  (fault -> first acknowledged write on \(newPrimary ?? "the new primary"))")
         } else {
             lines.append("  RTO  not reached: no write was acknowledged by a new primary")
@@ -152,6 +167,9 @@ public struct DrillReport: Codable, Sendable {
         }
         lines.append("  RPO  \(rpoLostWrites) acknowledged write\(rpoLostWrites == 1 ? "" : "s") lost (\(format3(rpoSeconds))s of writes)")
         lines.append("  promotions: \(promotions), epoch now \(epoch)")
+        if let region {
+            lines.append("  record answers seen (every 50ms): \(region.dnsAnswersSeen), " + (region.recordEverEmpty ? "the record WAS empty at some point" : "never empty"))
+        }
         if let partition {
             lines.append("  writes acknowledged by the old primary after the promotion began: \(partition.writesAckedByOldPrimaryAfterPromotion)")
             lines.append("  polls finding two servers taking writes: \(partition.twoWritablePolls) of \(partition.writabilityPolls)")
