@@ -27,6 +27,8 @@ need() {
 need_build_and_drill() {
   # The agent's mysql check links Debian's MariaDB Connector/C.
   need libmariadb-dev pkg-config -- "pkg-config --exists libmariadb"
+  # Foundation's XML parser (Route 53's answers) links libxml2.
+  need libxml2-dev -- "pkg-config --exists libxml-2.0"
   # PostgreSQL server binaries (the sandbox runs them as the postgres user when root).
   need postgresql -- "ls /usr/lib/postgresql/*/bin/initdb" "id postgres"
   # File replication between the sandbox regions.

@@ -22,6 +22,8 @@ public struct EngineMetrics: Sendable {
         "lifeboat_notifications_failed_total": "notifications that could not be delivered, by channel",
         "lifeboat_state_save_failures_total": "decisions not carried out because the monitor's state could not be saved",
         "lifeboat_service_up": "1 when the application node's health check passed",
+        "lifeboat_region_serving": "1 while at least failover.min_healthy of the region's application nodes are up; 0 while fewer are (seen by the monitor)",
+        "lifeboat_region_serving_confirmed_down": "1 while another region's agent confirms the region's application tier is down",
         "lifeboat_agent_up": "1 when the node's agent answered its latest signed status request",
         "lifeboat_deployment_drift": "1 when the node's app binary or config files differ from its peers'",
         "lifeboat_files_age_seconds": "seconds since the node's agent last synced the path from the primary region (0 in the primary region, -1: never)",

@@ -89,6 +89,26 @@ public struct StatusView: Codable, Sendable, Equatable {
     public var monitors: Monitors?
     /// The primary's lease as this monitor granted it (absent: no failover.lease_ttl, or not granted yet).
     public var lease: Lease?
+    /// Each region's application tier as the monitor judges it (empty without services).
+    public var regions: [RegionTier] = []
+
+    /// A region's application tier: `serving`, `down` (confirmed from another region) or
+    /// `uncorroborated` (only the monitor sees it down).
+    public struct RegionTier: Codable, Sendable, Equatable {
+        public var region: String
+        public var verdict: String
+        public var healthy: Int
+        public var total: Int
+        public var detail: String
+
+        public init(region: String, verdict: String, healthy: Int, total: Int, detail: String) {
+            self.region = region
+            self.verdict = verdict
+            self.healthy = healthy
+            self.total = total
+            self.detail = detail
+        }
+    }
 
     /// The primary's lease, as the monitor counts it.
     public struct Lease: Codable, Sendable, Equatable {
@@ -212,7 +232,7 @@ public struct StatusView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cluster, state, primary, epoch, paused, nodes, services, agents, monitors, lease
+        case cluster, state, primary, epoch, paused, nodes, services, agents, monitors, lease, regions
         case lastDecision = "last_decision"
     }
 
@@ -230,6 +250,7 @@ public struct StatusView: Codable, Sendable, Equatable {
         agents = try c.decodeIfPresent([AgentNode].self, forKey: .agents) ?? []
         monitors = try c.decodeIfPresent(Monitors.self, forKey: .monitors)
         lease = try c.decodeIfPresent(Lease.self, forKey: .lease)
+        regions = try c.decodeIfPresent([RegionTier].self, forKey: .regions) ?? []
     }
 }
 

@@ -5,6 +5,7 @@ import LifeboatDNS
 import LifeboatEngine
 import LifeboatProbes
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Each region's application tier, from the monitor's checks (with hysteresis, `ServiceMonitor`)
@@ -70,6 +71,9 @@ final class AppTierWatcher: Service, Sendable {
                 let verdict: AppTierVerdict = up.count >= minHealthy
                     ? .serving(healthy: up.count, total: regional.count)
                     : await corroborate(region, regional, seen: up.count)
+                Gauge(label: "lifeboat_region_serving", dimensions: [("region", region)]).record(verdict.serves ? 1 : 0)
+                let confirmed: Bool = if case .down = verdict { true } else { false }
+                Gauge(label: "lifeboat_region_serving_confirmed_down", dimensions: [("region", region)]).record(confirmed ? 1 : 0)
                 if reported[region] != verdict {
                     reported[region] = verdict
                     logger.notice("region \(region)'s application tier: \(verdict.summary)")

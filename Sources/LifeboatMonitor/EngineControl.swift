@@ -82,6 +82,16 @@ public struct EngineControl: MonitorControl {
                                                      healthy: $0.result?.ok, error: $0.result?.error)
                           },
                           agents: await (agents?.current() ?? []).map { Self.view($0, now: observed) })
+        view.regions = await engine.appTier.sorted { $0.key < $1.key }.map { region, verdict in
+            switch verdict {
+            case .serving(let healthy, let total):
+                return StatusView.RegionTier(region: region, verdict: "serving", healthy: healthy, total: total, detail: verdict.summary)
+            case .down(let healthy, let total, _):
+                return StatusView.RegionTier(region: region, verdict: "down", healthy: healthy, total: total, detail: verdict.summary)
+            case .uncorroborated(let healthy, let total, _):
+                return StatusView.RegionTier(region: region, verdict: "uncorroborated", healthy: healthy, total: total, detail: verdict.summary)
+            }
+        }
         view.lease = await engine.lease.map {
             StatusView.Lease(holder: $0.holder, epoch: $0.epoch.value, remainingSeconds: $0.released ? 0 : Self.rounded(now.duration(to: $0.expiresAt).seconds),
                              released: $0.released)

@@ -57,6 +57,11 @@ extension Lifeboat {
                 out.append("\(node.name) is on timeline \(node.timeline ?? 0), not the primary's: its history forked (an old backup, or promoted on its own); it is never promoted. Rebuild it from the primary.")
             }
             out.append("Last decision: \(view.lastDecision)")
+            if !view.regions.isEmpty {
+                out.append("Application tier: " + view.regions.map { r in
+                    "\(r.region) " + (r.verdict == "serving" ? "serving" : r.verdict == "down" ? "DOWN" : "down as the monitor sees it, not confirmed") + " (\(r.healthy) of \(r.total) up)"
+                }.joined(separator: "; "))
+            }
             if !view.agents.isEmpty {
                 let agentRows = view.agents.map { a -> [String] in
                     let files = a.files.map { f -> String in

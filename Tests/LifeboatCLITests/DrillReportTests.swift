@@ -63,6 +63,11 @@ import Testing
         let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
         #expect(width == 1000 && height == 1400)
         #expect(bytes.count > 30_000, "a page with text, tables and a timeline, not a blank one (\(bytes.count) bytes)")
+        // Kept where people can look at it after the run: .build/test-artifacts/drill-report.png.
+        let kept = CLI.packageRoot.appendingPathComponent(".build/test-artifacts")
+        try? FileManager.default.createDirectory(at: kept, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: kept.appendingPathComponent("drill-report.png"))
+        try? FileManager.default.copyItem(at: png, to: kept.appendingPathComponent("drill-report.png"))
 
         // The Markdown says the same, and the history file has this drill at its end.
         let markdown = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
