@@ -289,6 +289,14 @@ extension Lifeboat {
             if let ttl = policy.leaseTTL { s["failover.lease_ttl"] = DurationText.format(ttl) }
             if let monitors { s["monitors"] = String(monitors) }
             if let config { s["config"] = config }
+            if RegionDrill.Kind(rawValue: scenario) != nil {
+                s["failover.trigger"] = "region"
+                s["failover.min_healthy"] = "1"
+                s["application nodes per region"] = "2"
+                s["failover.lease_ttl"] = "5s"
+            } else {
+                s["failover.trigger"] = policy.trigger.rawValue
+            }
             return s
         }
 
