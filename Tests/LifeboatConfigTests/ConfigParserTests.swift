@@ -308,6 +308,46 @@ database:
         #expect(e.map(\.description) == ["test.yml:24:17: error: services[0].nodes[0].health: expected an http://, https:// or tcp:// URL with a host, found 'ftp://x/healthz'"])
     }
 
+    @Test func theRegionTriggerNeedsApplicationNodesInEveryDatabaseRegion() throws {
+        let oneRegion = valid + """
+
+            failover: {trigger: region, min_healthy: 2}
+            services:
+              - name: web
+                nodes:
+                  - {name: web-a1, region: us-east, health: "http://127.0.0.1:8081/healthz", address: 192.0.2.11}
+                  - {name: web-a2, region: us-east, health: "http://127.0.0.1:8082/healthz", address: 192.0.2.99}
+                  - {name: web-b1, region: eu-west, health: "http://127.0.0.1:8083/healthz", address: nope}
+            dns:
+              provider: rfc2136
+              zone: example.com
+              record: app
+              targets: {us-east: [192.0.2.11, 192.0.2.12], eu-west: 198.51.100.21}
+              rfc2136: {server: 192.0.2.53, key_name: k, key_secret_env: TSIG}
+            """
+        let messages = errors(oneRegion).map(\.message)
+        #expect(messages.contains("expected the IPv4 address the DNS record holds for this node, such as 192.0.2.10, found 'nope'"), "\(messages)")
+        #expect(messages.contains("192.0.2.99 is not one of region us-east's dns.targets (192.0.2.11, 192.0.2.12): the record could never hold it"), "\(messages)")
+        #expect(messages.contains("region needs at least min_healthy (2) application nodes under services: in every region with a database node; eu-west has fewer, so it could never serve"),
+                "\(messages)")
+
+        let good = valid + """
+
+            failover: {trigger: region}
+            services:
+              - name: web
+                nodes:
+                  - {name: web-a1, region: us-east, health: "http://127.0.0.1:8081/healthz"}
+                  - {name: web-b1, region: eu-west, health: "tcp://127.0.0.1:8083"}
+            """
+        let (config, diagnostics) = parse(good)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(config?.failover.trigger == .region && config?.failover.minHealthy == 1)
+        let (_, warned) = parse(valid + "\nfailover: {min_healthy: 2}\n")
+        #expect(warned.map(\.message) == ["has no effect with failover.trigger: database (the application tier only informs)"])
+        #expect(errors(valid + "\nfailover: {trigger: regions}\n").first?.message.contains("did you mean 'region'") == true)
+    }
+
     @Test func serviceNodeNamesMustNotCollideWithDatabaseNodes() {
         let yaml = valid + "\nservices:\n  - name: web\n    nodes:\n      - name: pg-a\n        region: us-east\n        health: http://127.0.0.1:8080/healthz\n"
         let e = errors(yaml)
