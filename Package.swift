@@ -252,6 +252,7 @@ let package = Package(
         .testTarget(
             name: "LifeboatAgentTests",
             dependencies: ["LifeboatAgent", "LifeboatAgentAPI", "LifeboatPorts", "LifeboatConfig", "LifeboatPostgres", "LifeboatSandbox", "LifeboatTestSupport", "LifeboatHTTP", "LifeboatCore",
+                           "LifeboatMonitor",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],

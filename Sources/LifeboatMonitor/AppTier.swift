@@ -88,6 +88,12 @@ final class AppTierWatcher: Service, Sendable {
     /// Asks every agent outside `region` to check its application nodes; those that also see fewer
     /// than `min_healthy` answer confirm the loss.
     func corroborate(_ region: String, _ regional: [ServiceNodeConfig], seen: Int) async -> AppTierVerdict {
+        await Self.corroborate(region, regional, seen: seen, witnesses: witnesses, minHealthy: minHealthy,
+                               checkTimeout: checkTimeout, agentTimeout: agentTimeout)
+    }
+
+    static func corroborate(_ region: String, _ regional: [ServiceNodeConfig], seen: Int, witnesses: [Witness], minHealthy: Int,
+                            checkTimeout: Duration, agentTimeout: Duration) async -> AppTierVerdict {
         let outside = witnesses.filter { $0.region != region }
         guard !outside.isEmpty else {
             return .uncorroborated(healthy: seen, total: regional.count, detail: "no agent outside \(region) is configured to check it")
@@ -95,7 +101,7 @@ final class AppTierWatcher: Service, Sendable {
         let targets = regional.map { ProbeOrder.Target(node: $0.name, url: $0.health, body: $0.healthBody) }
         let answers = await withTaskGroup(of: (Witness, Int?).self) { group in
             for witness in outside {
-                group.addTask { [checkTimeout, agentTimeout] in
+                group.addTask {
                     let answer = try? await witness.client.probe(targets, checkTimeout: checkTimeout, timeout: agentTimeout + checkTimeout)
                     return (witness, answer.map { $0.results.filter(\.ok).count })
                 }
