@@ -33,16 +33,19 @@ import Yams
         for i in 0..<7 { fake.addRecord(name: "h\(i).example.com", content: "203.0.113.\(i)") }
         fake.addRecord(name: "app.example.com", content: "192.0.2.10", ttl: 300)
         fake.addRecord(name: "app.example.com", content: "not-an-a", type: "TXT")
-        // Three requests per window, then 429 with Retry-After: the switch waits and finishes.
-        fake.rateLimit(3, per: .milliseconds(800), retryAfter: 1)
+        // Past Cloudflare's rate limit: 429 with Retry-After (twice); the switch waits as asked and finishes.
+        fake.inject(.rateLimited(retryAfter: 1), .rateLimited(retryAfter: 1))
         let traffic = Self.traffic(fake)
+        let clock = ContinuousClock()
+        let start = clock.now
         let result = try await traffic.switchTraffic(toRegion: "eu", fromRegion: "us", node: "pg-eu", epoch: Epoch(2), timeout: .seconds(20), progress: { _ in })
+        #expect(start.duration(to: clock.now) >= .seconds(2), "each Retry-After was waited out")
         #expect(result.changed)
         let app = fake.records.filter { $0.name == "app.example.com" && $0.type == "A" }
         #expect(app.map(\.content) == ["198.51.100.21"] && app.map(\.ttl) == [60])
         let requests = fake.requests
         #expect(requests.contains { $0.method == "PATCH" })
-        #expect(requests.count > 4, "the rate limit answered 429 at least once and the client retried: \(requests.count) requests")
+        #expect(requests.count == 6, "two 429s, then the read, the read before the write, the PATCH, the read back: \(requests.count) requests")
         try Self.check(requests, against: doc, token: "cf-token")
 
         // A second switch to the same region changes nothing.
@@ -106,16 +109,7 @@ import Yams
 
     // MARK: The check against the document
 
-    static func resolve(_ value: Any?, in doc: [String: Any]) -> [String: Any]? {
-        guard var object = value as? [String: Any] else { return nil }
-        while let ref = object["$ref"] as? String {
-            var node: Any? = doc
-            for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
-            guard let next = node as? [String: Any] else { return nil }
-            object = next
-        }
-        return object
-    }
+    static func resolve(_ value: Any?, in doc: [String: Any]) -> [String: Any]? { OpenAPIRef.resolve(value, in: doc) }
 
     /// Every property of an A record a PATCH may carry, from `dns-record` → `ARecord` → allOf.
     static func recordProperties(_ doc: [String: Any]) throws -> [String: [String: Any]] {

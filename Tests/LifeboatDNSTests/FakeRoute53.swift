@@ -8,8 +8,9 @@ import Synchronization
 /// the labels reversed, then type; `IsTruncated`, `NextRecordName`), ChangeResourceRecordSets (the
 /// batch applied all or nothing: a DELETE must match the record set exactly, CREATE must not find
 /// one, UPSERT replaces) and GetChange (`PENDING` for a set time, then `INSYNC`). Errors come as
-/// `ErrorResponse` documents (`InvalidChangeBatch` as its own document), throttling as HTTP 400
-/// `Throttling`. Every request must carry a SigV4 Authorization header that `verify` accepts.
+/// `ErrorResponse` documents (`InvalidChangeBatch` as its own document); throttling (HTTP 400
+/// `Throttling`, `PriorRequestNotComplete`) and other errors are scripted with `fail`. Every
+/// request must carry a SigV4 Authorization header that `verify` accepts.
 final class FakeRoute53: Sendable {
     struct RecordSet: Sendable, Equatable {
         var name: String
@@ -24,9 +25,6 @@ final class FakeRoute53: Sendable {
         var changes: [String: ContinuousClock.Instant] = [:]
         var nextChange = 0
         var pendingFor: Duration = .milliseconds(300)
-        var limit: (count: Int, window: Duration)?
-        var windowStart = ContinuousClock.now
-        var inWindow = 0
         var failures: [(Int, String)] = []
         var afterRequest: (number: Int, change: @Sendable (inout [RecordSet]) -> Void)?
     }
@@ -55,7 +53,6 @@ final class FakeRoute53: Sendable {
     var sets: [RecordSet] { state.withLock { $0.sets } }
     var requests: [RecordedRequest] { state.withLock { $0.requests } }
     func pending(for duration: Duration) { state.withLock { $0.pendingFor = duration } }
-    func rateLimit(_ count: Int, per window: Duration) { state.withLock { $0.limit = (count, window); $0.windowStart = .now; $0.inWindow = 0 } }
     func fail(_ status: Int, code: String) { state.withLock { $0.failures.append((status, code)) } }
     func change(afterRequest number: Int, _ change: @escaping @Sendable (inout [RecordSet]) -> Void) {
         state.withLock { $0.afterRequest = (number, change) }
@@ -71,23 +68,16 @@ final class FakeRoute53: Sendable {
 
     private static func respond(to request: RecordedRequest, state: Store, zoneID: String,
                                 verify: @Sendable (RecordedRequest) -> Bool) -> (status: Int, headers: [(String, String)], body: Data) {
-        let (number, throttled, failure): (Int, Bool, (Int, String)?) = state.withLock { s in
+        let (number, failure): (Int, (Int, String)?) = state.withLock { s in
             s.requests.append(request)
-            var throttled = false
-            if let limit = s.limit {
-                if s.windowStart.duration(to: .now) >= limit.window { s.windowStart = .now; s.inWindow = 0 }
-                s.inWindow += 1
-                throttled = s.inWindow > limit.count
-            }
-            return (s.requests.count, throttled, throttled || s.failures.isEmpty ? nil : s.failures.removeFirst())
+            return (s.requests.count, s.failures.isEmpty ? nil : s.failures.removeFirst())
         }
         defer {
             state.withLock { s in
                 if let after = s.afterRequest, after.number == number { after.change(&s.sets); s.afterRequest = nil }
             }
         }
-        if throttled { return error(400, "Throttling", "Rate exceeded") }
-        if let (status, code) = failure { return error(status, code, "injected") }
+        if let (status, code) = failure { return error(status, code, code == "Throttling" ? "Rate exceeded" : "injected") }
         guard verify(request) else { return error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.") }
         let parts = request.path.split(separator: "/").map(String.init)
         switch (request.method, parts.count) {

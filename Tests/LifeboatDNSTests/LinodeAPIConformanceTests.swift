@@ -16,17 +16,7 @@ import Yams
         return try #require(try Yams.load(yaml: text) as? [String: Any])
     }
 
-    /// Follows a local `$ref` such as `#/components/schemas/DomainRecord/properties/target`.
-    static func resolve(_ value: Any?, in doc: [String: Any]) -> [String: Any]? {
-        guard var object = value as? [String: Any] else { return nil }
-        while let ref = object["$ref"] as? String {
-            var node: Any? = doc
-            for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
-            guard let next = node as? [String: Any] else { return nil }
-            object = next
-        }
-        return object
-    }
+    static func resolve(_ value: Any?, in doc: [String: Any]) -> [String: Any]? { OpenAPIRef.resolve(value, in: doc) }
 
     static func template(matching path: String, in paths: [String: Any]) -> String? {
         let parts = path.split(separator: "/")

@@ -51,12 +51,15 @@ import Testing
         fake.add(.init(name: "www.example.com.", type: "A", ttl: 300, values: ["203.0.113.7"]))
         fake.pending(for: .milliseconds(250))
         // Route 53 allows five requests a second per account; throttled requests are retried.
-        fake.rateLimit(2, per: .milliseconds(300))
+        fake.fail(400, code: "Throttling")
+        fake.fail(400, code: "PriorRequestNotComplete")
         let result = try await Self.traffic(fake).switchTraffic(toRegion: "eu", fromRegion: "us", node: "pg-eu", epoch: Epoch(3), timeout: .seconds(20), progress: { _ in })
         #expect(result.changed)
         #expect(fake.sets.first { $0.name == "app.example.com." && $0.type == "A" } == .init(name: "app.example.com.", type: "A", ttl: 60, values: ["198.51.100.20", "198.51.100.21"]))
         #expect(fake.sets.count == 3, "the TXT and the other name are untouched")
         let requests = fake.requests
+        #expect(requests.count >= 6 && requests[0].path == requests[2].path && requests[0].query == requests[2].query,
+                "the throttled read was asked again: \(requests.map(\.path))")
         let posts = requests.filter { $0.method == "POST" }
         #expect(posts.count >= 1)
         let batch = try #require(posts.last?.body.flatMap(XMLNode.parse)?.child("ChangeBatch")?.child("Changes")?.all("Change"))

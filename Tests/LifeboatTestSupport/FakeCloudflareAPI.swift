@@ -5,9 +5,9 @@ import Synchronization
 /// document (extract in Tests/LifeboatDNSTests/Fixtures): `/client/v4/zones/{zone}/dns_records`
 /// (GET with `name`, `type`, `page`, `per_page` 5–50000) and `.../dns_records/{id}` (GET, PATCH),
 /// Bearer API tokens, the `success`/`errors`/`messages`/`result` envelope with `result_info` on
-/// lists, TTL 1 or 30–86400, read-only fields refused in a PATCH. Rate limiting as Cloudflare
-/// documents it (a number of requests per window, then HTTP 429 with Retry-After), and scripted
-/// faults (a status, a delay, a change made by "someone else" right after a given request).
+/// lists, TTL 1 or 30–86400, read-only fields refused in a PATCH. Scripted faults: the answer past
+/// Cloudflare's rate limit (HTTP 429, code 971, Retry-After), a status, a delay, and a change made by
+/// "someone else" right after a given request.
 public final class FakeCloudflareAPI: Sendable {
     public typealias Request = RecordedRequest
 
@@ -24,6 +24,8 @@ public final class FakeCloudflareAPI: Sendable {
     public enum Fault: Sendable {
         case status(Int, code: Int = 10000, message: String = "Internal error")
         case delay(Duration)
+        /// What Cloudflare answers past its rate limit: 429, code 971, Retry-After.
+        case rateLimited(retryAfter: Int)
     }
 
     struct State {
@@ -31,10 +33,6 @@ public final class FakeCloudflareAPI: Sendable {
         var requests: [Request] = []
         var faults: [Fault] = []
         var nextID = 0
-        /// At most `limit` requests in each `window`; beyond it, 429 with Retry-After.
-        var limit: (count: Int, window: Duration, retryAfter: Int)?
-        var windowStart = ContinuousClock.now
-        var inWindow = 0
         /// Runs once, after the request with this (1-based) number has been answered.
         var afterRequest: (number: Int, change: @Sendable (inout [Record]) -> Void)?
     }
@@ -69,9 +67,6 @@ public final class FakeCloudflareAPI: Sendable {
     public var records: [Record] { state.withLock { $0.records } }
     public var requests: [Request] { state.withLock { $0.requests } }
     public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
-    public func rateLimit(_ count: Int, per window: Duration, retryAfter: Int = 1) {
-        state.withLock { $0.limit = (count, window, retryAfter); $0.windowStart = .now; $0.inWindow = 0 }
-    }
     /// Someone else edits the zone right after request number `number` is answered.
     public func change(afterRequest number: Int, _ change: @escaping @Sendable (inout [Record]) -> Void) {
         state.withLock { $0.afterRequest = (number, change) }
@@ -80,14 +75,9 @@ public final class FakeCloudflareAPI: Sendable {
     // MARK: Serving
 
     func respond(to request: Request) async -> (status: Int, headers: [(String, String)], body: Data) {
-        let (fault, limited, number): (Fault?, Int?, Int) = state.withLock { s in
+        let (fault, number): (Fault?, Int) = state.withLock { s in
             s.requests.append(request)
-            if let limit = s.limit {
-                if s.windowStart.duration(to: .now) >= limit.window { s.windowStart = .now; s.inWindow = 0 }
-                s.inWindow += 1
-                if s.inWindow > limit.count { return (nil, limit.retryAfter, s.requests.count) }
-            }
-            return (s.faults.isEmpty ? nil : s.faults.removeFirst(), nil, s.requests.count)
+            return (s.faults.isEmpty ? nil : s.faults.removeFirst(), s.requests.count)
         }
         defer {
             state.withLock { s in
@@ -97,11 +87,10 @@ public final class FakeCloudflareAPI: Sendable {
                 }
             }
         }
-        if let retryAfter = limited {
-            return (429, [("Retry-After", String(retryAfter))], Self.failure(971, "Please wait and consider throttling your request speed"))
-        }
         switch fault {
         case .status(let status, let code, let message): return (status, [], Self.failure(code, message))
+        case .rateLimited(let retryAfter):
+            return (429, [("Retry-After", String(retryAfter))], Self.failure(971, "Please wait and consider throttling your request speed"))
         case .delay(let duration): try? await Task.sleep(for: duration)
         case nil: break
         }

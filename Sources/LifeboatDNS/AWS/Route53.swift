@@ -132,8 +132,7 @@ public struct Route53Client: Sendable {
         let target = queryText.isEmpty ? path : "\(path)?\(queryText)"
         guard let components = URLComponents(string: baseURL), let host = components.host else { throw Route53Error.unexpectedBody("bad base URL") }
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
-        var lastProblem = "not tried"
-        for attempt in 1...maxAttempts {
+        return try await Retrying(maxAttempts: maxAttempts, baseDelay: baseDelay, maxDelay: maxDelay).run({
             var request = HTTPClientRequest(url: baseURL + target)
             request.method = HTTPMethod(rawValue: method)
             var signedHeaders: [(String, String)] = []
@@ -148,20 +147,17 @@ public struct Route53Client: Sendable {
                                                                                       + requestTimeout.components.attoseconds / 1_000_000_000_000_000))
                 let data = Data(try await response.body.collect(upTo: 4 << 20).readableBytesView)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) { return (status, data) }
+                if (200..<300).contains(status) { return .success((status, data)) }
                 let (code, messages) = Self.error(data)
                 let retry = status >= 500 || ["Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestTimeout"].contains(code)
                 guard retry else { throw Route53Error.rejected(status: status, code: code, messages: messages) }
-                lastProblem = "\(status) \(code)\(messages.isEmpty ? "" : ": \(messages.joined(separator: "; "))")"
+                return .retry("\(status) \(code)\(messages.isEmpty ? "" : ": \(messages.joined(separator: "; "))")", after: nil)
             } catch let error as Route53Error {
                 throw error
             } catch {
-                lastProblem = "\(error)"
+                return .retry("\(error)", after: nil)
             }
-            guard attempt < maxAttempts else { break }
-            try await Task.sleep(for: min(maxDelay, baseDelay * (1 << (attempt - 1))) * Double.random(in: 0.5...1.0))
-        }
-        throw Route53Error.retriesExhausted(attempts: maxAttempts, last: lastProblem)
+        }, exhausted: { Route53Error.retriesExhausted(attempts: $0, last: $1) })
     }
 
     /// The code and messages of an `ErrorResponse` (or an `InvalidChangeBatch` document).

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -39,20 +40,7 @@ public struct XMLNode: Sendable, Equatable {
     }
 
     /// `&`, `<`, `>`, `"` and `'` escaped for element text.
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    public static func escape(_ text: String) -> String { Markup.escape(text) }
 }
 
 private final class TreeBuilder: NSObject, XMLParserDelegate {

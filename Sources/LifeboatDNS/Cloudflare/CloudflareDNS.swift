@@ -152,8 +152,7 @@ public struct CloudflareDNSClient: Sendable {
             url += "?" + query.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.value)" }.joined(separator: "&")
         }
-        var lastProblem = "not tried"
-        for attempt in 1...maxAttempts {
+        return try await Retrying(maxAttempts: maxAttempts, baseDelay: baseDelay, maxDelay: maxDelay).run({
             var request = HTTPClientRequest(url: url)
             request.method = method
             request.headers.add(name: "Authorization", value: "Bearer \(token.reveal())")
@@ -163,31 +162,26 @@ public struct CloudflareDNSClient: Sendable {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(bytes: body))
             }
-            var retryAfter: Duration?
             do {
                 let response = try await http.execute(request, timeout: .milliseconds(Int64(requestTimeout.components.seconds) * 1000
                                                                                       + requestTimeout.components.attoseconds / 1_000_000_000_000_000))
                 let data = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) { return data }
+                if (200..<300).contains(status) { return .success(data) }
                 let errors = Self.errors(data)
                 guard status == 429 || status == 408 || status >= 500 else {
                     throw CloudflareAPIError.rejected(status: status, errors: errors.isEmpty ? ["(no reason given)"] : errors)
                 }
-                lastProblem = "\(status)\(errors.isEmpty ? "" : " \(errors.joined(separator: "; "))")"
-                if let header = response.headers.first(name: "Retry-After"), let seconds = Int(header.trimmingCharacters(in: .whitespaces)) {
-                    retryAfter = .seconds(seconds)
-                }
+                // Never wait longer than maxDelay for one retry: the step's deadline bounds the whole switch anyway.
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                    .map { min(Duration.seconds($0), maxDelay) }
+                return .retry("\(status)\(errors.isEmpty ? "" : " \(errors.joined(separator: "; "))")", after: retryAfter)
             } catch let error as CloudflareAPIError {
                 throw error
             } catch {
-                lastProblem = "\(error)"
+                return .retry("\(error)", after: nil)
             }
-            guard attempt < maxAttempts else { break }
-            let backoff = min(maxDelay, baseDelay * (1 << (attempt - 1)))
-            try await Task.sleep(for: max(backoff * Double.random(in: 0.5...1.0), min(retryAfter ?? .zero, maxDelay)))
-        }
-        throw CloudflareAPIError.retriesExhausted(attempts: maxAttempts, last: lastProblem)
+        }, exhausted: { CloudflareAPIError.retriesExhausted(attempts: $0, last: $1) })
     }
 
     /// `errors` items of the envelope as "code: message".

@@ -97,8 +97,7 @@ struct LinodeHTTP: Sendable {
     func send(_ method: HTTPMethod, _ path: String, query: [String: String], filter: String?, body: Data?) async throws -> Data {
         var url = baseURL + path
         if !query.isEmpty { url += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&") }
-        var lastProblem = "not tried"
-        for attempt in 1...maxAttempts {
+        return try await Retrying(maxAttempts: maxAttempts, baseDelay: baseDelay, maxDelay: maxDelay).run({
             var request = HTTPClientRequest(url: url)
             request.method = method
             request.headers.add(name: "Authorization", value: "Bearer \(token.reveal())")
@@ -109,32 +108,24 @@ struct LinodeHTTP: Sendable {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(bytes: body))
             }
-            var retryAfter: Duration?
             do {
                 let response = try await http.execute(request, timeout: .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000))
                 let bytes = try await response.body.collect(upTo: 16 << 20)
                 let data = Data(bytes.readableBytesView)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) { return data }
+                if (200..<300).contains(status) { return .success(data) }
                 let reasons = Self.reasons(data)
                 guard status == 429 || status == 408 || status >= 500 else {
                     throw LinodeAPIError.rejected(status: status, reasons: reasons.isEmpty ? ["(no reason given)"] : reasons)
                 }
-                lastProblem = "\(status)\(reasons.isEmpty ? "" : " \(reasons.joined(separator: "; "))")"
-                if let header = response.headers.first(name: "Retry-After"), let seconds = Int(header.trimmingCharacters(in: .whitespaces)) {
-                    retryAfter = .seconds(seconds)
-                }
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { Duration.seconds($0) }
+                return .retry("\(status)\(reasons.isEmpty ? "" : " \(reasons.joined(separator: "; "))")", after: retryAfter)
             } catch let error as LinodeAPIError {
                 throw error
             } catch {
-                lastProblem = "\(error)"
+                return .retry("\(error)", after: nil)
             }
-            guard attempt < maxAttempts else { break }
-            let backoff = min(maxDelay, baseDelay * (1 << (attempt - 1)))
-            let jittered = backoff * Double.random(in: 0.5...1.0)
-            try await Task.sleep(for: max(jittered, retryAfter ?? .zero))
-        }
-        throw LinodeAPIError.retriesExhausted(attempts: maxAttempts, last: lastProblem)
+        }, exhausted: { LinodeAPIError.retriesExhausted(attempts: $0, last: $1) })
     }
 
     static func reasons(_ data: Data) -> [String] {
