@@ -73,15 +73,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         case .failsafePromise(let node, let holder, let remaining):
             return failsafePromise(node, holder: holder, remaining: remaining, now: now)
         case .appTier(let region, let verdict):
-            guard topology.regions.contains(where: { $0.name == region }) else { return [.decision("ignored an application-tier report for unknown region \(region)")] }
-            let before = appTier[region]
-            appTier[region] = verdict
-            var actions: [FailoverAction] = []
-            if before != verdict, before?.serves != verdict.serves || !verdict.serves {
-                actions.append(.decision("region \(region)'s application tier: \(verdict.summary)"))
-            }
-            if verdict.serves, before?.serves == false { regionFailoverBlocker = nil }
-            return actions + evaluate(now: now)
+            return appTierReported(region, verdict, now: now)
         case .timerFired(.retry(let step)):
             switch state {
             case .failingOver(let progress) where progress.step == step:
@@ -219,35 +211,6 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         return []
     }
 
-    /// `failover.trigger: region`: the primary's region cannot serve while its database may be
-    /// fine. Database and traffic move together to the best standby in a region whose application
-    /// tier serves; with the old primary healthy this is a switchover (fenced caught up, cleanly
-    /// demoted, nothing lost), else the usual failover.
-    private mutating func regionFailover(from primary: String, why: String, now: Instant) -> [FailoverAction] {
-        func blocked(_ blocker: String) -> [FailoverAction] {
-            guard blocker != regionFailoverBlocker else { return [] }
-            regionFailoverBlocker = blocker
-            return [.decision("\(why); no region failover: \(blocker)"), .alert(.critical, "\(why); no region failover: \(blocker)")]
-        }
-        if let blocker = guardRailBlocking(now: now) { return blocked(blocker) }
-        let serving = standbys(excluding: primary).filter { name in
-            topology.node(named: name).map { appTier[$0.region]?.serves == true } ?? false
-        }
-        guard !serving.isEmpty else {
-            return blocked("no standby is in a region whose application tier serves (\(appTier.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.summary)" }.joined(separator: "; ")))")
-        }
-        let primaryHealthy = health[primary]?.verdict == .healthy && health[primary]?.currentStatus?.isWritablePrimary == true
-        let choice = CandidateSelection.choose(among: serving, health: health, lastPrimaryLSN: lastPrimaryLSN, primaryTimeline: lastPrimaryTimeline,
-                                               topology: topology, policy: policy, enforceLagLimits: !primaryHealthy)
-        guard let chosen = choice.chosen else { return blocked(choice.summary) }
-        regionFailoverBlocker = nil
-        let region = topology.node(named: chosen.node)?.region ?? "?"
-        let how = primaryHealthy ? "its database is healthy, so it is a switchover: fenced caught up, demoted cleanly, nothing lost" : "its database is not healthy either"
-        return beginFailover(from: primary, to: chosen.node,
-                             reason: "\(why); region \(region) serves (\(appTier[region]?.summary ?? "?")); \(how); \(choice.summary)",
-                             manual: false, planned: primaryHealthy, now: now)
-    }
-
     private mutating func discover() -> [FailoverAction] {
         // Only once every node has been probed: the first writable node to answer is not
         // necessarily the only one.
@@ -329,13 +292,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
             return hold(primary, blocker: blocker)
         }
         var choice = chooseCandidate(excluding: primary, enforceLagLimits: true)
-        if policy.trigger == .region {
-            // Prefer a standby in a region whose application tier serves, when there is one.
-            let serving = standbys(excluding: primary).filter { name in topology.node(named: name).map { appTier[$0.region]?.serves == true } ?? false }
-            let servingChoice = CandidateSelection.choose(among: serving, health: health, lastPrimaryLSN: lastPrimaryLSN, primaryTimeline: lastPrimaryTimeline,
-                                                          topology: topology, policy: policy, enforceLagLimits: true)
-            if servingChoice.chosen != nil { choice = servingChoice }
-        }
+        if policy.trigger == .region, let serving = servingRegionChoice(excluding: primary) { choice = serving }
         guard let chosen = choice.chosen else {
             let blocker = choice.allOverLagLimit
                 ? "every candidate is over the lag limit (\(choice.summary)); promote by hand with lifeboat failover --to NODE if the loss is acceptable"
@@ -345,7 +302,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         return beginFailover(from: primary, to: chosen.node, reason: "\(corroboration); \(choice.summary)", manual: false, planned: false, now: now)
     }
 
-    private func guardRailBlocking(now: Instant) -> String? {
+    func guardRailBlocking(now: Instant) -> String? {
         if paused { return "the monitor is paused (lifeboat resume to allow failover)" }
         if !policy.automatic { return "automatic failover is off; run lifeboat failover to promote a standby" }
         if let last = lastFailoverAt {
@@ -454,7 +411,7 @@ public struct FailoverMachine<C: Clock>: Sendable where C.Duration == Duration, 
         )
     }
 
-    private mutating func beginFailover(from primary: String, to candidate: String, reason: String, manual: Bool, planned: Bool,
+    mutating func beginFailover(from primary: String, to candidate: String, reason: String, manual: Bool, planned: Bool,
                                         now: Instant) -> [FailoverAction] {
         let others = standbys(excluding: primary).filter { $0 != candidate }
         let progress = FailoverProgress(

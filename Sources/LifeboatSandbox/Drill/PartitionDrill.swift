@@ -203,7 +203,14 @@ public struct PartitionDrill: Sendable {
         let agentURLs = Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.name, "http://\($0.address):8548") })
         for node in cluster.nodes {
             let client = AgentClient(baseURL: agentURLs[node.name]!, node: node.name, key: key)
-            try await waitUntil(clock, .seconds(15), "the agent of \(node.name) answering") { (try? await client.status(timeout: .seconds(1))) != nil }
+            // A debug build starting on a loaded 2-core machine can take a while; if it never
+            // answers, say whether it still runs and what it logged.
+            do {
+                try await waitUntil(clock, .seconds(30), "the agent of \(node.name) answering") { (try? await client.status(timeout: .seconds(1))) != nil }
+            } catch let timeout as DrillTimeout {
+                let process = processes.first { $0.role == .agent && $0.name == "agent \(node.name)" }
+                throw DrillFailure("\(timeout); its process \(process?.isRunning == true ? "runs" : "has exited"); its log ends: \(process?.logTail(10) ?? "(none)")")
+            }
         }
         progress("agents running in their regions (\(agentURLs.values.sorted().joined(separator: ", "))), lease TTL \(DurationText.format(ttl))")
 
