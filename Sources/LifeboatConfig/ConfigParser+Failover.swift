@@ -64,6 +64,12 @@ extension ConfigParser {
         if !short.isEmpty {
             reader.error(n, "failover.trigger", "region needs at least min_healthy (\(failover.minHealthy)) application nodes under services: in every region with a database node; \(short.joined(separator: ", ")) has fewer, so it could never serve")
         }
+        // A region's loss counts only when an agent in another region confirms it.
+        let agentRegions = Set(db.filter { $0.agent != nil }.map(\.region) + appNodes.filter { $0.agent != nil }.map(\.region))
+        let unconfirmable = regions.sorted().filter { region in agentRegions.subtracting([region]).isEmpty }
+        if !unconfirmable.isEmpty {
+            reader.error(n, "failover.trigger", "region needs an agent in another region to confirm a region's application tier is down; nothing could confirm it for \(unconfirmable.joined(separator: ", ")) (give nodes in the other regions an agent:)")
+        }
     }
 
     static func parseDurability(_ node: Node, into durability: inout DurabilityPolicy, reader: ConfigReader) {

@@ -340,8 +340,14 @@ database:
                   - {name: web-a1, region: us-east, health: "http://127.0.0.1:8081/healthz"}
                   - {name: web-b1, region: eu-west, health: "tcp://127.0.0.1:8083"}
             """
-        let (config, diagnostics) = parse(good)
-        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(errors(good).map(\.message) == [
+            "region needs an agent in another region to confirm a region's application tier is down; nothing could confirm it for eu-west, us-east (give nodes in the other regions an agent:)",
+        ])
+        let withAgents = good.replacingOccurrences(of: #"health: "http://127.0.0.1:8081/healthz"}"#, with: #"health: "http://127.0.0.1:8081/healthz", agent: "http://127.0.0.1:8548"}"#)
+            .replacingOccurrences(of: #"health: "tcp://127.0.0.1:8083"}"#, with: #"health: "tcp://127.0.0.1:8083", agent: "http://127.0.0.1:8549"}"#)
+            + "\nagents: {key_env: AGENT_KEY}\n"
+        let (config, diagnostics) = parse(withAgents)
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
         #expect(config?.failover.trigger == .region && config?.failover.minHealthy == 1)
         let (_, warned) = parse(valid + "\nfailover: {min_healthy: 2}\n")
         #expect(warned.map(\.message) == ["has no effect with failover.trigger: database (the application tier only informs)"])
