@@ -104,7 +104,8 @@ public struct MonitorAssembly: Sendable {
         }
         // failover.trigger: region with DNS: the primary region's record keeps only healthy application nodes.
         let regionMembers: RegionMembers? = config.failover.trigger == .region && config.dns != nil ? RegionMembers() : nil
-        let traffic: any TrafficSwitch = try TrafficSwitchFactory.make(config, environment: environment, members: regionMembers)
+        let dnsSwitch = try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment, members: regionMembers) }
+        let traffic: any TrafficSwitch = try TrafficSwitchFactory.make(config, dns: dnsSwitch, environment: environment)
         let local = try SQLiteStateStore(path: statePath)
         let owner = try local.monitorID()
         let engineSettings = settings
@@ -154,7 +155,7 @@ public struct MonitorAssembly: Sendable {
                 return AppTierWatcher.Witness(node: http.node, region: http.region, client: http.client)
             }
             appTier = AppTierWatcher(config: config, services: services, witnesses: witnesses, slot: slot, members: regionMembers,
-                                     dns: try regionMembers.flatMap { m in try config.dns.map { try TrafficSwitchFactory.make($0, environment: environment, members: m) } },
+                                     dns: regionMembers == nil ? nil : dnsSwitch,
                                      logger: logger)
         }
         let failsafeOn = Self.failsafePeers(config) != nil

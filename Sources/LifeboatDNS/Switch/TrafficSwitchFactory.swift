@@ -47,8 +47,13 @@ extension TrafficSwitchFactory {
     /// Everything that moves traffic in `config`: the DNS record, then the NodeBalancer (either may
     /// be absent; neither: clients find the primary themselves).
     public static func make(_ config: LifeboatConfiguration, environment: [String: String]? = nil, members: RegionMembers? = nil) throws -> any TrafficSwitch {
+        try make(config, dns: try config.dns.map { try make($0, environment: environment, members: members) }, environment: environment)
+    }
+
+    /// The same, with the DNS switch already built (the monitor shares it with its application-tier watcher).
+    public static func make(_ config: LifeboatConfiguration, dns: DNSTrafficSwitch?, environment: [String: String]? = nil) throws -> any TrafficSwitch {
         var switches: [any TrafficSwitch] = []
-        if let dns = config.dns { switches.append(try make(dns, environment: environment, members: members)) }
+        if let dns { switches.append(dns) }
         if let nb = config.nodeBalancer { switches.append(try make(nb, environment: environment)) }
         switch switches.count {
         case 0: return NoTrafficSwitch()

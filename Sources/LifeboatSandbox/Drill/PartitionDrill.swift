@@ -500,11 +500,6 @@ public struct PartitionDrill: Sendable {
     }
 
     private func waitUntil(_ clock: ContinuousClock, _ timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw DrillTimeout(what: what, after: timeout)
+        try await DrillTimeout.wait(timeout, what, condition)
     }
 }

@@ -290,11 +290,6 @@ public struct RegionDrill: Sendable {
     }
 
     private func waitUntil(clock: ContinuousClock, timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw DrillFailure("timed out after \(DurationText.format(timeout)) waiting for \(what)")
+        try await DrillTimeout.wait(timeout, what, condition)
     }
 }

@@ -453,12 +453,7 @@ public struct SandboxDrill: Sendable {
     }
 
     private func waitUntil(clock: ContinuousClock, timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        throw DrillTimeout(what: what, after: timeout)
+        try await DrillTimeout.wait(timeout, what, poll: .milliseconds(5), condition)
     }
 
     /// Writes `file` into `from`'s uploads and times its arrival, whole, in each of `to`'s.
@@ -486,5 +481,16 @@ public struct DrillTimeout: Error, CustomStringConvertible {
     public var what: String
     public var after: Duration
     public var description: String { "\(what) not reached within \(DurationText.format(after))" }
+
+    /// Asks `condition` every `poll` until it holds; throws a `DrillTimeout` naming `what` after `timeout`.
+    static func wait(_ timeout: Duration, _ what: String, poll: Duration = .milliseconds(20), _ condition: () async -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: poll)
+        }
+        throw DrillTimeout(what: what, after: timeout)
+    }
 }
 

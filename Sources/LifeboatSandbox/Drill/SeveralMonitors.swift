@@ -172,12 +172,6 @@ struct SeveralMonitors: Sendable {
     }
 
     static func waitUntil(_ timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw DrillTimeout(what: what, after: timeout)
+        try await DrillTimeout.wait(timeout, what, poll: .milliseconds(50), condition)
     }
 }
